@@ -1,0 +1,167 @@
+#include "api/api.h"
+
+#include <spdlog/spdlog.h>
+
+#include "api/errors.h"
+#include "common/json.h"
+#include "storage/sql.h"
+
+namespace vigie::api {
+namespace {
+
+void AddCommonHeaders(http::Response& res, const Config& cfg) {
+  res.headers.emplace_back("Access-Control-Allow-Origin", cfg.cors_allow_origin);
+  res.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS");
+  res.headers.emplace_back("Access-Control-Allow-Headers",
+                           "X-Requested-With, Content-Type, Authorization");
+  res.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  res.headers.emplace_back("Cache-Control", "no-store");
+}
+
+// Legacy r0 (and v1 for endpoints that moved) paths are served as v3.
+std::string NormalisePath(const std::string& path) {
+  static const std::string kR0 = "/_matrix/client/r0/";
+  if (path.starts_with(kR0)) return "/_matrix/client/v3/" + path.substr(kR0.size());
+  return path;
+}
+
+std::optional<std::string> AccessToken(const http::Request& req) {
+  if (!req.authorization.empty()) {
+    constexpr std::string_view kBearer = "Bearer ";
+    std::string_view a = req.authorization;
+    if (a.size() > kBearer.size() && std::equal(kBearer.begin(), kBearer.end(), a.begin(),
+                                                [](char x, char y) {
+                                                  return std::tolower(x) == std::tolower(y);
+                                                })) {
+      return std::string(a.substr(kBearer.size()));
+    }
+    return std::string();  // present but not a bearer token: unknown token
+  }
+  if (auto q = req.Query("access_token")) return std::string(*q);
+  return std::nullopt;
+}
+
+}  // namespace
+
+Api::Api(service::Homeserver& hs) : hs_(hs) {
+  AddVersionRoutes(router_, hs);
+  AddLoginRoutes(router_, hs);
+  AddRegisterRoutes(router_, hs);
+  AddAccountRoutes(router_, hs);
+  AddDeviceRoutes(router_, hs);
+  AddProfileRoutes(router_, hs);
+}
+
+std::size_t Api::BodyLimit(std::string_view method, std::string_view path) const {
+  if (method == "GET" || method == "HEAD" || method == "OPTIONS") return 0;
+  if (path.starts_with("/_matrix/media/") || path.starts_with("/_matrix/client/v1/media/")) {
+    return hs_.config().max_media_bytes;
+  }
+  return hs_.config().max_body_bytes;
+}
+
+http::Response Api::ProtocolErrorResponse(http::ProtocolError e) const {
+  http::Response r;
+  switch (e) {
+    case http::ProtocolError::kHeaderTooLarge:
+      r = ErrorResponse(Error(ErrorCode::kTooLarge, "Request headers too large", 431));
+      break;
+    case http::ProtocolError::kBodyTooLarge:
+      r = ErrorResponse(Error(ErrorCode::kTooLarge, "Request body too large"));
+      break;
+    case http::ProtocolError::kBadRequest:
+      r = ErrorResponse(Error(ErrorCode::kUnknown, "Malformed HTTP request"));
+      break;
+    case http::ProtocolError::kOverloaded:
+      r = ErrorResponse(Error(ErrorCode::kInternal, "Internal server error"));
+      break;
+  }
+  AddCommonHeaders(r, hs_.config());
+  return r;
+}
+
+boost::asio::awaitable<http::Response> Api::Handle(http::Request& req) {
+  const auto start = std::chrono::steady_clock::now();
+  std::string route_name = "unmatched";
+  http::Response res;
+  try {
+    res = co_await Dispatch(req, route_name);
+  } catch (const Error& e) {
+    res = ErrorResponse(e);
+    if (e.code() == ErrorCode::kInternal) {
+      spdlog::error("request_id={} {}", req.request_id, e.message());
+    }
+  } catch (const sql::DbError& e) {
+    spdlog::error("request_id={} database error: {}", req.request_id, e.what());
+    res = ErrorResponse(Internal("Internal server error"));
+  } catch (const std::exception& e) {
+    spdlog::error("request_id={} unhandled: {}", req.request_id, e.what());
+    res = ErrorResponse(Internal("Internal server error"));
+  }
+  AddCommonHeaders(res, hs_.config());
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  hs_.metrics.ObserveRequest(route_name, res.status, elapsed);
+  spdlog::info("request_id={} ip={} method={} route={} status={} ms={:.2f}", req.request_id,
+               req.remote_ip, req.method, route_name, res.status,
+               std::chrono::duration<double, std::milli>(elapsed).count());
+  co_return res;
+}
+
+boost::asio::awaitable<http::Response> Api::Dispatch(http::Request& req,
+                                                     std::string& route_name) {
+  if (req.method == "OPTIONS") {
+    route_name = "OPTIONS";
+    http::Response res;
+    res.status = 204;
+    co_return res;
+  }
+  if (std::int64_t wait = hs_.rl_ip.Take(req.remote_ip)) throw LimitExceeded(wait);
+
+  const std::string path = NormalisePath(req.path);
+  auto m = router_.Find(req.method, path);
+  if (!m.route) {
+    if (m.wrong_method) throw Error(ErrorCode::kUnrecognized, "Method not allowed", 405);
+    throw Error(ErrorCode::kUnrecognized, "Unrecognized request");
+  }
+  const Route& route = *m.route;
+  route_name = route.method + " " + route.pattern;
+
+  RequestContext ctx{req, std::move(m.params), std::nullopt, {}};
+  if (route.options.auth != AuthMode::kNone) {
+    auto token = AccessToken(req);
+    if (!token) {
+      if (route.options.auth == AuthMode::kRequired) {
+        throw Error(ErrorCode::kMissingToken, "Missing access token");
+      }
+    } else {
+      if (token->empty() || token->size() > 256) {
+        throw Error(ErrorCode::kUnknownToken, "Unknown access token").with("soft_logout", false);
+      }
+      ctx.who = co_await hs_.auth.Authenticate(*token, req.remote_ip, req.user_agent);
+      if (std::int64_t wait = hs_.rl_user.Take(ctx.who->user_id)) throw LimitExceeded(wait);
+    }
+  }
+  if (route.options.login_rate) {
+    if (std::int64_t wait = hs_.rl_login.Take(req.remote_ip)) throw LimitExceeded(wait);
+  }
+  if (route.options.json_body &&
+      (req.method == "POST" || req.method == "PUT" || req.method == "DELETE")) {
+    ctx.body = json::ParseObject(req.body, hs_.config().max_json_depth);
+  }
+  co_return co_await route.handler(ctx);
+}
+
+boost::asio::awaitable<http::Response> Api::HandleMetrics(http::Request& req) {
+  http::Response res;
+  if (req.path != "/metrics" || req.method != "GET") {
+    res.status = 404;
+    res.content_type = "text/plain";
+    res.body = "not found\n";
+    co_return res;
+  }
+  res.content_type = "text/plain; version=0.0.4";
+  res.body = hs_.metrics.Render();
+  co_return res;
+}
+
+}  // namespace vigie::api

@@ -1,0 +1,39 @@
+// The Matrix API: routes requests to endpoint handlers, applies the
+// cross-cutting rules (CORS, authentication, rate limits, body parsing,
+// error mapping) in one place.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "api/router.h"
+#include "http/server.h"
+#include "service/homeserver.h"
+
+namespace vigie::api {
+
+class Api {
+ public:
+  explicit Api(service::Homeserver& hs);
+
+  boost::asio::awaitable<http::Response> Handle(http::Request& req);
+  std::size_t BodyLimit(std::string_view method, std::string_view path) const;
+  http::Response ProtocolErrorResponse(http::ProtocolError e) const;
+
+  // The metrics listener's handler (GET /metrics).
+  boost::asio::awaitable<http::Response> HandleMetrics(http::Request& req);
+
+ private:
+  boost::asio::awaitable<http::Response> Dispatch(http::Request& req, std::string& route_name);
+  service::Homeserver& hs_;
+  Router router_;
+};
+
+// Endpoint groups, one file each under api/client/.
+void AddVersionRoutes(Router& r, service::Homeserver& hs);
+void AddLoginRoutes(Router& r, service::Homeserver& hs);
+void AddRegisterRoutes(Router& r, service::Homeserver& hs);
+void AddAccountRoutes(Router& r, service::Homeserver& hs);
+void AddDeviceRoutes(Router& r, service::Homeserver& hs);
+void AddProfileRoutes(Router& r, service::Homeserver& hs);
+
+}  // namespace vigie::api

@@ -1,0 +1,58 @@
+#include "api/router.h"
+
+namespace vigie::api {
+namespace {
+
+std::vector<std::string_view> Split(std::string_view path) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  if (!path.empty() && path.front() == '/') i = 1;
+  while (i <= path.size()) {
+    auto j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    out.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+void Router::Add(std::string method, std::string pattern, RouteHandler handler,
+                 RouteOptions options) {
+  Route r{std::move(method), pattern, {}, std::move(handler), options};
+  for (auto s : Split(pattern)) r.segments.emplace_back(s);
+  routes_.push_back(std::move(r));
+}
+
+Router::Match Router::Find(std::string_view method, std::string_view path) const {
+  Match m;
+  auto segs = Split(path);
+  for (const auto& r : routes_) {
+    if (r.segments.size() != segs.size()) continue;
+    std::vector<std::string> params;
+    bool ok = true;
+    for (std::size_t i = 0; i < segs.size() && ok; ++i) {
+      const auto& want = r.segments[i];
+      if (want.size() > 2 && want.front() == '{' && want.back() == '}') {
+        std::string decoded;
+        ok = !segs[i].empty() && http::PercentDecode(segs[i], &decoded);
+        params.push_back(std::move(decoded));
+      } else {
+        ok = want == segs[i];
+      }
+    }
+    if (!ok) continue;
+    if (r.method != method) {
+      m.wrong_method = true;
+      continue;
+    }
+    m.route = &r;
+    m.params = std::move(params);
+    m.wrong_method = false;
+    return m;
+  }
+  return m;
+}
+
+}  // namespace vigie::api

@@ -1,0 +1,39 @@
+// JSON parsing with the bounds vigie applies to everything a client sends,
+// and small typed accessors that turn a wrong shape into M_BAD_JSON.
+#pragma once
+
+#include <boost/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vigie::json {
+
+namespace bj = boost::json;
+
+inline constexpr std::size_t kMaxDepth = 64;
+
+// Parses `text` as one JSON value. Throws Error(M_NOT_JSON) when it is not
+// JSON, including nesting deeper than `max_depth` or invalid
+// UTF-8.
+bj::value Parse(std::string_view text, std::size_t max_depth = kMaxDepth);
+
+// Parses a request body that must be a JSON object. An empty body is an empty
+// object. Throws M_NOT_JSON / M_BAD_JSON.
+bj::object ParseObject(std::string_view text, std::size_t max_depth = kMaxDepth);
+
+// Accessors: absent keys give nullopt; a present key of the wrong type throws
+// M_BAD_JSON naming the key.
+std::optional<std::string> GetString(const bj::object& o, std::string_view key);
+std::optional<bool> GetBool(const bj::object& o, std::string_view key);
+std::optional<std::int64_t> GetInt(const bj::object& o, std::string_view key);
+const bj::object* GetObject(const bj::object& o, std::string_view key);
+const bj::array* GetArray(const bj::object& o, std::string_view key);
+
+// Like the Get* functions but a missing key throws M_MISSING_PARAM.
+std::string RequireString(const bj::object& o, std::string_view key);
+const bj::object& RequireObject(const bj::object& o, std::string_view key);
+
+std::string Serialize(const bj::value& v);
+
+}  // namespace vigie::json

@@ -1,0 +1,361 @@
+#include "http/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <limits>
+#include <list>
+#include <mutex>
+#include <thread>
+
+#include "common/crypto.h"
+
+namespace vigie::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+// One connection's bookkeeping, owned by its worker thread.
+struct ConnState {
+  std::function<void()> cancel;  // closes the socket (called on the owning thread)
+  bool busy = false;             // a request is being handled
+};
+
+// Member order matters: `conns` outlives `ioc`, whose destruction destroys
+// suspended sessions that unregister themselves from `conns`.
+struct Worker {
+  std::list<ConnState> conns;  // touched only on this worker's thread
+  asio::io_context ioc{1};
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::thread thread;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  std::atomic<std::int64_t> open{0};
+  std::atomic<bool> stopping{false};
+  ServerOptions opts;
+  Handler handler;
+  BodyLimitFn body_limit;
+  ProtocolErrorFn on_error;
+  ObserverFn observer;
+  std::unique_ptr<asio::ssl::context> ssl;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::pair<std::string, std::uint16_t>> bound;
+  std::mutex stop_mu;
+  bool stopped = false;
+
+  asio::awaitable<void> Accept(Worker& w, tcp::acceptor& acc);
+  template <typename Stream>
+  asio::awaitable<void> Session(Worker& w, Stream stream, std::string peer);
+  template <typename Stream>
+  asio::awaitable<bool> Write(Stream& stream, Response res, bool keep_alive, unsigned version,
+                              std::string_view request_id);
+};
+
+namespace {
+
+bhttp::response<bhttp::string_body> ToBeast(Response&& res, bool keep_alive, unsigned version,
+                                            std::string_view request_id) {
+  bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
+  if (!res.body.empty() || res.status != 204) {
+    out.set(bhttp::field::content_type, res.content_type);
+  }
+  for (auto& [k, v] : res.headers) out.insert(k, v);
+  if (!request_id.empty()) out.set("X-Request-Id", request_id);
+  out.body() = std::move(res.body);
+  out.keep_alive(keep_alive);
+  out.prepare_payload();
+  return out;
+}
+
+std::string RemoteIp(const tcp::socket& s) {
+  boost::system::error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  if (ec) return "unknown";
+  auto addr = ep.address();
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6()).to_string();
+  }
+  return addr.to_string();
+}
+
+}  // namespace
+
+template <typename Stream>
+asio::awaitable<bool> Server::Impl::Write(Stream& stream, Response res, bool keep_alive,
+                                          unsigned version, std::string_view request_id) {
+  auto msg = ToBeast(std::move(res), keep_alive, version, request_id);
+  beast::get_lowest_layer(stream).expires_after(opts.body_timeout);
+  auto [ec, n] = co_await bhttp::async_write(stream, msg, kTuple);
+  co_return !ec;
+}
+
+template <typename Stream>
+asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::string peer) {
+  auto it = w.conns.emplace(w.conns.end());
+  it->cancel = [&stream] {
+    boost::system::error_code ec;
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(stream).cancel();
+  };
+  struct Cleanup {
+    Impl* impl;
+    Worker& w;
+    std::list<ConnState>::iterator it;
+    ~Cleanup() {
+      w.conns.erase(it);
+      impl->open.fetch_sub(1);
+    }
+  } cleanup{this, w, it};
+
+  if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+    beast::get_lowest_layer(stream).expires_after(opts.header_timeout);
+    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
+    if (ec) co_return;
+  }
+
+  beast::flat_buffer buffer;
+  bool first = true;
+  while (!stopping.load(std::memory_order_relaxed)) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(opts.max_header_bytes));
+    // The real limit depends on the route; it is set once the header is in.
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    // An idle keep-alive connection gets idle_timeout to start a request;
+    // once bytes arrive the whole header must come within header_timeout.
+    beast::get_lowest_layer(stream).expires_after(first ? opts.header_timeout
+                                                        : opts.idle_timeout);
+    first = false;
+    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == beast::error::timeout || ec == asio::error::eof ||
+        ec == asio::error::connection_reset) {
+      co_return;
+    }
+    if (ec) {
+      ProtocolError pe = ec == bhttp::error::header_limit ? ProtocolError::kHeaderTooLarge
+                                                          : ProtocolError::kBadRequest;
+      co_await Write(stream, on_error(pe), false, 11, {});
+      co_return;
+    }
+    it->busy = true;
+    auto& hdr = parser.get();
+    Request req;
+    req.method = std::string(hdr.method_string());
+    std::string_view target = hdr.target();
+    auto qpos = target.find('?');
+    req.path = std::string(target.substr(0, qpos));
+    if (qpos != std::string_view::npos) req.query = ParseQuery(target.substr(qpos + 1));
+    req.remote_ip = peer;
+    if (opts.trust_x_forwarded_for) {
+      auto xff = hdr["X-Forwarded-For"];
+      if (!xff.empty()) {
+        auto comma = xff.rfind(',');
+        std::string_view last = comma == std::string_view::npos ? xff : xff.substr(comma + 1);
+        while (!last.empty() && last.front() == ' ') last.remove_prefix(1);
+        if (!last.empty()) req.remote_ip = std::string(last);
+      }
+    }
+    req.authorization = std::string(hdr[bhttp::field::authorization]);
+    req.user_agent = std::string(hdr[bhttp::field::user_agent]).substr(0, 512);
+    req.content_type = std::string(hdr[bhttp::field::content_type]);
+    req.origin = std::string(hdr[bhttp::field::origin]);
+    req.request_id = crypto::Hex(crypto::RandomBytes(8));
+    const unsigned version = hdr.version();
+    bool keep_alive = hdr.keep_alive();
+
+    const std::size_t limit = body_limit(req.method, req.path);
+    auto clen = parser.content_length();
+    if ((clen && *clen > limit) || (!clen && parser.chunked() && limit == 0)) {
+      co_await Write(stream, on_error(ProtocolError::kBodyTooLarge), false, version,
+                     req.request_id);
+      co_return;
+    }
+    if (!parser.is_done()) {
+      if (beast::iequals(hdr[bhttp::field::expect], "100-continue")) {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
+        auto [wec, wn] = co_await bhttp::async_write(stream, cont, kTuple);
+        if (wec) co_return;
+      }
+      parser.body_limit(limit);
+      beast::get_lowest_layer(stream).expires_after(opts.body_timeout);
+      auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+      if (bec == bhttp::error::body_limit) {
+        co_await Write(stream, on_error(ProtocolError::kBodyTooLarge), false, version,
+                       req.request_id);
+        co_return;
+      }
+      if (bec) co_return;
+    }
+    req.body = std::move(parser.get().body());
+    beast::get_lowest_layer(stream).expires_never();
+
+    const auto start = std::chrono::steady_clock::now();
+    Response res;
+    try {
+      res = co_await handler(req);
+    } catch (const std::exception& e) {
+      spdlog::error("request_id={} unhandled exception: {}", req.request_id, e.what());
+      res = on_error(ProtocolError::kOverloaded);
+      res.status = 500;
+    }
+    if (observer) observer(req, res, std::chrono::steady_clock::now() - start);
+    keep_alive = keep_alive && !stopping.load(std::memory_order_relaxed);
+    bool ok = co_await Write(stream, std::move(res), keep_alive, version, req.request_id);
+    it->busy = false;
+    if (!ok || !keep_alive) break;
+    if (buffer.size() == 0) buffer.shrink_to_fit();
+  }
+  if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+    co_await stream.async_shutdown(kTuple);
+  } else {
+    boost::system::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+}
+
+asio::awaitable<void> Server::Impl::Accept(Worker& w, tcp::acceptor& acc) {
+  for (;;) {
+    auto [ec, sock] = co_await acc.async_accept(kTuple);
+    if (stopping.load()) co_return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      // Out of descriptors and the like: back off instead of spinning.
+      spdlog::warn("{}: accept failed: {}", opts.name, ec.message());
+      asio::steady_timer t(w.ioc, std::chrono::milliseconds(50));
+      co_await t.async_wait(kTuple);
+      continue;
+    }
+    if (open.load() >= opts.max_connections) {
+      boost::system::error_code ignored;
+      sock.close(ignored);
+      continue;
+    }
+    open.fetch_add(1);
+    sock.set_option(tcp::no_delay(true), ec);
+    std::string peer = RemoteIp(sock);
+    if (ssl) {
+      asio::co_spawn(w.ioc,
+                     Session(w, beast::ssl_stream<beast::tcp_stream>(std::move(sock), *ssl),
+                             std::move(peer)),
+                     asio::detached);
+    } else {
+      asio::co_spawn(w.ioc, Session(w, beast::tcp_stream(std::move(sock)), std::move(peer)),
+                     asio::detached);
+    }
+  }
+}
+
+Server::Server(ServerOptions opts, Handler handler, BodyLimitFn body_limit,
+               ProtocolErrorFn on_error, ObserverFn observer)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->opts = std::move(opts);
+  impl_->handler = std::move(handler);
+  impl_->body_limit = std::move(body_limit);
+  impl_->on_error = std::move(on_error);
+  impl_->observer = std::move(observer);
+}
+
+Server::~Server() {
+  Stop(std::chrono::milliseconds(0));
+  Join();
+}
+
+void Server::Start() {
+  auto& im = *impl_;
+  if (!im.opts.tls_cert_file.empty()) {
+    im.ssl = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    im.ssl->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+    im.ssl->use_certificate_chain_file(im.opts.tls_cert_file);
+    im.ssl->use_private_key_file(im.opts.tls_key_file, asio::ssl::context::pem);
+  }
+  const int n = std::max(1, im.opts.io_threads);
+  for (int i = 0; i < n; ++i) im.workers.push_back(std::make_unique<Worker>());
+  for (const auto& [host, port] : im.opts.listen) {
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(host, ec);
+    if (ec) throw std::runtime_error(im.opts.name + ": bad listen address " + host);
+    std::uint16_t bound_port = port;
+    for (auto& w : im.workers) {
+      auto acc = std::make_unique<tcp::acceptor>(w->ioc);
+      tcp::endpoint ep(addr, bound_port);
+      acc->open(ep.protocol());
+      acc->set_option(asio::socket_base::reuse_address(true));
+      int one = 1;
+      ::setsockopt(acc->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+      acc->bind(ep, ec);
+      if (ec) {
+        throw std::runtime_error(im.opts.name + ": cannot listen on " + host + ":" +
+                                 std::to_string(bound_port) + ": " + ec.message());
+      }
+      acc->listen(asio::socket_base::max_listen_connections);
+      bound_port = acc->local_endpoint().port();
+      w->acceptors.push_back(std::move(acc));
+    }
+    im.bound.emplace_back(host, bound_port);
+  }
+  for (auto& w : im.workers) {
+    for (auto& acc : w->acceptors) {
+      asio::co_spawn(w->ioc, im.Accept(*w, *acc), asio::detached);
+    }
+    w->thread = std::thread([wp = w.get()] {
+      auto guard = asio::make_work_guard(wp->ioc);
+      wp->ioc.run();
+    });
+  }
+}
+
+std::vector<std::pair<std::string, std::uint16_t>> Server::BoundAddresses() const {
+  return impl_->bound;
+}
+
+std::int64_t Server::OpenConnections() const { return impl_->open.load(); }
+
+void Server::Stop(std::chrono::milliseconds grace) {
+  auto& im = *impl_;
+  {
+    std::lock_guard lock(im.stop_mu);
+    if (im.stopped) return;
+    im.stopped = true;
+  }
+  im.stopping = true;
+  for (auto& w : im.workers) {
+    asio::post(w->ioc, [wp = w.get()] {
+      for (auto& acc : wp->acceptors) {
+        boost::system::error_code ec;
+        acc->close(ec);
+      }
+      for (auto& c : wp->conns) {
+        if (!c.busy) c.cancel();
+      }
+    });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (im.open.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (auto& w : im.workers) w->ioc.stop();
+}
+
+void Server::Join() {
+  for (auto& w : impl_->workers) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+}  // namespace vigie::http

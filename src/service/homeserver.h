@@ -1,0 +1,70 @@
+// The composition root: owns the database, the blocking pools and every
+// service. One per process (tests may make several).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_future.hpp>
+#include <memory>
+
+#include "common/config.h"
+#include "common/metrics.h"
+#include "service/account_service.h"
+#include "service/auth_service.h"
+#include "service/device_service.h"
+#include "service/password_hasher.h"
+#include "service/profile_service.h"
+#include "service/rate_limiter.h"
+#include "service/uia_service.h"
+#include "storage/sql.h"
+
+namespace vigie::service {
+
+// Opens the database the config names (creating data_dir for SQLite).
+std::unique_ptr<sql::Database> OpenDatabase(const Config& config);
+
+class Homeserver {
+ public:
+  // Opens the database and brings its schema up to date.
+  explicit Homeserver(Config config);
+  ~Homeserver();
+
+  const Config& config() const { return config_; }
+  sql::Database& db() { return *db_; }
+
+  // Runs a coroutine to completion on the calling thread (CLI, tests).
+  template <typename T>
+  T RunSync(boost::asio::awaitable<T> aw) {
+    boost::asio::io_context ioc;
+    auto fut = boost::asio::co_spawn(ioc, std::move(aw), boost::asio::use_future);
+    ioc.run();
+    return fut.get();
+  }
+
+  // If registration needs a token and none exists, creates one and
+  // returns it (first start); nullopt otherwise.
+  std::optional<std::string> EnsureFirstRegistrationToken();
+
+ private:
+  Config config_;
+  std::unique_ptr<sql::Database> db_;
+  boost::asio::thread_pool db_pool_;
+  boost::asio::thread_pool hash_pool_;
+  PasswordHasher hasher_;
+  ServiceContext ctx_;
+
+ public:
+  AuthService auth;
+  UiaService uia;
+  AccountService accounts;
+  DeviceService devices;
+  ProfileService profiles;
+  RateLimiter rl_ip;
+  RateLimiter rl_user;
+  RateLimiter rl_login;
+  Metrics metrics;
+};
+
+}  // namespace vigie::service

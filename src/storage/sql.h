@@ -1,0 +1,121 @@
+// The SQL seam between vigie's domain stores and its two database engines
+// (SQLite, PostgreSQL). Domain stores write portable SQL with $1..$N
+// placeholders against `Tx`; an engine implements `Database`.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace vigie::sql {
+
+using Value = std::variant<std::monostate, std::int64_t, double, std::string>;
+inline const Value kNull{};
+
+enum class Dialect { kSqlite, kPostgres };
+
+// One result row. Integer columns (INTEGER/BIGINT/BOOLEAN) come back as
+// int64, text columns as string, NULL as monostate.
+class Row {
+ public:
+  explicit Row(std::vector<Value> cols) : cols_(std::move(cols)) {}
+  std::size_t size() const { return cols_.size(); }
+  bool IsNull(std::size_t i) const { return std::holds_alternative<std::monostate>(cols_.at(i)); }
+  std::int64_t Int(std::size_t i) const;
+  bool Bool(std::size_t i) const { return Int(i) != 0; }
+  double Real(std::size_t i) const;
+  std::string Text(std::size_t i) const;  // "" for NULL
+  std::optional<std::string> OptText(std::size_t i) const;
+  std::optional<std::int64_t> OptInt(std::size_t i) const;
+
+ private:
+  std::vector<Value> cols_;
+};
+
+struct Result {
+  std::vector<Row> rows;
+  std::int64_t affected = 0;  // rows changed by INSERT/UPDATE/DELETE
+  bool empty() const { return rows.empty(); }
+};
+
+// Thrown by engines for failures that are not the caller's fault.
+struct DbError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+// A unique or primary-key constraint was violated.
+struct UniqueViolation : DbError {
+  using DbError::DbError;
+};
+
+// A transaction, or a read snapshot. Not thread-safe: it belongs to the
+// thread that called Database::Write/Read for the duration of the callback.
+class Tx {
+ public:
+  virtual ~Tx() = default;
+  virtual Dialect dialect() const = 0;
+  // Runs one statement with positional parameters $1..$N.
+  virtual Result Query(std::string_view sql, const std::vector<Value>& params = {}) = 0;
+  // Runs one statement and returns its first row, if any.
+  std::optional<Row> QueryOne(std::string_view sql, const std::vector<Value>& params = {});
+};
+
+class Database {
+ public:
+  virtual ~Database() = default;
+  virtual Dialect dialect() const = 0;
+
+  // Runs `fn` in a read-write transaction: committed when fn returns,
+  // rolled back when it throws (the exception propagates). Blocks: call it
+  // from a worker thread, never an I/O thread.
+  template <typename F>
+  auto Write(F&& fn) -> decltype(fn(std::declval<Tx&>())) {
+    using R = decltype(fn(std::declval<Tx&>()));
+    if constexpr (std::is_void_v<R>) {
+      RunWrite([&](Tx& tx) { fn(tx); });
+    } else {
+      std::optional<R> out;
+      RunWrite([&](Tx& tx) { out.emplace(fn(tx)); });
+      return std::move(*out);
+    }
+  }
+
+  // Runs `fn` against a consistent read snapshot. Blocks.
+  template <typename F>
+  auto Read(F&& fn) -> decltype(fn(std::declval<Tx&>())) {
+    using R = decltype(fn(std::declval<Tx&>()));
+    if constexpr (std::is_void_v<R>) {
+      RunRead([&](Tx& tx) { fn(tx); });
+    } else {
+      std::optional<R> out;
+      RunRead([&](Tx& tx) { out.emplace(fn(tx)); });
+      return std::move(*out);
+    }
+  }
+
+  // Runs a multi-statement script outside any transaction (schema set-up).
+  virtual void ExecScript(std::string_view sql) = 0;
+
+ protected:
+  virtual void RunWrite(const std::function<void(Tx&)>& fn) = 0;
+  virtual void RunRead(const std::function<void(Tx&)>& fn) = 0;
+};
+
+struct SqliteOptions {
+  std::string path;             // file path, or ":memory:" (tests)
+  int readers = 4;              // reader connections (WAL allows concurrent reads)
+  std::string synchronous = "FULL";  // FULL or NORMAL
+};
+std::unique_ptr<Database> OpenSqlite(const SqliteOptions& opts);
+
+struct PostgresOptions {
+  std::string conninfo;  // libpq connection string or URI
+  int pool_size = 8;
+};
+std::unique_ptr<Database> OpenPostgres(const PostgresOptions& opts);
+
+}  // namespace vigie::sql

@@ -1,0 +1,235 @@
+// SQLite engine: one writer connection serialised by a mutex and a small
+// pool of reader connections, all on one WAL-mode file.
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <unordered_map>
+
+#include "storage/sql.h"
+
+namespace vigie::sql {
+namespace {
+
+// Translates $N placeholders to SQLite's ?N outside string literals.
+std::string TranslatePlaceholders(std::string_view sql) {
+  std::string out;
+  out.reserve(sql.size());
+  bool in_str = false;
+  for (std::size_t i = 0; i < sql.size(); ++i) {
+    char c = sql[i];
+    if (c == '\'') in_str = !in_str;
+    if (!in_str && c == '$' && i + 1 < sql.size() && sql[i + 1] >= '0' && sql[i + 1] <= '9') {
+      out.push_back('?');
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+class Connection : public Tx {
+ public:
+  Connection(const std::string& path, bool readonly, const std::string& synchronous) {
+    int flags = SQLITE_OPEN_NOMUTEX | (readonly ? SQLITE_OPEN_READONLY
+                                                : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    if (path.starts_with("file:")) flags |= SQLITE_OPEN_URI;
+    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+      std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+      sqlite3_close(db_);
+      db_ = nullptr;
+      throw DbError("sqlite open " + path + ": " + msg);
+    }
+    sqlite3_busy_timeout(db_, 10000);
+    sqlite3_extended_result_codes(db_, 1);
+    if (!readonly) {
+      Exec("PRAGMA journal_mode=WAL");
+      Exec("PRAGMA synchronous=" + synchronous);
+    }
+    Exec("PRAGMA foreign_keys=ON");
+  }
+  ~Connection() override {
+    for (auto& [_, st] : stmts_) sqlite3_finalize(st);
+    sqlite3_close(db_);
+  }
+
+  Dialect dialect() const override { return Dialect::kSqlite; }
+
+  void Exec(const std::string& sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown error";
+      sqlite3_free(err);
+      throw DbError("sqlite: " + msg);
+    }
+  }
+
+  Result Query(std::string_view sql, const std::vector<Value>& params) override {
+    sqlite3_stmt* st = Prepare(sql);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      int idx = static_cast<int>(i + 1);
+      const Value& v = params[i];
+      int rc = SQLITE_OK;
+      if (auto p = std::get_if<std::int64_t>(&v)) {
+        rc = sqlite3_bind_int64(st, idx, *p);
+      } else if (auto p = std::get_if<double>(&v)) {
+        rc = sqlite3_bind_double(st, idx, *p);
+      } else if (auto p = std::get_if<std::string>(&v)) {
+        rc = sqlite3_bind_text64(st, idx, p->data(), p->size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+      } else {
+        rc = sqlite3_bind_null(st, idx);
+      }
+      if (rc != SQLITE_OK) throw DbError("sqlite bind: " + std::string(sqlite3_errmsg(db_)));
+    }
+    Result result;
+    const int ncol = sqlite3_column_count(st);
+    for (;;) {
+      int rc = sqlite3_step(st);
+      if (rc == SQLITE_ROW) {
+        std::vector<Value> cols;
+        cols.reserve(ncol);
+        for (int c = 0; c < ncol; ++c) {
+          switch (sqlite3_column_type(st, c)) {
+            case SQLITE_INTEGER:
+              cols.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(st, c)));
+              break;
+            case SQLITE_FLOAT:
+              cols.emplace_back(sqlite3_column_double(st, c));
+              break;
+            case SQLITE_NULL:
+              cols.emplace_back(std::monostate{});
+              break;
+            default: {
+              const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, c));
+              cols.emplace_back(std::string(text, sqlite3_column_bytes(st, c)));
+            }
+          }
+        }
+        result.rows.emplace_back(std::move(cols));
+      } else if (rc == SQLITE_DONE) {
+        break;
+      } else {
+        std::string msg = sqlite3_errmsg(db_);
+        sqlite3_reset(st);
+        if ((rc & 0xff) == SQLITE_CONSTRAINT &&
+            (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)) {
+          throw UniqueViolation("sqlite: " + msg);
+        }
+        throw DbError("sqlite: " + msg);
+      }
+    }
+    result.affected = sqlite3_changes64(db_);
+    sqlite3_reset(st);
+    return result;
+  }
+
+ private:
+  sqlite3_stmt* Prepare(std::string_view sql) {
+    auto it = stmts_.find(std::string(sql));
+    if (it != stmts_.end()) return it->second;
+    std::string translated = TranslatePlaceholders(sql);
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v3(db_, translated.c_str(), static_cast<int>(translated.size()),
+                           SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK) {
+      throw DbError("sqlite prepare: " + std::string(sqlite3_errmsg(db_)) + " in: " + translated);
+    }
+    stmts_.emplace(std::string(sql), st);
+    return st;
+  }
+
+  sqlite3* db_ = nullptr;
+  std::unordered_map<std::string, sqlite3_stmt*> stmts_;
+};
+
+class SqliteDatabase : public Database {
+ public:
+  explicit SqliteDatabase(const SqliteOptions& opts) : opts_(opts) {
+    const std::string& path = opts.path;
+    memory_ = path == ":memory:";
+    writer_ = std::make_unique<Connection>(path, false, opts.synchronous);
+    // An in-memory database has one connection: reads go through the writer.
+    for (int i = 0; i < (memory_ ? 0 : std::max(1, opts.readers)); ++i) {
+      readers_.push_back(std::make_unique<Connection>(path, true, opts.synchronous));
+      free_readers_.push_back(readers_.back().get());
+    }
+  }
+
+  Dialect dialect() const override { return Dialect::kSqlite; }
+
+  void ExecScript(std::string_view sql) override {
+    std::lock_guard lock(write_mu_);
+    writer_->Exec(std::string(sql));
+  }
+
+ protected:
+  void RunWrite(const std::function<void(Tx&)>& fn) override {
+    std::lock_guard lock(write_mu_);
+    writer_->Exec("BEGIN IMMEDIATE");
+    try {
+      fn(*writer_);
+      writer_->Exec("COMMIT");
+    } catch (...) {
+      try {
+        writer_->Exec("ROLLBACK");
+      } catch (...) {
+      }
+      throw;
+    }
+  }
+
+  void RunRead(const std::function<void(Tx&)>& fn) override {
+    if (memory_) {
+      RunWrite(fn);
+      return;
+    }
+    Connection* conn = nullptr;
+    {
+      std::unique_lock lock(pool_mu_);
+      pool_cv_.wait(lock, [&] { return !free_readers_.empty(); });
+      conn = free_readers_.back();
+      free_readers_.pop_back();
+    }
+    struct Return {
+      SqliteDatabase* self;
+      Connection* conn;
+      ~Return() {
+        {
+          std::lock_guard lock(self->pool_mu_);
+          self->free_readers_.push_back(conn);
+        }
+        self->pool_cv_.notify_one();
+      }
+    } ret{this, conn};
+    conn->Exec("BEGIN");
+    try {
+      fn(*conn);
+      conn->Exec("COMMIT");
+    } catch (...) {
+      try {
+        conn->Exec("ROLLBACK");
+      } catch (...) {
+      }
+      throw;
+    }
+  }
+
+ private:
+  SqliteOptions opts_;
+  bool memory_ = false;
+  std::mutex write_mu_;
+  std::unique_ptr<Connection> writer_;  // guarded by write_mu_
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<Connection>> readers_;
+  std::vector<Connection*> free_readers_;  // guarded by pool_mu_
+};
+
+}  // namespace
+
+std::unique_ptr<Database> OpenSqlite(const SqliteOptions& opts) {
+  return std::make_unique<SqliteDatabase>(opts);
+}
+
+}  // namespace vigie::sql
