@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages vigie needs. Usage: deps.sh build|test
+# Skips apt entirely when everything is already installed.
+set -euo pipefail
+
+BUILD_PKGS=(cmake g++ make pkg-config libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+            libsodium-dev libssl-dev libsqlite3-dev libpq-dev libtoml11-dev libspdlog-dev
+            libcli11-dev)
+TEST_PKGS=(libgtest-dev postgresql python3 python3-pytest python3-matrix-nio python3-olm
+           python3-aiohttp clang libclang-rt-14-dev clang-format nodejs npm wrk synadm
+           libmaxminddb-dev)
+
+want=("${BUILD_PKGS[@]}")
+[ "${1:-build}" = test ] && want+=("${TEST_PKGS[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

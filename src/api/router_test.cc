@@ -1,0 +1,63 @@
+#include "api/router.h"
+
+#include <gtest/gtest.h>
+
+namespace vigie::api {
+namespace {
+
+RouteHandler Noop() {
+  return [](RequestContext&) -> boost::asio::awaitable<http::Response> {
+    co_return http::Response{};
+  };
+}
+
+TEST(Router, MatchesLiteralAndParams) {
+  Router r;
+  r.Add("GET", "/_matrix/client/v3/devices", Noop());
+  r.Add("GET", "/_matrix/client/v3/devices/{deviceId}", Noop());
+  r.Add("PUT", "/_matrix/client/v3/profile/{userId}/displayname", Noop());
+  auto m = r.Find("GET", "/_matrix/client/v3/devices");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_TRUE(m.params.empty());
+  m = r.Find("GET", "/_matrix/client/v3/devices/ABC%20D");
+  ASSERT_NE(m.route, nullptr);
+  ASSERT_EQ(m.params.size(), 1u);
+  EXPECT_EQ(m.params[0], "ABC D");
+  m = r.Find("PUT", "/_matrix/client/v3/profile/%40alice%3Aexample.org/displayname");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.params[0], "@alice:example.org");
+}
+
+TEST(Router, WrongMethodAndUnknownPath) {
+  Router r;
+  r.Add("GET", "/a/{x}", Noop());
+  auto m = r.Find("POST", "/a/1");
+  EXPECT_EQ(m.route, nullptr);
+  EXPECT_TRUE(m.wrong_method);
+  m = r.Find("GET", "/a/1/2");
+  EXPECT_EQ(m.route, nullptr);
+  EXPECT_FALSE(m.wrong_method);
+  m = r.Find("GET", "/a/");  // an empty parameter does not match
+  EXPECT_EQ(m.route, nullptr);
+}
+
+TEST(Router, MalformedEscapesDoNotMatch) {
+  Router r;
+  r.Add("GET", "/a/{x}", Noop());
+  EXPECT_EQ(r.Find("GET", "/a/%zz").route, nullptr);
+  EXPECT_EQ(r.Find("GET", "/a/%4").route, nullptr);
+  EXPECT_EQ(r.Find("GET", "/a/%00").route, nullptr);
+}
+
+TEST(Query, ParsesAndDecodes) {
+  auto q = http::ParseQuery("a=1&b=x%20y&c=p+q&&d&access_token=%zz");
+  ASSERT_EQ(q.size(), 5u);
+  EXPECT_EQ(q[1].second, "x y");
+  EXPECT_EQ(q[2].second, "p q");
+  EXPECT_EQ(q[3].first, "d");
+  EXPECT_EQ(q[3].second, "");
+  EXPECT_EQ(q[4].second, "%zz");
+}
+
+}  // namespace
+}  // namespace vigie::api
