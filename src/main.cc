@@ -27,8 +27,7 @@ void SetupLogging(const Config& c) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(c.log_level));
   if (c.log_format == "json") {
-    spdlog::set_pattern(
-        R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","thread":%t,"msg":"%v"})");
+    spdlog::set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","thread":%t,"msg":"%v"})");
   } else {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%t] %v");
   }
@@ -43,8 +42,8 @@ Config LoadOrCreateConfig(const std::string& path, bool is_default) {
     std::ofstream out(path);
     out << DefaultConfigText("localhost", p.parent_path().string());
     out.close();
-    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_write);
+    std::filesystem::permissions(
+        path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     std::cout << "Wrote a default configuration to " << path << "\n";
   }
   return LoadConfig(path);
@@ -61,8 +60,8 @@ int Serve(const Config& cfg) {
 
   http::ServerOptions opts;
   for (const auto& l : cfg.listen) opts.listen.emplace_back(l.host, l.port);
-  opts.io_threads = cfg.io_threads > 0 ? cfg.io_threads
-                                       : static_cast<int>(std::thread::hardware_concurrency());
+  opts.io_threads =
+      cfg.io_threads > 0 ? cfg.io_threads : static_cast<int>(std::thread::hardware_concurrency());
   opts.max_connections = cfg.max_connections;
   opts.max_header_bytes = cfg.max_header_bytes;
   opts.header_timeout = std::chrono::seconds(cfg.header_timeout_s);

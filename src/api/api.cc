@@ -29,10 +29,9 @@ std::optional<std::string> AccessToken(const http::Request& req) {
   if (!req.authorization.empty()) {
     constexpr std::string_view kBearer = "Bearer ";
     std::string_view a = req.authorization;
-    if (a.size() > kBearer.size() && std::equal(kBearer.begin(), kBearer.end(), a.begin(),
-                                                [](char x, char y) {
-                                                  return std::tolower(x) == std::tolower(y);
-                                                })) {
+    if (a.size() > kBearer.size() &&
+        std::equal(kBearer.begin(), kBearer.end(), a.begin(),
+                   [](char x, char y) { return std::tolower(x) == std::tolower(y); })) {
       return std::string(a.substr(kBearer.size()));
     }
     return std::string();  // present but not a bearer token: unknown token
@@ -50,6 +49,8 @@ Api::Api(service::Homeserver& hs) : hs_(hs) {
   AddAccountRoutes(router_, hs);
   AddDeviceRoutes(router_, hs);
   AddProfileRoutes(router_, hs);
+  AddRoomRoutes(router_, hs);
+  AddSyncRoutes(router_, hs);
 }
 
 std::size_t Api::BodyLimit(std::string_view method, std::string_view path) const {
@@ -107,8 +108,7 @@ boost::asio::awaitable<http::Response> Api::Handle(http::Request& req) {
   co_return res;
 }
 
-boost::asio::awaitable<http::Response> Api::Dispatch(http::Request& req,
-                                                     std::string& route_name) {
+boost::asio::awaitable<http::Response> Api::Dispatch(http::Request& req, std::string& route_name) {
   if (req.method == "OPTIONS") {
     route_name = "OPTIONS";
     http::Response res;

@@ -35,5 +35,7 @@ void AddRegisterRoutes(Router& r, service::Homeserver& hs);
 void AddAccountRoutes(Router& r, service::Homeserver& hs);
 void AddDeviceRoutes(Router& r, service::Homeserver& hs);
 void AddProfileRoutes(Router& r, service::Homeserver& hs);
+void AddRoomRoutes(Router& r, service::Homeserver& hs);
+void AddSyncRoutes(Router& r, service::Homeserver& hs);
 
 }  // namespace vigie::api

@@ -6,9 +6,8 @@ namespace vigie::api {
 namespace {
 
 RouteHandler Noop() {
-  return [](RequestContext&) -> boost::asio::awaitable<http::Response> {
-    co_return http::Response{};
-  };
+  return
+      [](RequestContext&) -> boost::asio::awaitable<http::Response> { co_return http::Response{}; };
 }
 
 TEST(Router, MatchesLiteralAndParams) {

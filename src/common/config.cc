@@ -89,8 +89,8 @@ Config ParseConfig(const std::string& text, const std::string& origin) {
     Fail(origin, e.what());
   }
   static const std::set<std::string> kSections = {
-      "server", "tls",     "database", "limits",  "registration",
-      "passwords", "rate_limits", "metrics", "logging", "cors"};
+      "server",    "tls",         "database", "limits",  "registration",
+      "passwords", "rate_limits", "metrics",  "logging", "cors"};
   for (const auto& [k, _] : root.as_table()) {
     if (!kSections.count(k)) Fail(origin, "unknown section [" + k + "]");
   }
@@ -226,7 +226,8 @@ std::string DefaultConfigText(const std::string& server_name, const std::string&
 
 [server]
 # The domain of this server's user ids (@alice:SERVER_NAME). Cannot be changed later.
-server_name = ")" + server_name + R"("
+server_name = ")" +
+         server_name + R"("
 # Addresses to listen on for the client API. Keep 127.0.0.1 unless a TLS
 # reverse proxy or [tls] below protects the port.
 listen = ["127.0.0.1:8008"]
@@ -235,7 +236,8 @@ listen = ["127.0.0.1:8008"]
 io_threads = 0
 worker_threads = 4
 max_connections = 20000
-data_dir = ")" + data_dir + R"("
+data_dir = ")" +
+         data_dir + R"("
 
 [tls]
 enabled = false

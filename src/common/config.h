@@ -35,14 +35,14 @@ struct Config {
   std::string tls_key;
 
   // [database]
-  std::string db_engine = "sqlite";  // sqlite | postgres
+  std::string db_engine = "sqlite";      // sqlite | postgres
   std::string sqlite_path = "vigie.db";  // relative to data_dir
   std::string sqlite_synchronous = "FULL";
   std::string postgres_uri;
   int postgres_pool = 8;
 
   // [limits]
-  std::size_t max_body_bytes = 64 * 1024;      // client API requests
+  std::size_t max_body_bytes = 64 * 1024;  // client API requests
   std::size_t max_media_bytes = 50 * 1024 * 1024;
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_json_depth = 64;
@@ -60,9 +60,9 @@ struct Config {
   int hash_threads = 2;
 
   // [rate_limits]
-  RateLimit rl_ip{20, 100};      // every request, per client IP
-  RateLimit rl_user{20, 100};    // every authenticated request, per user
-  RateLimit rl_login{0.5, 10};   // login and registration attempts, per IP
+  RateLimit rl_ip{20, 100};     // every request, per client IP
+  RateLimit rl_user{20, 100};   // every authenticated request, per user
+  RateLimit rl_login{0.5, 10};  // login and registration attempts, per IP
   bool trust_x_forwarded_for = false;
 
   // [metrics]

@@ -41,7 +41,8 @@ TEST(Config, WrongTypesAreErrors) {
 TEST(Config, ValidatesValues) {
   EXPECT_THROW(ParseConfig("[database]\nengine = \"mysql\"\n"), std::runtime_error);
   EXPECT_THROW(ParseConfig("[database]\nengine = \"postgres\"\n"), std::runtime_error);
-  EXPECT_NO_THROW(ParseConfig("[database]\nengine = \"postgres\"\npostgres_uri = \"postgresql://x\"\n"));
+  EXPECT_NO_THROW(
+      ParseConfig("[database]\nengine = \"postgres\"\npostgres_uri = \"postgresql://x\"\n"));
   EXPECT_THROW(ParseConfig("[registration]\nmode = \"sometimes\"\n"), std::runtime_error);
   EXPECT_THROW(ParseConfig("[tls]\nenabled = true\n"), std::runtime_error);
   EXPECT_THROW(ParseConfig("[limits]\nmax_json_depth = 1\n"), std::runtime_error);

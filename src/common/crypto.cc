@@ -45,8 +45,8 @@ std::string Base64Url(std::string_view bytes) {
 bool Base64Decode(std::string_view text, std::string* out) {
   while (!text.empty() && text.back() == '=') text.remove_suffix(1);
   bool url = text.find_first_of("-_") != std::string_view::npos;
-  int variant = url ? sodium_base64_VARIANT_URLSAFE_NO_PADDING
-                    : sodium_base64_VARIANT_ORIGINAL_NO_PADDING;
+  int variant =
+      url ? sodium_base64_VARIANT_URLSAFE_NO_PADDING : sodium_base64_VARIANT_ORIGINAL_NO_PADDING;
   std::string buf(text.size() * 3 / 4 + 3, '\0');
   std::size_t len = 0;
   if (sodium_base642bin(reinterpret_cast<unsigned char*>(buf.data()), buf.size(), text.data(),

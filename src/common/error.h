@@ -9,36 +9,36 @@
 namespace vigie {
 
 enum class ErrorCode {
-  kForbidden,         // M_FORBIDDEN 403
-  kUnknownToken,      // M_UNKNOWN_TOKEN 401
-  kMissingToken,      // M_MISSING_TOKEN 401
-  kUserLocked,        // M_USER_LOCKED 401
-  kUserDeactivated,   // M_USER_DEACTIVATED 403
-  kBadJson,           // M_BAD_JSON 400
-  kNotJson,           // M_NOT_JSON 400
-  kNotFound,          // M_NOT_FOUND 404
-  kLimitExceeded,     // M_LIMIT_EXCEEDED 429
-  kUnrecognized,      // M_UNRECOGNIZED 404 (405 for a wrong method)
-  kUnknown,           // M_UNKNOWN 400
-  kUserInUse,         // M_USER_IN_USE 400
-  kInvalidUsername,   // M_INVALID_USERNAME 400
-  kExclusive,         // M_EXCLUSIVE 400
-  kTooLarge,          // M_TOO_LARGE 413
-  kInvalidParam,      // M_INVALID_PARAM 400
-  kMissingParam,      // M_MISSING_PARAM 400
-  kWeakPassword,      // M_WEAK_PASSWORD 400
-  kRoomInUse,         // M_ROOM_IN_USE 400
-  kUnsupportedRoomVersion,  // M_UNSUPPORTED_ROOM_VERSION 400
-  kIncompatibleRoomVersion, // M_INCOMPATIBLE_ROOM_VERSION 400
-  kBadState,          // M_BAD_STATE 400
-  kGuestAccessForbidden,  // M_GUEST_ACCESS_FORBIDDEN 403
-  kUnauthorized,      // M_UNAUTHORIZED 401
-  kThreepidNotFound,  // M_THREEPID_NOT_FOUND 400
-  kBadAlias,          // M_BAD_ALIAS 400
-  kResourceLimitExceeded,  // M_RESOURCE_LIMIT_EXCEEDED 403
-  kUnavailable,       // M_UNKNOWN 503 (overloaded, shutting down)
-  kInternal,          // M_UNKNOWN 500
-  kUiaRequired,       // 401, body is extra() only (flows, session, ...)
+  kForbidden,                // M_FORBIDDEN 403
+  kUnknownToken,             // M_UNKNOWN_TOKEN 401
+  kMissingToken,             // M_MISSING_TOKEN 401
+  kUserLocked,               // M_USER_LOCKED 401
+  kUserDeactivated,          // M_USER_DEACTIVATED 403
+  kBadJson,                  // M_BAD_JSON 400
+  kNotJson,                  // M_NOT_JSON 400
+  kNotFound,                 // M_NOT_FOUND 404
+  kLimitExceeded,            // M_LIMIT_EXCEEDED 429
+  kUnrecognized,             // M_UNRECOGNIZED 404 (405 for a wrong method)
+  kUnknown,                  // M_UNKNOWN 400
+  kUserInUse,                // M_USER_IN_USE 400
+  kInvalidUsername,          // M_INVALID_USERNAME 400
+  kExclusive,                // M_EXCLUSIVE 400
+  kTooLarge,                 // M_TOO_LARGE 413
+  kInvalidParam,             // M_INVALID_PARAM 400
+  kMissingParam,             // M_MISSING_PARAM 400
+  kWeakPassword,             // M_WEAK_PASSWORD 400
+  kRoomInUse,                // M_ROOM_IN_USE 400
+  kUnsupportedRoomVersion,   // M_UNSUPPORTED_ROOM_VERSION 400
+  kIncompatibleRoomVersion,  // M_INCOMPATIBLE_ROOM_VERSION 400
+  kBadState,                 // M_BAD_STATE 400
+  kGuestAccessForbidden,     // M_GUEST_ACCESS_FORBIDDEN 403
+  kUnauthorized,             // M_UNAUTHORIZED 401
+  kThreepidNotFound,         // M_THREEPID_NOT_FOUND 400
+  kBadAlias,                 // M_BAD_ALIAS 400
+  kResourceLimitExceeded,    // M_RESOURCE_LIMIT_EXCEEDED 403
+  kUnavailable,              // M_UNKNOWN 503 (overloaded, shutting down)
+  kInternal,                 // M_UNKNOWN 500
+  kUiaRequired,              // 401, body is extra() only (flows, session, ...)
 };
 
 class Error : public std::exception {

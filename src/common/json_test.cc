@@ -43,7 +43,8 @@ TEST(Json, DepthIsBounded) {
 }
 
 TEST(Json, TypedAccessors) {
-  auto o = ParseObject(R"({"s":"x","b":true,"i":5,"o":{},"a":[],"n":null,"f":1.5,"big":18446744073709551615})");
+  auto o = ParseObject(
+      R"({"s":"x","b":true,"i":5,"o":{},"a":[],"n":null,"f":1.5,"big":18446744073709551615})");
   EXPECT_EQ(GetString(o, "s"), "x");
   EXPECT_EQ(GetString(o, "missing"), std::nullopt);
   EXPECT_EQ(GetString(o, "n"), std::nullopt);

@@ -18,8 +18,7 @@ auto Offload(boost::asio::thread_pool& pool, F&& f)
     -> boost::asio::awaitable<std::invoke_result_t<F>> {
   using R = std::invoke_result_t<F>;
   co_return co_await boost::asio::co_spawn(
-      pool, [&f]() -> boost::asio::awaitable<R> { co_return f(); },
-      boost::asio::use_awaitable);
+      pool, [&f]() -> boost::asio::awaitable<R> { co_return f(); }, boost::asio::use_awaitable);
 }
 
 }  // namespace vigie

@@ -135,8 +135,7 @@ asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::strin
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     // An idle keep-alive connection gets idle_timeout to start a request;
     // once bytes arrive the whole header must come within header_timeout.
-    beast::get_lowest_layer(stream).expires_after(first ? opts.header_timeout
-                                                        : opts.idle_timeout);
+    beast::get_lowest_layer(stream).expires_after(first ? opts.header_timeout : opts.idle_timeout);
     first = false;
     auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
     if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
@@ -248,10 +247,10 @@ asio::awaitable<void> Server::Impl::Accept(Worker& w, tcp::acceptor& acc) {
     sock.set_option(tcp::no_delay(true), ec);
     std::string peer = RemoteIp(sock);
     if (ssl) {
-      asio::co_spawn(w.ioc,
-                     Session(w, beast::ssl_stream<beast::tcp_stream>(std::move(sock), *ssl),
-                             std::move(peer)),
-                     asio::detached);
+      asio::co_spawn(
+          w.ioc,
+          Session(w, beast::ssl_stream<beast::tcp_stream>(std::move(sock), *ssl), std::move(peer)),
+          asio::detached);
     } else {
       asio::co_spawn(w.ioc, Session(w, beast::tcp_stream(std::move(sock)), std::move(peer)),
                      asio::detached);

@@ -42,9 +42,9 @@ void ValidateDisplayName(const std::optional<std::string>& n) {
 
 void AccountService::CheckPasswordStrength(const std::string& password) const {
   if (password.size() < ctx_.config.min_password_length) {
-    throw Error(ErrorCode::kWeakPassword,
-                "Password must be at least " + std::to_string(ctx_.config.min_password_length) +
-                    " characters");
+    throw Error(ErrorCode::kWeakPassword, "Password must be at least " +
+                                              std::to_string(ctx_.config.min_password_length) +
+                                              " characters");
   }
   if (password.size() > 512) throw Error(ErrorCode::kWeakPassword, "Password is too long");
 }
@@ -151,9 +151,8 @@ boost::asio::awaitable<std::string> AccountService::CreateUser(const std::string
 boost::asio::awaitable<Session> AccountService::Login(LoginRequest req) {
   ValidateDeviceId(req.device_id);
   ValidateDisplayName(req.initial_device_display_name);
-  std::string user_id = req.user.starts_with("@")
-                            ? req.user
-                            : ids::MakeUserId(req.user, ctx_.config.server_name);
+  std::string user_id =
+      req.user.starts_with("@") ? req.user : ids::MakeUserId(req.user, ctx_.config.server_name);
   for (auto& c : user_id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   auto user = co_await Offload(ctx_.db_pool, [&] {
     return ctx_.db.Read([&](sql::Tx& tx) { return AccountStore::GetUser(tx, user_id); });
@@ -228,7 +227,8 @@ boost::asio::awaitable<void> AccountService::ChangePassword(const Requester& who
       AccountStore::SetPasswordHash(tx, who.user_id, hash);
       if (logout_devices) {
         for (const auto& d : AccountStore::ListDevices(tx, who.user_id)) {
-          if (d.device_id != who.device_id) AccountStore::DeleteDevice(tx, who.user_id, d.device_id);
+          if (d.device_id != who.device_id)
+            AccountStore::DeleteDevice(tx, who.user_id, d.device_id);
         }
       }
       Audit(tx, who.user_id, who.tenant_id, "user.password_change", who.user_id,

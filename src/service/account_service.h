@@ -56,10 +56,8 @@ class AccountService {
   boost::asio::awaitable<void> LogoutAll(const Requester& who);
   // Requires UIA (m.login.password). With logout_devices, every other
   // device is deleted.
-  boost::asio::awaitable<void> ChangePassword(const Requester& who,
-                                              const boost::json::object* auth,
-                                              const std::string& new_password,
-                                              bool logout_devices);
+  boost::asio::awaitable<void> ChangePassword(const Requester& who, const boost::json::object* auth,
+                                              const std::string& new_password, bool logout_devices);
   // Requires UIA. Removes every device and token, the password, and with
   // `erase` the profile.
   boost::asio::awaitable<void> Deactivate(const Requester& who, const boost::json::object* auth,

@@ -40,9 +40,8 @@ TEST_F(AccountTest, TokensAreRandomAndStoredHashed) {
   ASSERT_TRUE(found);
   EXPECT_EQ(found->token_hash.size(), 64u);
   EXPECT_EQ(found->token_hash.find(*s.access_token), std::string::npos);
-  auto raw = hs_->db().Read([&](sql::Tx& tx) {
-    return storage::AccountStore::FindToken(tx, *s.access_token);
-  });
+  auto raw = hs_->db().Read(
+      [&](sql::Tx& tx) { return storage::AccountStore::FindToken(tx, *s.access_token); });
   EXPECT_FALSE(raw);
 }
 
@@ -95,9 +94,9 @@ TEST_F(AccountTest, PasswordChangeLogsOutOtherDevices) {
 }
 
 TEST_F(AccountTest, WeakPasswordRefused) {
-  EXPECT_EQ(ErrorOf([&] { hs_->RunSync(hs_->accounts.CreateUser("bob", "short", false, "t")); })
-                .code(),
-            ErrorCode::kWeakPassword);
+  EXPECT_EQ(
+      ErrorOf([&] { hs_->RunSync(hs_->accounts.CreateUser("bob", "short", false, "t")); }).code(),
+      ErrorCode::kWeakPassword);
 }
 
 TEST_F(AccountTest, RegisterChecksUsernameFirst) {

@@ -26,8 +26,7 @@ std::string AuthService::IssueToken(sql::Tx& tx, std::string_view user_id,
   return token;
 }
 
-boost::asio::awaitable<Requester> AuthService::Authenticate(std::string_view token,
-                                                            std::string ip,
+boost::asio::awaitable<Requester> AuthService::Authenticate(std::string_view token, std::string ip,
                                                             std::string user_agent) {
   const std::string hash = HashToken(token);
   const std::int64_t now = NowMs();

@@ -49,8 +49,7 @@ boost::asio::awaitable<void> DeviceService::Delete(const Requester& who,
     ctx_.db.Write([&](sql::Tx& tx) {
       for (const auto& id : ids) {
         if (AccountStore::DeleteDevice(tx, who.user_id, id)) {
-          Audit(tx, who.user_id, who.tenant_id, "device.delete", who.user_id,
-                {{"device_id", id}});
+          Audit(tx, who.user_id, who.tenant_id, "device.delete", who.user_id, {{"device_id", id}});
         }
       }
     });

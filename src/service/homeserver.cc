@@ -1,7 +1,10 @@
 #include "service/homeserver.h"
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
+#include "common/crypto.h"
 #include "storage/account_store.h"
 #include "storage/migrations.h"
 
@@ -9,15 +12,45 @@ namespace vigie::service {
 
 std::unique_ptr<sql::Database> OpenDatabase(const Config& config) {
   if (config.db_engine == "postgres") {
-    return sql::OpenPostgres({config.postgres_uri, config.postgres_pool});
+    auto db = sql::OpenPostgres({config.postgres_uri, config.postgres_pool});
+    storage::Migrate(*db);
+    return db;
   }
   std::filesystem::path path = config.sqlite_path;
   if (config.sqlite_path != ":memory:" && path.is_relative()) {
     std::filesystem::create_directories(config.data_dir);
     path = std::filesystem::path(config.data_dir) / path;
   }
-  return sql::OpenSqlite({path.string(), std::max(2, config.worker_threads),
-                          config.sqlite_synchronous});
+  auto db = sql::OpenSqlite(
+      {path.string(), std::max(2, config.worker_threads), config.sqlite_synchronous});
+  storage::Migrate(*db);
+  return db;
+}
+
+events::SigningKey LoadOrCreateSigningKey(const Config& config) {
+  if (config.sqlite_path == ":memory:" && config.db_engine == "sqlite") {
+    return events::SigningKey::Generate("a_" + crypto::RandomAlnum(4));
+  }
+  std::filesystem::create_directories(config.data_dir);
+  const auto path = std::filesystem::path(config.data_dir) / "signing.key";
+  if (std::filesystem::exists(path)) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return events::SigningKey::Parse(ss.str());
+  }
+  auto key = events::SigningKey::Generate("a_" + crypto::RandomAlnum(4));
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    std::filesystem::permissions(
+        tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    out << key.Serialize() << "\n";
+    out.flush();
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+  }
+  std::filesystem::rename(tmp, path);
+  return key;
 }
 
 Homeserver::Homeserver(Config config)
@@ -27,18 +60,23 @@ Homeserver::Homeserver(Config config)
       hash_pool_(static_cast<std::size_t>(config_.hash_threads)),
       hasher_(config_.argon2_ops, config_.argon2_mem_kib),
       ctx_{config_, *db_, db_pool_, hash_pool_, hasher_},
+      key_(LoadOrCreateSigningKey(config_)),
       auth(ctx_),
       uia(ctx_),
       accounts(ctx_, auth, uia),
       devices(ctx_, auth, uia),
       profiles(ctx_),
+      stream(*db_),
+      typing(db_pool_.get_executor(), stream.notifier()),
+      rooms(ctx_, stream, key_),
+      sync(ctx_, stream, typing),
+      presence(ctx_, stream),
       rl_ip(config_.rl_ip),
       rl_user(config_.rl_user),
-      rl_login(config_.rl_login) {
-  storage::Migrate(*db_);
-}
+      rl_login(config_.rl_login) {}
 
 Homeserver::~Homeserver() {
+  typing.Shutdown();
   db_pool_.join();
   hash_pool_.join();
 }

@@ -15,15 +15,25 @@
 #include "service/auth_service.h"
 #include "service/device_service.h"
 #include "service/password_hasher.h"
+#include "service/presence_service.h"
 #include "service/profile_service.h"
 #include "service/rate_limiter.h"
+#include "service/room_service.h"
+#include "service/stream.h"
+#include "service/sync_service.h"
+#include "service/typing_service.h"
 #include "service/uia_service.h"
 #include "storage/sql.h"
 
 namespace vigie::service {
 
-// Opens the database the config names (creating data_dir for SQLite).
+// Opens the database the config names (creating data_dir for SQLite) and
+// brings its schema up to date.
 std::unique_ptr<sql::Database> OpenDatabase(const Config& config);
+
+// The server's Ed25519 signing key, from data_dir/signing.key; created
+// (mode 0600) on first start. In-memory test databases get a fresh key.
+events::SigningKey LoadOrCreateSigningKey(const Config& config);
 
 class Homeserver {
  public:
@@ -54,6 +64,7 @@ class Homeserver {
   boost::asio::thread_pool hash_pool_;
   PasswordHasher hasher_;
   ServiceContext ctx_;
+  events::SigningKey key_;
 
  public:
   AuthService auth;
@@ -61,6 +72,11 @@ class Homeserver {
   AccountService accounts;
   DeviceService devices;
   ProfileService profiles;
+  Stream stream;
+  TypingService typing;
+  RoomService rooms;
+  SyncService sync;
+  PresenceService presence;
   RateLimiter rl_ip;
   RateLimiter rl_user;
   RateLimiter rl_login;

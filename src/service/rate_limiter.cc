@@ -15,7 +15,8 @@ std::int64_t RateLimiter::Take(std::string_view key, double cost, Clock::time_po
   const auto refill_time = std::chrono::duration<double>(limit_.burst / limit_.per_second);
   if (now - shard.last_sweep > std::chrono::seconds(60)) {
     shard.last_sweep = now;
-    std::erase_if(shard.buckets, [&](const auto& kv) { return now - kv.second.last > refill_time; });
+    std::erase_if(shard.buckets,
+                  [&](const auto& kv) { return now - kv.second.last > refill_time; });
   }
   auto [it, inserted] = shard.buckets.try_emplace(std::string(key), Bucket{limit_.burst, now});
   Bucket& b = it->second;

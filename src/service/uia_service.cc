@@ -115,8 +115,9 @@ boost::asio::awaitable<UiaResult> UiaService::Require(const UiaSpec& spec,
   {
     std::lock_guard lock(mu_);
     if (sessions_.size() > kMaxSessions / 2) {
-      std::erase_if(sessions_,
-                    [&](const auto& kv) { return now - kv.second.created_ms > kSessionLifetimeMs; });
+      std::erase_if(sessions_, [&](const auto& kv) {
+        return now - kv.second.created_ms > kSessionLifetimeMs;
+      });
     }
     std::optional<std::string> given = auth ? json::GetString(*auth, "session") : std::nullopt;
     if (given) {
@@ -154,7 +155,7 @@ boost::asio::awaitable<UiaResult> UiaService::Require(const UiaSpec& spec,
         passed = co_await CheckPassword(spec, *auth, &why);
       } else if (type == kStageRegistrationToken) {
         std::string token = json::GetString(*auth, "token").value_or("");
-        passed = !token.empty() && token.size() <= 64 && co_await CheckRegistrationToken(token);
+        if (!token.empty() && token.size() <= 64) passed = co_await CheckRegistrationToken(token);
         if (passed) session.registration_token = token;
         if (!passed) why = "Invalid registration token";
       }

@@ -41,8 +41,7 @@ class UiaService {
   // session has completed one of spec.flows. Otherwise throws
   // Error(kUiaRequired) whose extra() is the 401 body (flows, params,
   // session, completed, and errcode/error when a stage failed).
-  boost::asio::awaitable<UiaResult> Require(const UiaSpec& spec,
-                                            const boost::json::object* auth);
+  boost::asio::awaitable<UiaResult> Require(const UiaSpec& spec, const boost::json::object* auth);
 
  private:
   struct Session {
@@ -52,8 +51,8 @@ class UiaService {
     std::optional<std::string> registration_token;
     std::int64_t created_ms = 0;
   };
-  [[noreturn]] void Challenge(const UiaSpec& spec, const std::string& session_id,
-                              const Session& s, const char* errcode, std::string error);
+  [[noreturn]] void Challenge(const UiaSpec& spec, const std::string& session_id, const Session& s,
+                              const char* errcode, std::string error);
   boost::asio::awaitable<bool> CheckPassword(const UiaSpec& spec, const boost::json::object& auth,
                                              std::string* why);
   boost::asio::awaitable<bool> CheckRegistrationToken(const std::string& token);

@@ -107,7 +107,8 @@ TEST_F(UiaTest, RegistrationTokenStage) {
 }
 
 TEST_F(UiaTest, MultiStageFlowReportsCompleted) {
-  std::string token = hs_->RunSync(hs_->accounts.CreateRegistrationToken(std::nullopt, std::nullopt, "t"));
+  std::string token =
+      hs_->RunSync(hs_->accounts.CreateRegistrationToken(std::nullopt, std::nullopt, "t"));
   UiaSpec spec{"register", {{kStageRegistrationToken, kStageDummy}}, std::nullopt};
   boost::json::object first{{"type", kStageRegistrationToken}, {"token", token}};
   Error e = ErrorOf([&] { Require(spec, &first); });

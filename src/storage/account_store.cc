@@ -3,12 +3,8 @@
 namespace vigie::storage {
 namespace {
 
-sql::Value Opt(const std::optional<std::string>& v) {
-  return v ? sql::Value(*v) : sql::kNull;
-}
-sql::Value Opt(const std::optional<std::int64_t>& v) {
-  return v ? sql::Value(*v) : sql::kNull;
-}
+sql::Value Opt(const std::optional<std::string>& v) { return v ? sql::Value(*v) : sql::kNull; }
+sql::Value Opt(const std::optional<std::int64_t>& v) { return v ? sql::Value(*v) : sql::kNull; }
 sql::Value Str(std::string_view s) { return std::string(s); }
 
 constexpr const char* kUserCols =
@@ -23,8 +19,8 @@ constexpr const char* kDeviceCols =
     "last_seen_ip, last_seen_user_agent";
 
 DeviceRecord ReadDevice(const sql::Row& r) {
-  return {r.Text(0),        r.Text(1),  r.OptText(2), DeviceStateFromString(r.Text(3)),
-          r.Bool(4),        r.Int(5),   r.OptInt(6),  r.OptText(7),
+  return {r.Text(0),   r.Text(1), r.OptText(2), DeviceStateFromString(r.Text(3)),
+          r.Bool(4),   r.Int(5),  r.OptInt(6),  r.OptText(7),
           r.OptText(8)};
 }
 
@@ -66,9 +62,9 @@ std::optional<UserRecord> AccountStore::GetUser(sql::Tx& tx, std::string_view us
 
 std::vector<UserRecord> AccountStore::ListUsers(sql::Tx& tx, std::int64_t from,
                                                 std::int64_t limit) {
-  auto res = tx.Query(std::string("SELECT ") + kUserCols +
-                          " FROM users ORDER BY user_id LIMIT $1 OFFSET $2",
-                      {limit, from});
+  auto res = tx.Query(
+      std::string("SELECT ") + kUserCols + " FROM users ORDER BY user_id LIMIT $1 OFFSET $2",
+      {limit, from});
   std::vector<UserRecord> out;
   for (const auto& r : res.rows) out.push_back(ReadUser(r));
   return out;
@@ -94,8 +90,8 @@ void AccountStore::SetAdmin(sql::Tx& tx, std::string_view user_id, bool admin) {
 }
 
 ProfileRecord AccountStore::GetProfile(sql::Tx& tx, std::string_view user_id) {
-  auto row =
-      tx.QueryOne("SELECT displayname, avatar_url FROM profiles WHERE user_id = $1", {Str(user_id)});
+  auto row = tx.QueryOne("SELECT displayname, avatar_url FROM profiles WHERE user_id = $1",
+                         {Str(user_id)});
   if (!row) return {};
   return {row->OptText(0), row->OptText(1)};
 }
@@ -125,9 +121,9 @@ void AccountStore::UpsertDevice(sql::Tx& tx, const DeviceRecord& d) {
 
 std::optional<DeviceRecord> AccountStore::GetDevice(sql::Tx& tx, std::string_view user_id,
                                                     std::string_view device_id) {
-  auto row = tx.QueryOne(std::string("SELECT ") + kDeviceCols +
-                             " FROM devices WHERE user_id = $1 AND device_id = $2",
-                         {Str(user_id), Str(device_id)});
+  auto row = tx.QueryOne(
+      std::string("SELECT ") + kDeviceCols + " FROM devices WHERE user_id = $1 AND device_id = $2",
+      {Str(user_id), Str(device_id)});
   if (!row) return std::nullopt;
   return ReadDevice(*row);
 }
@@ -156,12 +152,10 @@ void AccountStore::TouchDevice(sql::Tx& tx, std::string_view user_id, std::strin
       {ts, Str(ip), Str(user_agent), Str(user_id), Str(device_id)});
 }
 
-bool AccountStore::DeleteDevice(sql::Tx& tx, std::string_view user_id,
-                                std::string_view device_id) {
+bool AccountStore::DeleteDevice(sql::Tx& tx, std::string_view user_id, std::string_view device_id) {
   DeleteTokensOfDevice(tx, user_id, device_id);
-  return tx
-             .Query("DELETE FROM devices WHERE user_id = $1 AND device_id = $2",
-                    {Str(user_id), Str(device_id)})
+  return tx.Query("DELETE FROM devices WHERE user_id = $1 AND device_id = $2",
+                  {Str(user_id), Str(device_id)})
              .affected > 0;
 }
 
@@ -173,9 +167,9 @@ void AccountStore::InsertToken(sql::Tx& tx, const TokenRecord& t, std::int64_t t
 }
 
 std::optional<TokenRecord> AccountStore::FindToken(sql::Tx& tx, std::string_view token_hash) {
-  auto row = tx.QueryOne(
-      "SELECT user_id, device_id, token_hash FROM access_tokens WHERE token_hash = $1",
-      {Str(token_hash)});
+  auto row =
+      tx.QueryOne("SELECT user_id, device_id, token_hash FROM access_tokens WHERE token_hash = $1",
+                  {Str(token_hash)});
   if (!row) return std::nullopt;
   return TokenRecord{row->Text(0), row->Text(1), row->Text(2)};
 }
@@ -203,8 +197,8 @@ void AccountStore::CreateRegistrationToken(sql::Tx& tx, const RegistrationTokenR
       {r.token, Opt(r.uses_allowed), Opt(r.expiry_ts), ts});
 }
 
-std::optional<RegistrationTokenRecord> AccountStore::GetRegistrationToken(
-    sql::Tx& tx, std::string_view token) {
+std::optional<RegistrationTokenRecord> AccountStore::GetRegistrationToken(sql::Tx& tx,
+                                                                          std::string_view token) {
   auto row = tx.QueryOne(
       "SELECT token, uses_allowed, pending, completed, expiry_ts FROM registration_tokens "
       "WHERE token = $1",
@@ -232,14 +226,12 @@ bool AccountStore::RegistrationTokenUsable(sql::Tx& tx, std::string_view token,
          (!t->uses_allowed || t->completed < *t->uses_allowed);
 }
 
-bool AccountStore::UseRegistrationToken(sql::Tx& tx, std::string_view token,
-                                        std::int64_t now_ms) {
-  return tx
-             .Query(
-                 "UPDATE registration_tokens SET completed = completed + 1 WHERE token = $1 AND "
-                 "(uses_allowed IS NULL OR completed < uses_allowed) AND (expiry_ts IS NULL OR "
-                 "expiry_ts > $2)",
-                 {Str(token), now_ms})
+bool AccountStore::UseRegistrationToken(sql::Tx& tx, std::string_view token, std::int64_t now_ms) {
+  return tx.Query(
+               "UPDATE registration_tokens SET completed = completed + 1 WHERE token = $1 AND "
+               "(uses_allowed IS NULL OR completed < uses_allowed) AND (expiry_ts IS NULL OR "
+               "expiry_ts > $2)",
+               {Str(token), now_ms})
              .affected == 1;
 }
 

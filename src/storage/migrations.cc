@@ -96,6 +96,134 @@ $$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END; $$;
 CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
 FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 )sql"},
+      {2, "rooms: events, state groups, memberships, per-user data",
+       R"sql(
+CREATE TABLE rooms (
+  room_nid {{ID}},
+  room_id TEXT NOT NULL UNIQUE,
+  room_version TEXT NOT NULL,
+  creator TEXT NOT NULL,
+  tenant_id TEXT NOT NULL,
+  created_ts BIGINT NOT NULL,
+  published INTEGER NOT NULL DEFAULT 0,
+  last_event_nid BIGINT,
+  depth BIGINT NOT NULL DEFAULT 0,
+  state_group BIGINT
+);
+CREATE TABLE events (
+  event_nid {{ID}},
+  event_id TEXT NOT NULL UNIQUE,
+  room_nid BIGINT NOT NULL REFERENCES rooms (room_nid),
+  stream_pos BIGINT NOT NULL UNIQUE,
+  depth BIGINT NOT NULL,
+  type TEXT NOT NULL,
+  state_key TEXT,
+  sender TEXT NOT NULL,
+  origin_server_ts BIGINT NOT NULL,
+  state_group BIGINT NOT NULL,
+  txn_id TEXT,
+  device_id TEXT,
+  redacted_by TEXT,
+  json TEXT NOT NULL
+);
+CREATE INDEX events_room_stream ON events (room_nid, stream_pos);
+CREATE TABLE state_groups (
+  group_nid {{ID}},
+  room_nid BIGINT NOT NULL,
+  prev_group BIGINT,
+  chain_len INTEGER NOT NULL
+);
+CREATE TABLE state_group_entries (
+  group_nid BIGINT NOT NULL,
+  type TEXT NOT NULL,
+  state_key TEXT NOT NULL,
+  event_nid BIGINT NOT NULL,
+  PRIMARY KEY (group_nid, type, state_key)
+);
+CREATE TABLE current_state (
+  room_nid BIGINT NOT NULL,
+  type TEXT NOT NULL,
+  state_key TEXT NOT NULL,
+  event_nid BIGINT NOT NULL,
+  PRIMARY KEY (room_nid, type, state_key)
+);
+CREATE TABLE memberships (
+  room_nid BIGINT NOT NULL,
+  user_id TEXT NOT NULL,
+  membership TEXT NOT NULL,
+  event_nid BIGINT NOT NULL,
+  stream_pos BIGINT NOT NULL,
+  forgotten INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (room_nid, user_id)
+);
+CREATE INDEX memberships_user ON memberships (user_id, membership);
+CREATE INDEX memberships_user_stream ON memberships (user_id, stream_pos);
+CREATE TABLE event_relations (
+  event_nid BIGINT PRIMARY KEY,
+  room_nid BIGINT NOT NULL,
+  relates_to TEXT NOT NULL,
+  rel_type TEXT NOT NULL,
+  stream_pos BIGINT NOT NULL
+);
+CREATE INDEX event_relations_target ON event_relations (relates_to, stream_pos);
+CREATE INDEX event_relations_threads ON event_relations (room_nid, rel_type, stream_pos);
+CREATE TABLE event_txns (
+  user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  txn_id TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  ts BIGINT NOT NULL,
+  PRIMARY KEY (user_id, device_id, txn_id)
+);
+CREATE TABLE room_aliases (
+  alias TEXT PRIMARY KEY,
+  room_nid BIGINT NOT NULL REFERENCES rooms (room_nid),
+  creator TEXT NOT NULL
+);
+CREATE TABLE filters (
+  filter_nid {{ID}},
+  user_id TEXT NOT NULL,
+  json TEXT NOT NULL
+);
+CREATE TABLE account_data (
+  user_id TEXT NOT NULL,
+  room_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  content TEXT NOT NULL,
+  stream_pos BIGINT NOT NULL,
+  PRIMARY KEY (user_id, room_id, type)
+);
+CREATE INDEX account_data_stream ON account_data (user_id, stream_pos);
+CREATE TABLE receipts (
+  room_nid BIGINT NOT NULL,
+  user_id TEXT NOT NULL,
+  receipt_type TEXT NOT NULL,
+  thread_id TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  event_stream_pos BIGINT NOT NULL,
+  ts BIGINT NOT NULL,
+  stream_pos BIGINT NOT NULL,
+  PRIMARY KEY (room_nid, user_id, receipt_type, thread_id)
+);
+CREATE INDEX receipts_stream ON receipts (stream_pos);
+CREATE TABLE presence (
+  user_id TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  status_msg TEXT,
+  last_active_ts BIGINT NOT NULL,
+  stream_pos BIGINT NOT NULL
+);
+CREATE INDEX presence_stream ON presence (stream_pos);
+CREATE TABLE event_push_actions (
+  room_nid BIGINT NOT NULL,
+  user_id TEXT NOT NULL,
+  stream_pos BIGINT NOT NULL,
+  thread_id TEXT NOT NULL,
+  highlight INTEGER NOT NULL,
+  PRIMARY KEY (room_nid, user_id, stream_pos)
+);
+)sql",
+       "", ""},
   };
   return kMigrations;
 }
@@ -129,8 +257,8 @@ int Migrate(sql::Database& db) {
       current = static_cast<int>(row->Int(0));
       if (current > LatestSchemaVersion()) {
         throw sql::DbError("database schema version " + std::to_string(current) +
-                           " is newer than this vigie (" +
-                           std::to_string(LatestSchemaVersion()) + ")");
+                           " is newer than this vigie (" + std::to_string(LatestSchemaVersion()) +
+                           ")");
       }
       if (current >= m.version) return;
       std::string script = Expand(m.sql, tx.dialect());

@@ -106,8 +106,8 @@ class Database {
 };
 
 struct SqliteOptions {
-  std::string path;             // file path, or ":memory:" (tests)
-  int readers = 4;              // reader connections (WAL allows concurrent reads)
+  std::string path;                  // file path, or ":memory:" (tests)
+  int readers = 4;                   // reader connections (WAL allows concurrent reads)
   std::string synchronous = "FULL";  // FULL or NORMAL
 };
 std::unique_ptr<Database> OpenSqlite(const SqliteOptions& opts);

@@ -21,7 +21,8 @@ void AddDeviceRoutes(Router& r, service::Homeserver& hs) {
   r.Add("GET", "/_matrix/client/v3/devices",
         [&hs](RequestContext& c) -> boost::asio::awaitable<http::Response> {
           boost::json::array out;
-          for (const auto& d : co_await hs.devices.List(c.requester().user_id)) {
+          auto devices = co_await hs.devices.List(c.requester().user_id);
+          for (const auto& d : devices) {
             out.emplace_back(DeviceJson(d));
           }
           co_return http::Response::Json({{"devices", out}});

@@ -34,20 +34,20 @@ void AddLoginRoutes(Router& r, service::Homeserver& hs) {
           } else {
             throw MissingParam("Missing 'identifier'");
           }
-          if (lr.user.empty() || lr.user.size() > 255) throw Forbidden("Invalid username or password");
+          if (lr.user.empty() || lr.user.size() > 255)
+            throw Forbidden("Invalid username or password");
           lr.password = json::RequireString(b, "password");
           lr.device_id = json::GetString(b, "device_id");
           lr.initial_device_display_name = json::GetString(b, "initial_device_display_name");
           lr.ip = c.req.remote_ip;
           lr.user_agent = c.req.user_agent;
           auto s = co_await hs.accounts.Login(std::move(lr));
-          co_return http::Response::Json({{"user_id", s.user_id},
-                                          {"access_token", *s.access_token},
-                                          {"device_id", s.device_id},
-                                          {"home_server", hs.config().server_name},
-                                          {"well_known",
-                                           {{"m.homeserver",
-                                             {{"base_url", hs.config().public_baseurl}}}}}});
+          co_return http::Response::Json(
+              {{"user_id", s.user_id},
+               {"access_token", *s.access_token},
+               {"device_id", s.device_id},
+               {"home_server", hs.config().server_name},
+               {"well_known", {{"m.homeserver", {{"base_url", hs.config().public_baseurl}}}}}});
         },
         {.auth = AuthMode::kNone, .login_rate = true});
 

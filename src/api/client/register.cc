@@ -48,8 +48,10 @@ void AddRegisterRoutes(Router& r, service::Homeserver& hs) {
         [&hs](RequestContext& c) -> boost::asio::awaitable<http::Response> {
           auto token = c.req.Query("token");
           if (!token) throw MissingParam("Missing 'token'");
-          bool valid = token->size() <= 64 &&
-                       co_await hs.accounts.RegistrationTokenValid(std::string(*token));
+          bool valid = false;
+          if (token->size() <= 64) {
+            valid = co_await hs.accounts.RegistrationTokenValid(std::string(*token));
+          }
           co_return http::Response::Json({{"valid", valid}});
         },
         {.auth = AuthMode::kNone, .login_rate = true});

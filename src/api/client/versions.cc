@@ -7,8 +7,8 @@ void AddVersionRoutes(Router& r, service::Homeserver& hs) {
   // GET /_matrix/client/versions
   r.Add("GET", "/_matrix/client/versions",
         [](RequestContext&) -> boost::asio::awaitable<http::Response> {
-          boost::json::array versions = {"r0.5.0", "r0.6.0", "r0.6.1", "v1.1", "v1.2",
-                                         "v1.3",   "v1.4",   "v1.5"};
+          boost::json::array versions = {"r0.5.0", "r0.6.0", "r0.6.1", "v1.1",
+                                         "v1.2",   "v1.3",   "v1.4",   "v1.5"};
           co_return http::Response::Json(
               {{"versions", versions}, {"unstable_features", boost::json::object{}}});
         },
@@ -23,17 +23,16 @@ void AddVersionRoutes(Router& r, service::Homeserver& hs) {
         {.auth = AuthMode::kNone});
 
   // GET /_matrix/client/v3/capabilities
-  r.Add("GET", "/_matrix/client/v3/capabilities",
-        [](RequestContext&) -> boost::asio::awaitable<http::Response> {
-          boost::json::object caps{
-              {"m.change_password", {{"enabled", true}}},
-              {"m.set_displayname", {{"enabled", true}}},
-              {"m.set_avatar_url", {{"enabled", true}}},
-              {"m.3pid_changes", {{"enabled", false}}},
-              {"m.get_login_token", {{"enabled", false}}},
-          };
-          co_return http::Response::Json({{"capabilities", caps}});
-        });
+  r.Add(
+      "GET", "/_matrix/client/v3/capabilities",
+      [](RequestContext&) -> boost::asio::awaitable<http::Response> {
+        boost::json::object caps{
+            {"m.change_password", {{"enabled", true}}},  {"m.set_displayname", {{"enabled", true}}},
+            {"m.set_avatar_url", {{"enabled", true}}},   {"m.3pid_changes", {{"enabled", false}}},
+            {"m.get_login_token", {{"enabled", false}}},
+        };
+        co_return http::Response::Json({{"capabilities", caps}});
+      });
 }
 
 }  // namespace vigie::api

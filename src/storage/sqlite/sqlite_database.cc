@@ -31,8 +31,8 @@ std::string TranslatePlaceholders(std::string_view sql) {
 class Connection : public Tx {
  public:
   Connection(const std::string& path, bool readonly, const std::string& synchronous) {
-    int flags = SQLITE_OPEN_NOMUTEX | (readonly ? SQLITE_OPEN_READONLY
-                                                : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     if (path.starts_with("file:")) flags |= SQLITE_OPEN_URI;
     if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
       std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -84,10 +84,12 @@ class Connection : public Tx {
       if (rc != SQLITE_OK) throw DbError("sqlite bind: " + std::string(sqlite3_errmsg(db_)));
     }
     Result result;
-    const int ncol = sqlite3_column_count(st);
     for (;;) {
       int rc = sqlite3_step(st);
       if (rc == SQLITE_ROW) {
+        // Read per row: a statement re-prepared after a schema change may
+        // have a different shape than when it was cached.
+        const int ncol = sqlite3_column_count(st);
         std::vector<Value> cols;
         cols.reserve(ncol);
         for (int c = 0; c < ncol; ++c) {

@@ -1,0 +1,42 @@
+#include "api/client_event.h"
+
+#include <boost/json/parse.hpp>
+
+#include "common/time.h"
+
+namespace vigie::api {
+
+boost::json::object ClientEvent(const storage::EventRecord& e, const std::string& room_id,
+                                const ClientEventOptions& opts) {
+  boost::json::object pdu = boost::json::parse(e.json).as_object();
+  boost::json::object out;
+  out["type"] = e.type;
+  out["sender"] = e.sender;
+  out["event_id"] = e.event_id;
+  out["origin_server_ts"] = e.origin_server_ts;
+  if (opts.include_room_id) out["room_id"] = room_id;
+  if (e.state_key) out["state_key"] = *e.state_key;
+  auto* content = pdu.if_contains("content");
+  out["content"] = content && content->is_object() ? *content : boost::json::object{};
+  if (e.type == "m.room.redaction") {
+    // Clients read `redacts` at the top level in every room version.
+    if (auto* r = pdu.if_contains("redacts")) {
+      out["redacts"] = *r;
+    } else if (auto* rc = out["content"].as_object().if_contains("redacts")) {
+      out["redacts"] = *rc;
+    }
+  }
+  boost::json::object unsig{{"age", std::max<std::int64_t>(0, NowMs() - e.origin_server_ts)}};
+  if (opts.viewer && e.txn_id && e.device_id && e.sender == opts.viewer->user_id &&
+      *e.device_id == opts.viewer->device_id) {
+    unsig["transaction_id"] = *e.txn_id;
+  }
+  if (e.redacted_by) {
+    unsig["redacted_because"] =
+        boost::json::object{{"event_id", *e.redacted_by}, {"type", "m.room.redaction"}};
+  }
+  out["unsigned"] = std::move(unsig);
+  return out;
+}
+
+}  // namespace vigie::api

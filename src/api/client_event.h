@@ -1,0 +1,23 @@
+// Client-format events (client-server API "Room Event Format") built from
+// stored PDUs. The only place that turns a PDU into what clients see.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <optional>
+#include <string>
+
+#include "service/auth_service.h"
+#include "storage/room_store.h"
+
+namespace vigie::api {
+
+struct ClientEventOptions {
+  // The device asking: its own sends carry unsigned.transaction_id.
+  const service::Requester* viewer = nullptr;
+  bool include_room_id = true;
+};
+
+boost::json::object ClientEvent(const storage::EventRecord& e, const std::string& room_id,
+                                const ClientEventOptions& opts = {});
+
+}  // namespace vigie::api

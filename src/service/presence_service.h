@@ -1,0 +1,47 @@
+// Presence (online, unavailable, offline, with a status message). Stored
+// with a stream position so that /sync delivers changes to the users who
+// share a room with the subject.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "service/auth_service.h"
+#include "service/stream.h"
+#include "storage/user_data_store.h"
+
+namespace vigie::service {
+
+class PresenceService {
+ public:
+  PresenceService(ServiceContext& ctx, Stream& stream) : ctx_(ctx), stream_(stream) {}
+
+  // PUT /presence/{userId}/status: only the user themself.
+  boost::asio::awaitable<void> Set(const Requester& who, const std::string& user_id,
+                                   const std::string& state,
+                                   const std::optional<std::string>& status_msg);
+  // Throws M_FORBIDDEN unless `who` shares a room with `user_id` (or is
+  // them), M_NOT_FOUND if nothing is known.
+  boost::asio::awaitable<storage::PresenceRecord> Get(const Requester& who,
+                                                      const std::string& user_id);
+  // A /sync with set_presence: writes only when the state changes or the
+  // last write is older than a minute, so syncing clients cost no writes.
+  boost::asio::awaitable<void> OnSync(const Requester& who, const std::string& state);
+
+ private:
+  boost::asio::awaitable<void> Write(const std::string& user_id, const std::string& state,
+                                     std::optional<std::string> status_msg, bool keep_msg);
+  ServiceContext& ctx_;
+  Stream& stream_;
+  struct Last {
+    std::string state;
+    std::int64_t written_ms = 0;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, Last> last_;  // guarded by mu_
+};
+
+}  // namespace vigie::service

@@ -1,0 +1,811 @@
+#include "service/room_service.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <map>
+
+#include "common/error.h"
+#include "common/ids.h"
+#include "common/json.h"
+#include "common/offload.h"
+#include "common/time.h"
+#include "events/auth_events.h"
+#include "events/auth_rules.h"
+#include "events/event.h"
+#include "events/event_builder.h"
+#include "events/power_levels.h"
+#include "events/room_version.h"
+#include "storage/account_store.h"
+
+namespace vigie::service {
+
+using storage::EventRecord;
+using storage::RoomStore;
+
+namespace {
+
+boost::json::object ParsePdu(const std::string& text) {
+  return boost::json::parse(text).as_object();
+}
+
+// (relates_to event id, rel_type) of an event's content.m.relates_to.
+std::optional<std::pair<std::string, std::string>> RelationOf(const boost::json::object& pdu) {
+  const auto* content = pdu.if_contains("content");
+  if (!content || !content->is_object()) return std::nullopt;
+  const auto* rel = content->as_object().if_contains("m.relates_to");
+  if (!rel || !rel->is_object()) return std::nullopt;
+  const auto* id = rel->as_object().if_contains("event_id");
+  const auto* type = rel->as_object().if_contains("rel_type");
+  if (!id || !id->is_string() || !type || !type->is_string()) return std::nullopt;
+  if (id->as_string().empty() || id->as_string().size() > 255 || type->as_string().size() > 255) {
+    return std::nullopt;
+  }
+  return std::make_pair(std::string(id->as_string()), std::string(type->as_string()));
+}
+
+// The state of one room as the writer sees it inside its transaction,
+// with the PDUs it has loaded.
+class RoomWriter {
+ public:
+  RoomWriter(sql::Tx& tx, const Config& config, const events::SigningKey& key,
+             Stream::NextPos& next, Stream::Effects& effects)
+      : tx_(tx), config_(config), key_(key), next_(next), effects_(effects) {}
+
+  // Loads an existing room. Throws M_NOT_FOUND.
+  void Open(const std::string& room_id) {
+    auto room = RoomStore::GetRoom(tx_, room_id);
+    if (!room) throw NotFound("Unknown room " + room_id);
+    room_ = *room;
+    version_ = &events::RoomVersionOrThrow(room_.room_version);
+    if (room_.last_event_nid) {
+      auto last = RoomStore::GetEventByNid(tx_, *room_.last_event_nid);
+      last_event_id_ = last->event_id;
+    }
+  }
+
+  // Starts a new room: the first Append must be its m.room.create.
+  void Begin(const events::RoomVersion& version, const std::string& creator,
+             const std::string& tenant) {
+    version_ = &version;
+    room_.room_version = std::string(version.id);
+    room_.creator = creator;
+    room_.tenant_id = tenant;
+  }
+
+  const storage::RoomRecord& room() const { return room_; }
+  const events::RoomVersion& version() const { return *version_; }
+
+  // The current event id (nid) for (type, state_key), read through a
+  // per-write cache: a write touches only the state keys it needs, so
+  // sending into a room with 10,000 members does not load 10,000 events.
+  std::optional<std::int64_t> StateNid(std::string_view type, std::string_view sk) {
+    storage::StateKeyPair key{std::string(type), std::string(sk)};
+    auto it = state_.find(key);
+    if (it != state_.end()) return it->second;
+    std::optional<std::int64_t> nid;
+    if (room_.room_nid) nid = RoomStore::CurrentStateEvent(tx_, room_.room_nid, type, sk);
+    state_.emplace(std::move(key), nid);
+    return nid;
+  }
+
+  // The current state event for (type, state_key), or nullptr.
+  const boost::json::object* StateEvent(std::string_view type, std::string_view sk) {
+    auto nid = StateNid(type, sk);
+    return nid ? &Pdu(*nid) : nullptr;
+  }
+
+  std::string MembershipOf(const std::string& user_id) {
+    const auto* ev = StateEvent("m.room.member", user_id);
+    if (!ev) return "leave";
+    const auto* content = ev->if_contains("content");
+    if (!content || !content->is_object()) return "leave";
+    const auto* m = content->as_object().if_contains("membership");
+    return m && m->is_string() ? std::string(m->as_string()) : "leave";
+  }
+
+  std::int64_t PowerLevelOf(const std::string& user_id) {
+    const auto* create = StateEvent("m.room.create", "");
+    if (!create) return 0;
+    events::PowerLevels pl(*version_, *create, StateEvent("m.room.power_levels", ""));
+    return pl.UserLevel(user_id);
+  }
+
+  std::int64_t RequiredLevel(const std::string& key, std::int64_t dflt) {
+    const auto* ple = StateEvent("m.room.power_levels", "");
+    if (!ple) return dflt;
+    const auto* content = ple->if_contains("content");
+    if (!content || !content->is_object()) return dflt;
+    const auto* v = content->as_object().if_contains(key);
+    return v && v->is_int64() ? v->as_int64() : dflt;
+  }
+
+  // Builds, authorises and persists one event; returns its record.
+  EventRecord Append(const std::string& sender, const std::string& type,
+                     const std::optional<std::string>& state_key, boost::json::object content,
+                     const std::optional<std::string>& redacts = std::nullopt,
+                     const std::optional<std::pair<std::string, std::string>>& txn = std::nullopt) {
+    events::EventDraft draft;
+    draft.room_id = room_.room_id;
+    draft.sender = sender;
+    draft.type = type;
+    draft.state_key = state_key;
+    draft.content = std::move(content);
+    draft.redacts = redacts;
+    draft.depth = room_.depth + 1;
+    draft.origin_server_ts = NowMs();
+    if (!last_event_id_.empty()) draft.prev_events = {last_event_id_};
+
+    // Cite the current events of the keys the auth rules need.
+    boost::json::object probe{{"type", type}, {"sender", sender}, {"content", draft.content}};
+    if (state_key) probe["state_key"] = *state_key;
+    for (const auto& k : events::SelectAuthEvents(*version_, probe)) {
+      if (auto nid = StateNid(k.type, k.state_key)) draft.auth_events.push_back(EventIdOf(*nid));
+    }
+    events::BuiltEvent built =
+        events::BuildEvent(*version_, std::move(draft), config_.server_name, key_);
+    const std::string server_name = config_.server_name;
+    const std::string pub = key_.PublicKey();
+    const std::string key_id = key_.key_id();
+    events::PublicKeyLookup own_keys = [&](std::string_view entity,
+                                           std::string_view kid) -> std::optional<std::string> {
+      if (entity == server_name && kid == key_id) return pub;
+      return std::nullopt;
+    };
+    // Authorised against the current state, read lazily.
+    Lookup current(*this);
+    events::AuthResult ok = events::Authorize(*version_, built.pdu, current, own_keys);
+    if (!ok) throw Forbidden(ok.reason);
+
+    if (type == "m.room.create") {
+      room_.room_id = built.room_id;
+      room_.created_ts = NowMs();
+      room_.room_nid = RoomStore::CreateRoom(tx_, room_);
+    }
+    EventRecord rec;
+    rec.event_id = built.event_id;
+    rec.room_nid = room_.room_nid;
+    rec.stream_pos = next_();
+    rec.depth = room_.depth + 1;
+    rec.type = type;
+    rec.state_key = state_key;
+    rec.sender = sender;
+    rec.origin_server_ts = built.pdu.at("origin_server_ts").as_int64();
+    if (txn) {
+      rec.device_id = txn->first;
+      rec.txn_id = txn->second;
+    }
+    rec.json = boost::json::serialize(built.pdu);
+    rec.state_group = room_.state_group.value_or(0);
+    rec.event_nid = RoomStore::InsertEvent(tx_, rec);
+    pdus_.emplace(rec.event_nid, built.pdu);
+    ids_.emplace(rec.event_nid, rec.event_id);
+    if (auto rel = RelationOf(built.pdu)) {
+      RoomStore::AddRelation(tx_, rec.event_nid, room_.room_nid, rel->first, rel->second,
+                             rec.stream_pos);
+    }
+
+    if (state_key) {
+      storage::StateMap delta{{{type, *state_key}, rec.event_nid}};
+      rec.state_group = RoomStore::NewStateGroup(tx_, room_.room_nid, room_.state_group, delta);
+      RoomStore::SetEventStateGroup(tx_, rec.event_nid, rec.state_group);
+      RoomStore::SetCurrentState(tx_, room_.room_nid, {type, *state_key}, rec.event_nid);
+      state_[{type, *state_key}] = rec.event_nid;
+      room_.state_group = rec.state_group;
+      if (type == "m.room.member") {
+        std::string membership(built.pdu.at("content").as_object().at("membership").as_string());
+        // Only this event's key changed; other cached keys stay valid.
+        RoomStore::SetMembership(tx_, {0, room_.room_nid, room_.room_id, *state_key, membership,
+                                       rec.event_nid, rec.stream_pos});
+        effects_.wake.insert(*state_key);
+      }
+    }
+    room_.depth = rec.depth;
+    last_event_id_ = rec.event_id;
+    RoomStore::UpdateRoomHead(tx_, room_.room_nid, rec.event_nid, room_.depth,
+                              room_.state_group.value_or(0));
+    for (const auto& m : RoomStore::RoomMembers(tx_, room_.room_nid)) {
+      if (m.membership == "join" || m.membership == "invite" || m.membership == "knock") {
+        effects_.wake.insert(m.user_id);
+      }
+    }
+    return rec;
+  }
+
+  const boost::json::object& Pdu(std::int64_t nid) {
+    auto it = pdus_.find(nid);
+    if (it != pdus_.end()) return it->second;
+    auto rec = RoomStore::GetEventByNid(tx_, nid);
+    if (!rec) throw Internal("state event " + std::to_string(nid) + " missing");
+    ids_.emplace(nid, rec->event_id);
+    return pdus_.emplace(nid, ParsePdu(rec->json)).first->second;
+  }
+
+  class Lookup : public events::StateLookup {
+   public:
+    explicit Lookup(RoomWriter& w) : w_(w) {}
+    const boost::json::object* Get(std::string_view type,
+                                   std::string_view state_key) const override {
+      return w_.StateEvent(type, state_key);
+    }
+
+   private:
+    RoomWriter& w_;
+  };
+
+  const std::string& EventIdOf(std::int64_t nid) {
+    auto it = ids_.find(nid);
+    if (it != ids_.end()) return it->second;
+    Pdu(nid);
+    return ids_.at(nid);
+  }
+
+ private:
+  sql::Tx& tx_;
+  const Config& config_;
+  const events::SigningKey& key_;
+  Stream::NextPos& next_;
+  Stream::Effects& effects_;
+  storage::RoomRecord room_;
+  const events::RoomVersion* version_ = nullptr;
+  std::map<storage::StateKeyPair, std::optional<std::int64_t>> state_;
+  std::string last_event_id_;
+  std::map<std::int64_t, boost::json::object> pdus_;
+  std::map<std::int64_t, std::string> ids_;
+};
+
+std::string TenantOf(sql::Tx& tx, const std::string& user_id) {
+  auto u = storage::AccountStore::GetUser(tx, user_id);
+  return u ? u->tenant_id : "default";
+}
+
+boost::json::object MemberContent(const std::string& membership, sql::Tx& tx,
+                                  const std::string& user_id,
+                                  const std::optional<std::string>& reason) {
+  boost::json::object c{{"membership", membership}};
+  if (membership == "join" || membership == "invite" || membership == "knock") {
+    auto p = storage::AccountStore::GetProfile(tx, user_id);
+    if (p.displayname) c["displayname"] = *p.displayname;
+    if (p.avatar_url) c["avatar_url"] = *p.avatar_url;
+  }
+  if (reason) c["reason"] = *reason;
+  return c;
+}
+
+void CheckRoomId(const std::string& room_id) {
+  if (room_id.size() < 2 || room_id.size() > 255 || room_id.front() != '!') {
+    throw InvalidParam("Invalid room id");
+  }
+}
+
+void CheckEventType(const std::string& type) {
+  if (type.empty() || type.size() > 255) throw InvalidParam("Invalid event type");
+}
+
+}  // namespace
+
+std::optional<std::int64_t> VisibleUpTo(sql::Tx& tx, std::int64_t room_nid,
+                                        const std::string& user_id, std::int64_t current) {
+  auto m = RoomStore::GetMembership(tx, room_nid, user_id);
+  if (!m) return std::nullopt;
+  if (m->membership == "join") return current;
+  if (m->membership == "leave" || m->membership == "ban") {
+    // Only if they had joined before: their last membership event's
+    // predecessor tells; a leave straight from invite shows nothing.
+    return m->stream_pos;
+  }
+  return std::nullopt;
+}
+
+RoomService::RoomService(ServiceContext& ctx, Stream& stream, const events::SigningKey& key)
+    : ctx_(ctx), stream_(stream), key_(key) {}
+
+boost::asio::awaitable<CreatedRoom> RoomService::CreateRoom(const Requester& who,
+                                                            CreateRoomOptions opts) {
+  const auto& version = events::RoomVersionOrThrow(
+      opts.room_version.value_or(std::string(events::kDefaultRoomVersion)));
+  std::string preset = opts.preset.value_or(
+      opts.visibility.value_or("private") == "public" ? "public_chat" : "private_chat");
+  if (preset != "public_chat" && preset != "private_chat" && preset != "trusted_private_chat") {
+    throw InvalidParam("Unknown preset " + preset);
+  }
+  for (const auto& u : opts.invite) {
+    if (!ids::ParseUserId(u)) throw InvalidParam("Invalid user id in 'invite': " + u);
+  }
+  std::optional<std::string> alias;
+  if (opts.room_alias_name) {
+    if (opts.room_alias_name->empty() ||
+        opts.room_alias_name->find_first_of(":# ") != std::string::npos) {
+      throw Error(ErrorCode::kInvalidParam, "Invalid room_alias_name");
+    }
+    alias = "#" + *opts.room_alias_name + ":" + ctx_.config.server_name;
+    if (alias->size() > 255) throw InvalidParam("Alias too long");
+  }
+
+  CreatedRoom out = co_await Offload(ctx_.db_pool, [&] {
+    return stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+      RoomWriter w(tx, ctx_.config, key_, next, fx);
+      w.Begin(version, who.user_id, TenantOf(tx, who.user_id));
+
+      boost::json::object create = opts.creation_content;
+      create["room_version"] = std::string(version.id);
+      if (version.creator_in_content) create["creator"] = who.user_id;
+      if (version.privileged_creators && preset == "trusted_private_chat" && !opts.invite.empty()) {
+        boost::json::array extra;
+        for (const auto& u : opts.invite) extra.emplace_back(u);
+        create["additional_creators"] = std::move(extra);
+      }
+      w.Append(who.user_id, "m.room.create", "", std::move(create));
+      w.Append(who.user_id, "m.room.member", who.user_id,
+               MemberContent("join", tx, who.user_id, std::nullopt));
+
+      boost::json::object users;
+      if (!version.privileged_creators) {
+        users[who.user_id] = 100;
+        if (preset == "trusted_private_chat") {
+          for (const auto& u : opts.invite) users[u] = 100;
+        }
+      }
+      boost::json::object pl{
+          {"users", users},
+          {"users_default", 0},
+          {"events",
+           {{"m.room.name", 50},
+            {"m.room.power_levels", 100},
+            {"m.room.history_visibility", 100},
+            {"m.room.canonical_alias", 50},
+            {"m.room.avatar", 50},
+            {"m.room.tombstone", 100},
+            {"m.room.server_acl", 100},
+            {"m.room.encryption", 100}}},
+          {"events_default", 0},
+          {"state_default", 50},
+          {"ban", 50},
+          {"kick", 50},
+          {"redact", 50},
+          {"invite", preset == "public_chat" ? 50 : 0},
+          {"notifications", {{"room", 50}}},
+      };
+      if (opts.power_level_content_override) {
+        for (const auto& [k, v] : *opts.power_level_content_override) pl[k] = v;
+      }
+      w.Append(who.user_id, "m.room.power_levels", "", std::move(pl));
+      if (alias) {
+        w.Append(who.user_id, "m.room.canonical_alias", "", {{"alias", *alias}});
+      }
+      w.Append(who.user_id, "m.room.join_rules", "",
+               {{"join_rule", preset == "public_chat" ? "public" : "invite"}});
+      w.Append(who.user_id, "m.room.history_visibility", "", {{"history_visibility", "shared"}});
+      w.Append(who.user_id, "m.room.guest_access", "",
+               {{"guest_access", preset == "public_chat" ? "forbidden" : "can_join"}});
+      for (auto& s : opts.initial_state) {
+        if (s.type == "m.room.member" || s.type == "m.room.create" ||
+            s.type == "m.room.power_levels") {
+          throw InvalidParam("initial_state may not contain " + s.type);
+        }
+        w.Append(who.user_id, s.type, s.state_key, std::move(s.content));
+      }
+      if (opts.name) w.Append(who.user_id, "m.room.name", "", {{"name", *opts.name}});
+      if (opts.topic) w.Append(who.user_id, "m.room.topic", "", {{"topic", *opts.topic}});
+      for (const auto& u : opts.invite) {
+        boost::json::object c = MemberContent("invite", tx, u, std::nullopt);
+        if (opts.is_direct) c["is_direct"] = true;
+        w.Append(who.user_id, "m.room.member", u, std::move(c));
+      }
+      if (alias) {
+        try {
+          RoomStore::CreateAlias(tx, *alias, w.room().room_nid, who.user_id);
+        } catch (const sql::UniqueViolation&) {
+          throw Error(ErrorCode::kRoomInUse, "Room alias already taken");
+        }
+      }
+      if (opts.visibility.value_or("private") == "public") {
+        RoomStore::SetPublished(tx, w.room().room_nid, true);
+      }
+      return CreatedRoom{w.room().room_id, alias};
+    });
+  });
+  co_return out;
+}
+
+boost::asio::awaitable<std::string> RoomService::Send(const Requester& who,
+                                                      const std::string& room_id,
+                                                      const std::string& type,
+                                                      boost::json::object content,
+                                                      const std::string& txn_id) {
+  CheckRoomId(room_id);
+  CheckEventType(type);
+  if (txn_id.empty() || txn_id.size() > 255) throw InvalidParam("Invalid transaction id");
+  if (type == "m.room.redaction") throw InvalidParam("Use the /redact endpoint to redact");
+  co_return co_await Offload(ctx_.db_pool, [&] {
+    return stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+      if (auto prior = RoomStore::FindTxn(tx, who.user_id, who.device_id, txn_id)) {
+        return *prior;
+      }
+      RoomWriter w(tx, ctx_.config, key_, next, fx);
+      w.Open(room_id);
+      auto rec = w.Append(who.user_id, type, std::nullopt, std::move(content), std::nullopt,
+                          std::make_pair(who.device_id, txn_id));
+      RoomStore::InsertTxn(tx, who.user_id, who.device_id, txn_id, rec.event_id, NowMs());
+      return rec.event_id;
+    });
+  });
+}
+
+boost::asio::awaitable<std::string> RoomService::SetState(const Requester& who,
+                                                          const std::string& room_id,
+                                                          const std::string& type,
+                                                          const std::string& state_key,
+                                                          boost::json::object content) {
+  CheckRoomId(room_id);
+  CheckEventType(type);
+  if (type == "m.room.create") throw Forbidden("A room cannot be created twice");
+  if (type == "m.room.member") {
+    // Membership goes through the membership endpoints, which apply the
+    // rules below; a member may still update their own profile fields.
+    std::string m = json::GetString(content, "membership").value_or("");
+    if (state_key != who.user_id || m != "join") {
+      throw Forbidden("Use the membership endpoints to change membership");
+    }
+  }
+  co_return co_await Offload(ctx_.db_pool, [&] {
+    return stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+      RoomWriter w(tx, ctx_.config, key_, next, fx);
+      w.Open(room_id);
+      if (type == "m.room.canonical_alias") {
+        for (const char* k : {"alias"}) {
+          auto a = json::GetString(content, k);
+          if (a && !RoomStore::GetAlias(tx, *a)) {
+            throw Error(ErrorCode::kBadAlias, "Alias " + *a + " does not point to this room");
+          }
+        }
+      }
+      return w.Append(who.user_id, type, state_key, std::move(content)).event_id;
+    });
+  });
+}
+
+boost::asio::awaitable<std::string> RoomService::Redact(const Requester& who,
+                                                        const std::string& room_id,
+                                                        const std::string& event_id,
+                                                        std::optional<std::string> reason,
+                                                        const std::string& txn_id) {
+  CheckRoomId(room_id);
+  co_return co_await Offload(ctx_.db_pool, [&] {
+    return stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+      if (auto prior = RoomStore::FindTxn(tx, who.user_id, who.device_id, txn_id)) {
+        return *prior;
+      }
+      RoomWriter w(tx, ctx_.config, key_, next, fx);
+      w.Open(room_id);
+      auto target = RoomStore::GetEvent(tx, event_id);
+      if (!target || target->room_nid != w.room().room_nid) throw NotFound("Unknown event");
+      // The auth rules admit the redaction event itself; whether it may
+      // take effect is this check (same sender, or the redact level).
+      if (target->sender != who.user_id &&
+          w.PowerLevelOf(who.user_id) < w.RequiredLevel("redact", 50)) {
+        throw Forbidden("You may not redact other users' events");
+      }
+      boost::json::object content;
+      if (reason) content["reason"] = *reason;
+      auto rec = w.Append(who.user_id, "m.room.redaction", std::nullopt, std::move(content),
+                          event_id, std::make_pair(who.device_id, txn_id));
+      if (!target->redacted_by) {
+        auto redacted = events::Redact(w.version(), ParsePdu(target->json));
+        RoomStore::MarkRedacted(tx, target->event_nid, rec.event_id,
+                                boost::json::serialize(redacted));
+      }
+      RoomStore::InsertTxn(tx, who.user_id, who.device_id, txn_id, rec.event_id, NowMs());
+      return rec.event_id;
+    });
+  });
+}
+
+boost::asio::awaitable<std::string> RoomService::Join(const Requester& who,
+                                                      const std::string& room_or_alias,
+                                                      std::optional<std::string> reason) {
+  // (No co_await inside ?: here: GCC 12 miscompiles it.)
+  std::string room_id = room_or_alias;
+  if (room_or_alias.starts_with("#")) room_id = co_await ResolveAlias(room_or_alias);
+  CheckRoomId(room_id);
+  co_await Offload(ctx_.db_pool, [&] {
+    stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+      RoomWriter w(tx, ctx_.config, key_, next, fx);
+      w.Open(room_id);
+      boost::json::object content = MemberContent("join", tx, who.user_id, reason);
+      // Restricted rooms: a local member with invite power vouches for a
+      // user who is in one of the allowed rooms.
+      const auto* jr = w.StateEvent("m.room.join_rules", "");
+      std::string rule;
+      if (jr) rule = json::GetString(jr->at("content").as_object(), "join_rule").value_or("");
+      std::string current = w.MembershipOf(who.user_id);
+      if ((rule == "restricted" || rule == "knock_restricted") && current != "join" &&
+          current != "invite") {
+        bool allowed = false;
+        if (const auto* allow = json::GetArray(jr->at("content").as_object(), "allow")) {
+          for (const auto& a : *allow) {
+            if (!a.is_object()) continue;
+            auto rid = json::GetString(a.as_object(), "room_id");
+            if (!rid) continue;
+            auto r = RoomStore::GetRoom(tx, *rid);
+            if (!r) continue;
+            auto m = RoomStore::GetMembership(tx, r->room_nid, who.user_id);
+            if (m && m->membership == "join") allowed = true;
+          }
+        }
+        if (allowed) {
+          for (const auto& m : RoomStore::RoomMembers(tx, w.room().room_nid)) {
+            if (m.membership == "join" &&
+                ids::ParseUserId(m.user_id)->server_name == ctx_.config.server_name &&
+                w.PowerLevelOf(m.user_id) >= w.RequiredLevel("invite", 0)) {
+              content["join_authorised_via_users_server"] = m.user_id;
+              break;
+            }
+          }
+        }
+      }
+      w.Append(who.user_id, "m.room.member", who.user_id, std::move(content));
+    });
+  });
+  co_return room_id;
+}
+
+boost::asio::awaitable<std::string> RoomService::Knock(const Requester& who,
+                                                       const std::string& room_or_alias,
+                                                       std::optional<std::string> reason) {
+  // (No co_await inside ?: here: GCC 12 miscompiles it.)
+  std::string room_id = room_or_alias;
+  if (room_or_alias.starts_with("#")) room_id = co_await ResolveAlias(room_or_alias);
+  CheckRoomId(room_id);
+  co_await Offload(ctx_.db_pool, [&] {
+    stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+      RoomWriter w(tx, ctx_.config, key_, next, fx);
+      w.Open(room_id);
+      w.Append(who.user_id, "m.room.member", who.user_id,
+               MemberContent("knock", tx, who.user_id, reason));
+    });
+  });
+  co_return room_id;
+}
+
+boost::asio::awaitable<void> RoomService::Membership(const Requester& who,
+                                                     const std::string& room_id,
+                                                     const std::string& target,
+                                                     const std::string& action,
+                                                     std::optional<std::string> reason) {
+  CheckRoomId(room_id);
+  if (!ids::ParseUserId(target)) throw InvalidParam("Invalid user id");
+  static const std::map<std::string, std::string> kMembershipOf = {{"invite", "invite"},
+                                                                   {"kick", "leave"},
+                                                                   {"ban", "ban"},
+                                                                   {"unban", "leave"},
+                                                                   {"leave", "leave"}};
+  auto m = kMembershipOf.find(action);
+  if (m == kMembershipOf.end()) throw InvalidParam("Unknown membership action");
+  co_await Offload(ctx_.db_pool, [&] {
+    stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+      RoomWriter w(tx, ctx_.config, key_, next, fx);
+      w.Open(room_id);
+      const std::string current = w.MembershipOf(target);
+      if (action == "invite") {
+        if (current == "join") throw Forbidden(target + " is already in the room");
+        if (current == "ban") throw Forbidden(target + " is banned from the room");
+        if (ids::ParseUserId(target)->server_name == ctx_.config.server_name &&
+            !storage::AccountStore::GetUser(tx, target)) {
+          throw NotFound("Unknown user " + target);
+        }
+      } else if (action == "kick") {
+        if (target == who.user_id) throw Forbidden("Use /leave to leave a room");
+        if (current == "leave" || current == "ban") throw Forbidden(target + " is not in the room");
+      } else if (action == "unban") {
+        if (current != "ban") throw Forbidden(target + " is not banned");
+      }
+      w.Append(who.user_id, "m.room.member", target, MemberContent(m->second, tx, target, reason));
+    });
+  });
+}
+
+boost::asio::awaitable<void> RoomService::Forget(const Requester& who, const std::string& room_id) {
+  CheckRoomId(room_id);
+  co_await Offload(ctx_.db_pool, [&] {
+    ctx_.db.Write([&](sql::Tx& tx) {
+      auto room = RoomStore::GetRoom(tx, room_id);
+      if (!room) throw NotFound("Unknown room");
+      auto m = RoomStore::GetMembership(tx, room->room_nid, who.user_id);
+      if (!m) throw NotFound("You were never in this room");
+      if (m->membership == "join" || m->membership == "invite" || m->membership == "knock") {
+        throw Error(ErrorCode::kUnknown, "Leave the room before forgetting it");
+      }
+      RoomStore::Forget(tx, room->room_nid, who.user_id);
+    });
+  });
+}
+
+boost::asio::awaitable<std::vector<std::string>> RoomService::JoinedRooms(const Requester& who) {
+  co_return co_await Offload(ctx_.db_pool, [&] {
+    return ctx_.db.Read([&](sql::Tx& tx) {
+      std::vector<std::string> out;
+      for (const auto& m : RoomStore::RoomsForUser(tx, who.user_id, "join")) {
+        out.push_back(m.room_id);
+      }
+      return out;
+    });
+  });
+}
+
+namespace {
+
+// Returns the room and the stream position up to which `who` may read it;
+// throws M_FORBIDDEN if they may not.
+std::pair<storage::RoomRecord, std::int64_t> ReadableRoom(sql::Tx& tx, const std::string& room_id,
+                                                          const std::string& user_id,
+                                                          std::int64_t current) {
+  auto room = RoomStore::GetRoom(tx, room_id);
+  if (!room) throw Forbidden("You are not in this room");
+  auto upto = VisibleUpTo(tx, room->room_nid, user_id, current);
+  if (!upto) throw Forbidden("You are not in this room");
+  return {*room, *upto};
+}
+
+}  // namespace
+
+boost::asio::awaitable<RoomEvent> RoomService::GetEvent(const Requester& who,
+                                                        const std::string& room_id,
+                                                        const std::string& event_id) {
+  const std::int64_t current = stream_.Current();
+  co_return co_await Offload(ctx_.db_pool, [&] {
+    return ctx_.db.Read([&](sql::Tx& tx) {
+      auto [room, upto] = ReadableRoom(tx, room_id, who.user_id, current);
+      auto ev = RoomStore::GetEvent(tx, event_id);
+      if (!ev || ev->room_nid != room.room_nid || ev->stream_pos > upto) {
+        throw NotFound("Event not found");
+      }
+      return RoomEvent{*ev, room.room_id};
+    });
+  });
+}
+
+boost::asio::awaitable<std::vector<RoomEvent>> RoomService::GetState(const Requester& who,
+                                                                     const std::string& room_id) {
+  const std::int64_t current = stream_.Current();
+  co_return co_await Offload(ctx_.db_pool, [&] {
+    return ctx_.db.Read([&](sql::Tx& tx) {
+      auto [room, upto] = ReadableRoom(tx, room_id, who.user_id, current);
+      storage::StateMap state;
+      if (upto >= current) {
+        state = RoomStore::CurrentState(tx, room.room_nid);
+      } else {
+        // A former member sees the state as it was when they left.
+        auto last =
+            RoomStore::RoomEvents(tx, room.room_nid, 0, upto, 1, storage::Direction::kBackward);
+        if (!last.empty()) state = RoomStore::LoadStateGroup(tx, last[0].state_group);
+      }
+      std::vector<std::int64_t> nids;
+      for (const auto& [_, nid] : state) nids.push_back(nid);
+      std::vector<RoomEvent> out;
+      for (auto& e : RoomStore::GetEventsByNid(tx, nids)) out.push_back({std::move(e), room_id});
+      return out;
+    });
+  });
+}
+
+boost::asio::awaitable<RoomEvent> RoomService::GetStateEvent(const Requester& who,
+                                                             const std::string& room_id,
+                                                             const std::string& type,
+                                                             const std::string& state_key) {
+  auto state = co_await GetState(who, room_id);
+  for (auto& e : state) {
+    if (e.record.type == type && e.record.state_key.value_or("") == state_key) co_return e;
+  }
+  throw NotFound("No such state event");
+}
+
+boost::asio::awaitable<std::vector<RoomEvent>> RoomService::Members(const Requester& who,
+                                                                    const std::string& room_id,
+                                                                    const MembersQuery& q) {
+  auto state = co_await GetState(who, room_id);
+  std::optional<std::int64_t> at_pos;
+  if (q.at && q.at->size() > 1 && q.at->front() == 's') {
+    try {
+      at_pos = std::stoll(q.at->substr(1));
+    } catch (const std::exception&) {
+      throw InvalidParam("Invalid 'at' token");
+    }
+  }
+  if (at_pos) {
+    const std::int64_t current = stream_.Current();
+    state = co_await Offload(ctx_.db_pool, [&] {
+      return ctx_.db.Read([&](sql::Tx& tx) {
+        auto [room, upto] = ReadableRoom(tx, room_id, who.user_id, current);
+        auto last = RoomStore::RoomEvents(tx, room.room_nid, 0, std::min(*at_pos, upto), 1,
+                                          storage::Direction::kBackward);
+        std::vector<RoomEvent> out;
+        if (last.empty()) return out;
+        std::vector<std::int64_t> nids;
+        for (const auto& [k, nid] : RoomStore::LoadStateGroup(tx, last[0].state_group)) {
+          if (k.first == "m.room.member") nids.push_back(nid);
+        }
+        for (auto& e : RoomStore::GetEventsByNid(tx, nids)) out.push_back({std::move(e), room_id});
+        return out;
+      });
+    });
+  }
+  std::vector<RoomEvent> out;
+  for (auto& e : state) {
+    if (e.record.type != "m.room.member") continue;
+    auto pdu = ParsePdu(e.record.json);
+    std::string m(pdu.at("content").as_object().at("membership").as_string());
+    if (q.membership && m != *q.membership) continue;
+    if (q.not_membership && m == *q.not_membership) continue;
+    out.push_back(std::move(e));
+  }
+  co_return out;
+}
+
+boost::asio::awaitable<void> RoomService::CreateAlias(const Requester& who,
+                                                      const std::string& alias,
+                                                      const std::string& room_id) {
+  auto parts = alias.size() > 1 && alias.front() == '#' ? alias.find(':') : std::string::npos;
+  if (parts == std::string::npos || alias.size() > 255 || parts == 1) {
+    throw InvalidParam("Invalid room alias");
+  }
+  if (alias.substr(parts + 1) != ctx_.config.server_name) {
+    throw InvalidParam("Aliases must be on this server");
+  }
+  co_await Offload(ctx_.db_pool, [&] {
+    ctx_.db.Write([&](sql::Tx& tx) {
+      auto room = RoomStore::GetRoom(tx, room_id);
+      if (!room) throw NotFound("Unknown room");
+      auto m = RoomStore::GetMembership(tx, room->room_nid, who.user_id);
+      if (!m || m->membership != "join") throw Forbidden("You are not in this room");
+      try {
+        RoomStore::CreateAlias(tx, alias, room->room_nid, who.user_id);
+      } catch (const sql::UniqueViolation&) {
+        throw Error(ErrorCode::kUnknown, "Room alias already exists", 409);
+      }
+    });
+  });
+}
+
+boost::asio::awaitable<std::string> RoomService::ResolveAlias(const std::string& alias) {
+  auto r = co_await Offload(ctx_.db_pool, [&] {
+    return ctx_.db.Read([&](sql::Tx& tx) { return RoomStore::GetAlias(tx, alias); });
+  });
+  if (!r) throw NotFound("Room alias " + alias + " not found");
+  co_return r->first;
+}
+
+boost::asio::awaitable<void> RoomService::DeleteAlias(const Requester& who,
+                                                      const std::string& alias) {
+  co_await Offload(ctx_.db_pool, [&] {
+    ctx_.db.Write([&](sql::Tx& tx) {
+      auto a = RoomStore::GetAlias(tx, alias);
+      if (!a) throw NotFound("Room alias not found");
+      if (a->second != who.user_id && !who.is_admin) {
+        // Room moderators may also remove aliases.
+        auto room = RoomStore::GetRoom(tx, a->first);
+        Stream::NextPos none = [] { return std::int64_t{0}; };
+        Stream::Effects fx;
+        RoomWriter w(tx, ctx_.config, key_, none, fx);
+        w.Open(a->first);
+        if (!room || w.PowerLevelOf(who.user_id) < w.RequiredLevel("state_default", 50)) {
+          throw Forbidden("You may not remove this alias");
+        }
+      }
+      RoomStore::DeleteAlias(tx, alias);
+    });
+  });
+}
+
+boost::asio::awaitable<std::vector<std::string>> RoomService::Aliases(const Requester& who,
+                                                                      const std::string& room_id) {
+  const std::int64_t current = stream_.Current();
+  co_return co_await Offload(ctx_.db_pool, [&] {
+    return ctx_.db.Read([&](sql::Tx& tx) {
+      auto [room, upto] = ReadableRoom(tx, room_id, who.user_id, current);
+      (void)upto;
+      return RoomStore::AliasesOf(tx, room.room_nid);
+    });
+  });
+}
+
+}  // namespace vigie::service

@@ -1,0 +1,348 @@
+#include "service/sync_service.h"
+
+#include <boost/asio/this_coro.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <charconv>
+#include <map>
+#include <set>
+
+#include "common/error.h"
+#include "common/json.h"
+#include "common/offload.h"
+#include "common/time.h"
+#include "storage/user_data_store.h"
+
+namespace vigie::service {
+
+using storage::Direction;
+using storage::EventRecord;
+using storage::RoomStore;
+using storage::UserDataStore;
+
+namespace {
+
+constexpr std::int64_t kDefaultTimelineLimit = 10;
+constexpr std::int64_t kMaxTimelineLimit = 1000;
+constexpr std::size_t kMaxHeroes = 5;
+
+bool ParseInt(std::string_view s, std::int64_t* out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size() && *out >= 0;
+}
+
+boost::json::object Content(const EventRecord& e) {
+  auto v = boost::json::parse(e.json);
+  auto* c = v.as_object().if_contains("content");
+  return c && c->is_object() ? c->as_object() : boost::json::object{};
+}
+
+// The state of the room just before `first` (its predecessor's state).
+std::vector<EventRecord> StateBefore(sql::Tx& tx, std::int64_t room_nid, const EventRecord& first) {
+  auto prev = RoomStore::RoomEvents(tx, room_nid, 0, first.stream_pos - 1, 1, Direction::kBackward);
+  if (prev.empty()) return {};
+  std::vector<std::int64_t> nids;
+  for (const auto& [_, nid] : RoomStore::LoadStateGroup(tx, prev[0].state_group)) {
+    nids.push_back(nid);
+  }
+  return RoomStore::GetEventsByNid(tx, nids);
+}
+
+// The state as of the room's latest event at or before `upto`.
+std::vector<EventRecord> StateAt(sql::Tx& tx, std::int64_t room_nid, std::int64_t upto) {
+  auto last = RoomStore::RoomEvents(tx, room_nid, 0, upto, 1, Direction::kBackward);
+  if (last.empty()) return {};
+  std::vector<std::int64_t> nids;
+  for (const auto& [_, nid] : RoomStore::LoadStateGroup(tx, last[0].state_group)) {
+    nids.push_back(nid);
+  }
+  return RoomStore::GetEventsByNid(tx, nids);
+}
+
+boost::json::object StrippedEvent(const EventRecord& e) {
+  return {{"type", e.type},
+          {"state_key", e.state_key.value_or("")},
+          {"sender", e.sender},
+          {"content", Content(e)}};
+}
+
+}  // namespace
+
+SyncToken SyncToken::Parse(std::string_view s) {
+  SyncToken t;
+  if (s.size() < 2 || s.front() != 's') throw InvalidParam("Invalid sync token");
+  s.remove_prefix(1);
+  auto us = s.find('_');
+  if (!ParseInt(s.substr(0, us), &t.pos)) throw InvalidParam("Invalid sync token");
+  if (us != std::string_view::npos && !ParseInt(s.substr(us + 1), &t.typing)) {
+    throw InvalidParam("Invalid sync token");
+  }
+  return t;
+}
+
+std::string SyncToken::ToString() const {
+  return "s" + std::to_string(pos) + "_" + std::to_string(typing);
+}
+
+bool SyncResult::Empty() const {
+  return join.empty() && invite.empty() && leave.empty() && knock.empty() && presence.empty() &&
+         account_data.empty() && to_device.empty() && device_lists_changed.empty() &&
+         device_lists_left.empty();
+}
+
+boost::asio::awaitable<std::string> SyncService::CreateFilter(
+    const Requester& who, const boost::json::object& definition) {
+  Filter::Parse(definition);  // validates
+  std::string text = boost::json::serialize(definition);
+  if (text.size() > 64 * 1024) throw Error(ErrorCode::kTooLarge, "Filter too large");
+  co_return co_await Offload(ctx_.db_pool, [&] {
+    return ctx_.db.Write(
+        [&](sql::Tx& tx) { return UserDataStore::CreateFilter(tx, who.user_id, text); });
+  });
+}
+
+boost::asio::awaitable<boost::json::object> SyncService::GetFilter(const Requester& who,
+                                                                   const std::string& filter_id) {
+  auto stored = co_await Offload(ctx_.db_pool, [&] {
+    return ctx_.db.Read(
+        [&](sql::Tx& tx) { return UserDataStore::GetFilter(tx, who.user_id, filter_id); });
+  });
+  if (!stored) throw NotFound("Unknown filter");
+  co_return boost::json::parse(*stored).as_object();
+}
+
+boost::asio::awaitable<Filter> SyncService::ResolveFilter(const Requester& who,
+                                                          const std::optional<std::string>& p) {
+  if (!p || p->empty()) co_return Filter{};
+  if (p->front() != '{') co_return Filter::Parse(co_await GetFilter(who, *p));
+  auto v = json::Parse(*p, ctx_.config.max_json_depth);
+  if (!v.is_object()) throw BadJson("A filter must be a JSON object");
+  co_return Filter::Parse(v.as_object());
+}
+
+boost::asio::awaitable<SyncResult> SyncService::Sync(const Requester& who, SyncRequest req) {
+  std::optional<SyncToken> since;
+  if (req.since) since = SyncToken::Parse(*req.since);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::min(req.timeout, std::chrono::milliseconds(300000));
+  auto ex = co_await boost::asio::this_coro::executor;
+  for (;;) {
+    // Subscribe before looking, so that a change committed while we look
+    // wakes the sleep below.
+    Notifier::Subscription sub(stream_.notifier(), who.user_id, ex);
+    SyncResult r = co_await Offload(ctx_.db_pool, [&] { return Compute(who, req, since); });
+    if (!since || req.full_state || !r.Empty() || std::chrono::steady_clock::now() >= deadline) {
+      co_return r;
+    }
+    co_await sub.Sleep(deadline);
+    if (std::chrono::steady_clock::now() >= deadline) {
+      co_return co_await Offload(ctx_.db_pool, [&] { return Compute(who, req, since); });
+    }
+  }
+}
+
+SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
+                                const std::optional<SyncToken>& since) {
+  // Everything at or below `current` has committed.
+  const std::int64_t current = stream_.Current();
+  const std::int64_t typing_serial = typing_.Serial();
+  const std::int64_t S = since ? std::min(since->pos, current) : 0;
+  const Filter& f = req.filter;
+  const std::int64_t limit = std::clamp<std::int64_t>(
+      f.room.timeline.limit.value_or(kDefaultTimelineLimit), 1, kMaxTimelineLimit);
+
+  SyncResult out;
+  out.next_batch = SyncToken{current, typing_serial}.ToString();
+
+  ctx_.db.Read([&](sql::Tx& tx) {
+    // Receipts for all the user's rooms in one query, by room.
+    std::map<std::int64_t, std::vector<storage::ReceiptRecord>> receipts_by_room;
+    for (auto& [room_nid, r] : UserDataStore::ReceiptsInUserRooms(tx, who.user_id, S, current)) {
+      receipts_by_room[room_nid].push_back(std::move(r));
+    }
+    for (const auto& m : RoomStore::RoomsWithHeads(tx, who.user_id)) {
+      if (!f.room.MatchesRoom(m.room_id)) continue;
+      const bool membership_new = !since || m.stream_pos > S;
+
+      if (m.membership == "invite" || m.membership == "knock") {
+        if (!membership_new) continue;
+        RoomSync rs;
+        rs.room_id = m.room_id;
+        static const std::set<std::string> kStripped = {
+            "m.room.create", "m.room.join_rules", "m.room.name",           "m.room.avatar",
+            "m.room.topic",  "m.room.encryption", "m.room.canonical_alias"};
+        std::vector<std::int64_t> nids;
+        for (const auto& [k, nid] : RoomStore::CurrentState(tx, m.room_nid)) {
+          if (kStripped.count(k.first)) nids.push_back(nid);
+        }
+        nids.push_back(m.event_nid);
+        for (const auto& e : RoomStore::GetEventsByNid(tx, nids)) {
+          rs.stripped_state.push_back(StrippedEvent(e));
+        }
+        (m.membership == "invite" ? out.invite : out.knock).push_back(std::move(rs));
+        continue;
+      }
+
+      const bool joined = m.membership == "join";
+      if (!joined) {
+        // Left or banned: report the departure once, with what happened
+        // up to it; with include_leave, an initial sync lists past rooms.
+        if (since ? !membership_new : !f.room.include_leave) continue;
+      }
+      const std::int64_t upto = joined ? current : m.stream_pos;
+      const bool fresh = !since || req.full_state || (joined && membership_new);
+      if (!fresh && m.head_pos <= S && !joined) continue;
+
+      RoomSync rs;
+      rs.room_id = m.room_id;
+      std::vector<EventRecord> timeline;
+      if (fresh || m.head_pos > S) {
+        timeline = RoomStore::RoomEvents(tx, m.room_nid, fresh ? 0 : S, upto, limit + 1,
+                                         Direction::kBackward);
+      }
+      if (static_cast<std::int64_t>(timeline.size()) > limit) {
+        rs.limited = true;
+        timeline.resize(limit);
+      }
+      std::reverse(timeline.begin(), timeline.end());
+
+      // State: everything up to the timeline's start that the client
+      // does not have yet.
+      std::vector<EventRecord> state;
+      if (fresh) {
+        state = timeline.empty() ? StateAt(tx, m.room_nid, upto)
+                                 : StateBefore(tx, m.room_nid, timeline.front());
+      } else if (rs.limited && !timeline.empty()) {
+        state = RoomStore::StateEventsBetween(tx, m.room_nid, S, timeline.front().stream_pos);
+      }
+      rs.prev_batch =
+          SyncToken{timeline.empty() ? upto : timeline.front().stream_pos - 1, typing_serial}
+              .ToString();
+
+      // Filters. Lazy loading keeps only the members the timeline needs.
+      std::set<std::string> senders = {who.user_id};
+      for (const auto& e : timeline) senders.insert(e.sender);
+      for (auto& e : state) {
+        if (!f.room.state.MatchesRoom(m.room_id) ||
+            !f.room.state.MatchesEvent(e.type, e.sender, {})) {
+          continue;
+        }
+        if (e.type == "m.room.member" && f.room.state.lazy_load_members &&
+            !senders.count(e.state_key.value_or(""))) {
+          continue;
+        }
+        rs.state.push_back(std::move(e));
+      }
+      for (auto& e : timeline) {
+        if (f.room.timeline.MatchesRoom(m.room_id) &&
+            f.room.timeline.MatchesEvent(e.type, e.sender, Content(e))) {
+          rs.timeline.push_back(std::move(e));
+        }
+      }
+
+      // Ephemeral: typing and receipts.
+      if (joined && f.room.ephemeral.MatchesRoom(m.room_id)) {
+        auto [typing, serial] = typing_.Typing(m.room_id);
+        bool typing_changed = since ? serial > since->typing : !typing.empty();
+        if (typing_changed && f.room.ephemeral.Matches("m.typing", "")) {
+          boost::json::array ids;
+          for (const auto& u : typing) ids.emplace_back(u);
+          rs.ephemeral.push_back({{"type", "m.typing"}, {"content", {{"user_ids", ids}}}});
+        }
+        const auto& receipts = receipts_by_room[m.room_nid];
+        if (!receipts.empty() && f.room.ephemeral.Matches("m.receipt", "")) {
+          boost::json::object content;
+          for (const auto& r : receipts) {
+            boost::json::object entry{{"ts", r.ts}};
+            if (!r.thread_id.empty()) entry["thread_id"] = r.thread_id;
+            auto& by_event = content[r.event_id];
+            if (!by_event.is_object()) by_event = boost::json::object{};
+            auto& by_type = by_event.as_object()[r.receipt_type];
+            if (!by_type.is_object()) by_type = boost::json::object{};
+            by_type.as_object()[r.user_id] = std::move(entry);
+          }
+          rs.ephemeral.push_back({{"type", "m.receipt"}, {"content", std::move(content)}});
+        }
+      }
+
+      // Summary, when the membership picture may have changed.
+      bool members_changed = fresh;
+      for (const auto& e : rs.timeline) members_changed |= e.type == "m.room.member";
+      for (const auto& e : rs.state) members_changed |= e.type == "m.room.member";
+      if (joined && members_changed) {
+        RoomSummary sum;
+        for (const auto& mem : RoomStore::RoomMembers(tx, m.room_nid)) {
+          if (mem.membership == "join") ++sum.joined;
+          if (mem.membership == "invite") ++sum.invited;
+          if (mem.user_id != who.user_id &&
+              (mem.membership == "join" || mem.membership == "invite") &&
+              sum.heroes.size() < kMaxHeroes) {
+            sum.heroes.push_back(mem.user_id);
+          }
+        }
+        rs.summary = std::move(sum);
+      }
+
+      bool has_news = fresh || !rs.timeline.empty() || !rs.state.empty() || !rs.ephemeral.empty() ||
+                      (!joined && membership_new);
+      if (!has_news) continue;
+      if (joined) {
+        auto read = UserDataStore::GetReceipt(tx, m.room_nid, who.user_id, "m.read", "");
+        auto [n, h] = UserDataStore::UnreadCounts(tx, m.room_nid, who.user_id,
+                                                  read ? read->event_stream_pos : 0);
+        rs.notification_count = n;
+        rs.highlight_count = h;
+      }
+      (joined ? out.join : out.leave).push_back(std::move(rs));
+    }
+
+    // Account data: global and per room, changed since the token.
+    for (const auto& ad : UserDataStore::AccountDataSince(tx, who.user_id, S, current)) {
+      boost::json::object ev{{"type", ad.type}, {"content", boost::json::parse(ad.content)}};
+      if (ad.room_id.empty()) {
+        if (f.account_data.Matches(ad.type, who.user_id)) out.account_data.push_back(std::move(ev));
+        continue;
+      }
+      if (!f.room.account_data.MatchesRoom(ad.room_id) ||
+          !f.room.account_data.Matches(ad.type, who.user_id)) {
+        continue;
+      }
+      auto it = std::find_if(out.join.begin(), out.join.end(),
+                             [&](const RoomSync& r) { return r.room_id == ad.room_id; });
+      if (it == out.join.end()) {
+        // Only for rooms the user is in.
+        auto room = RoomStore::GetRoom(tx, ad.room_id);
+        if (!room) continue;
+        auto mem = RoomStore::GetMembership(tx, room->room_nid, who.user_id);
+        if (!mem || mem->membership != "join") continue;
+        out.join.push_back(RoomSync{});
+        out.join.back().room_id = ad.room_id;
+        it = out.join.end() - 1;
+      }
+      it->account_data.push_back(std::move(ev));
+    }
+
+    // Presence of the users the requester shares a room with.
+    auto updates = UserDataStore::PresenceSince(tx, S, current);
+    if (!updates.empty()) {
+      auto sharing = RoomStore::UsersSharingRooms(tx, who.user_id);
+      std::set<std::string> visible(sharing.begin(), sharing.end());
+      visible.insert(who.user_id);
+      const std::int64_t now = NowMs();
+      for (const auto& p : updates) {
+        if (!visible.count(p.user_id) || !f.presence.Matches("m.presence", p.user_id)) continue;
+        boost::json::object content{
+            {"presence", p.state},
+            {"last_active_ago", std::max<std::int64_t>(0, now - p.last_active_ts)},
+            {"currently_active", p.state == "online"}};
+        if (p.status_msg) content["status_msg"] = *p.status_msg;
+        out.presence.push_back(
+            {{"type", "m.presence"}, {"sender", p.user_id}, {"content", std::move(content)}});
+      }
+    }
+  });
+  return out;
+}
+
+}  // namespace vigie::service

@@ -1,0 +1,102 @@
+// GET /sync: what changed for one user and device since a token.
+//
+// Tokens are "s<stream position>_<typing serial>". An incremental sync
+// reads only rooms whose last event, or whose membership, is newer than
+// the token (one query lists the user's rooms with their heads), so its
+// cost grows with what it returns, not with the user's history.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/array.hpp>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "service/auth_service.h"
+#include "service/context.h"
+#include "service/filter.h"
+#include "service/stream.h"
+#include "service/typing_service.h"
+#include "storage/room_store.h"
+
+namespace vigie::service {
+
+struct SyncToken {
+  std::int64_t pos = 0;
+  std::int64_t typing = 0;
+  // Throws M_INVALID_PARAM for a malformed token.
+  static SyncToken Parse(std::string_view s);
+  std::string ToString() const;
+};
+
+struct SyncRequest {
+  std::optional<std::string> since;
+  std::chrono::milliseconds timeout{0};
+  bool full_state = false;
+  Filter filter;
+};
+
+struct RoomSummary {
+  std::vector<std::string> heroes;
+  std::int64_t joined = 0;
+  std::int64_t invited = 0;
+};
+
+struct RoomSync {
+  std::string room_id;
+  std::vector<storage::EventRecord> timeline;
+  bool limited = false;
+  std::string prev_batch;
+  std::vector<storage::EventRecord> state;
+  boost::json::array ephemeral;     // client-format EDUs (m.typing, m.receipt)
+  boost::json::array account_data;  // client-format account data events
+  std::int64_t notification_count = 0;
+  std::int64_t highlight_count = 0;
+  std::optional<RoomSummary> summary;
+  boost::json::array stripped_state;  // invite_state / knock_state events
+};
+
+struct SyncResult {
+  std::string next_batch;
+  std::vector<RoomSync> join, invite, leave, knock;
+  boost::json::array presence;
+  boost::json::array account_data;
+  // End-to-end encryption sections (filled by the keys service).
+  boost::json::array to_device;
+  boost::json::array device_lists_changed;
+  boost::json::array device_lists_left;
+  boost::json::object one_time_keys_count;
+  boost::json::array unused_fallback_key_types;
+  bool Empty() const;
+};
+
+class SyncService {
+ public:
+  SyncService(ServiceContext& ctx, Stream& stream, TypingService& typing)
+      : ctx_(ctx), stream_(stream), typing_(typing) {}
+
+  // Returns at once when there is news (or for an initial sync); otherwise
+  // waits up to req.timeout for some.
+  boost::asio::awaitable<SyncResult> Sync(const Requester& who, SyncRequest req);
+
+  // Stored filters. CreateFilter validates the definition first.
+  boost::asio::awaitable<std::string> CreateFilter(const Requester& who,
+                                                   const boost::json::object& definition);
+  // Throws M_NOT_FOUND for an unknown id or another user's filter.
+  boost::asio::awaitable<boost::json::object> GetFilter(const Requester& who,
+                                                        const std::string& filter_id);
+  // The filter a sync or /messages request names: inline JSON (starting
+  // with '{') or a stored filter id; the empty filter when absent.
+  boost::asio::awaitable<Filter> ResolveFilter(const Requester& who,
+                                               const std::optional<std::string>& param);
+
+ private:
+  SyncResult Compute(const Requester& who, const SyncRequest& req,
+                     const std::optional<SyncToken>& since);
+  ServiceContext& ctx_;
+  Stream& stream_;
+  TypingService& typing_;
+};
+
+}  // namespace vigie::service

@@ -1,0 +1,175 @@
+#include "storage/user_data_store.h"
+
+namespace vigie::storage {
+namespace {
+sql::Value Str(std::string_view s) { return std::string(s); }
+
+ReceiptRecord ReadReceipt(const sql::Row& r) {
+  return {r.Text(0), r.Text(1), r.Text(2), r.Text(3), r.Int(4), r.Int(5), r.Int(6)};
+}
+constexpr const char* kReceiptCols =
+    "user_id, receipt_type, thread_id, event_id, event_stream_pos, ts, stream_pos";
+
+PresenceRecord ReadPresence(const sql::Row& r) {
+  return {r.Text(0), r.Text(1), r.OptText(2), r.Int(3), r.Int(4)};
+}
+constexpr const char* kPresenceCols = "user_id, state, status_msg, last_active_ts, stream_pos";
+}  // namespace
+
+std::string UserDataStore::CreateFilter(sql::Tx& tx, std::string_view user_id,
+                                        std::string_view json) {
+  return std::to_string(
+      tx.QueryOne("INSERT INTO filters (user_id, json) VALUES ($1, $2) RETURNING filter_nid",
+                  {Str(user_id), Str(json)})
+          ->Int(0));
+}
+
+std::optional<std::string> UserDataStore::GetFilter(sql::Tx& tx, std::string_view user_id,
+                                                    std::string_view filter_id) {
+  std::int64_t nid = 0;
+  for (char c : filter_id) {
+    if (c < '0' || c > '9' || nid > (INT64_MAX - 9) / 10) return std::nullopt;
+    nid = nid * 10 + (c - '0');
+  }
+  if (filter_id.empty()) return std::nullopt;
+  auto row = tx.QueryOne("SELECT json FROM filters WHERE filter_nid = $1 AND user_id = $2",
+                         {nid, Str(user_id)});
+  if (!row) return std::nullopt;
+  return row->Text(0);
+}
+
+void UserDataStore::SetAccountData(sql::Tx& tx, std::string_view user_id,
+                                   const AccountDataRecord& r) {
+  tx.Query(
+      "INSERT INTO account_data (user_id, room_id, type, content, stream_pos) VALUES ($1, $2, "
+      "$3, $4, $5) ON CONFLICT (user_id, room_id, type) DO UPDATE SET content = "
+      "excluded.content, stream_pos = excluded.stream_pos",
+      {Str(user_id), r.room_id, r.type, r.content, r.stream_pos});
+}
+
+std::optional<AccountDataRecord> UserDataStore::GetAccountData(sql::Tx& tx,
+                                                               std::string_view user_id,
+                                                               std::string_view room_id,
+                                                               std::string_view type) {
+  auto row = tx.QueryOne(
+      "SELECT room_id, type, content, stream_pos FROM account_data WHERE user_id = $1 AND "
+      "room_id = $2 AND type = $3",
+      {Str(user_id), Str(room_id), Str(type)});
+  if (!row) return std::nullopt;
+  return AccountDataRecord{row->Text(0), row->Text(1), row->Text(2), row->Int(3)};
+}
+
+std::vector<AccountDataRecord> UserDataStore::AccountDataSince(sql::Tx& tx,
+                                                               std::string_view user_id,
+                                                               std::int64_t since,
+                                                               std::int64_t upto) {
+  auto res = tx.Query(
+      "SELECT room_id, type, content, stream_pos FROM account_data WHERE user_id = $1 AND "
+      "stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos",
+      {Str(user_id), since, upto});
+  std::vector<AccountDataRecord> out;
+  for (const auto& r : res.rows) out.push_back({r.Text(0), r.Text(1), r.Text(2), r.Int(3)});
+  return out;
+}
+
+void UserDataStore::SetReceipt(sql::Tx& tx, std::int64_t room_nid, const ReceiptRecord& r) {
+  tx.Query(
+      "INSERT INTO receipts (room_nid, user_id, receipt_type, thread_id, event_id, "
+      "event_stream_pos, ts, stream_pos) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT "
+      "(room_nid, user_id, receipt_type, thread_id) DO UPDATE SET event_id = excluded.event_id, "
+      "event_stream_pos = excluded.event_stream_pos, ts = excluded.ts, stream_pos = "
+      "excluded.stream_pos",
+      {room_nid, r.user_id, r.receipt_type, r.thread_id, r.event_id, r.event_stream_pos, r.ts,
+       r.stream_pos});
+}
+
+std::optional<ReceiptRecord> UserDataStore::GetReceipt(sql::Tx& tx, std::int64_t room_nid,
+                                                       std::string_view user_id,
+                                                       std::string_view receipt_type,
+                                                       std::string_view thread_id) {
+  auto row = tx.QueryOne(std::string("SELECT ") + kReceiptCols +
+                             " FROM receipts WHERE room_nid = $1 AND user_id = $2 AND "
+                             "receipt_type = $3 AND thread_id = $4",
+                         {room_nid, Str(user_id), Str(receipt_type), Str(thread_id)});
+  if (!row) return std::nullopt;
+  return ReadReceipt(*row);
+}
+
+std::vector<ReceiptRecord> UserDataStore::ReceiptsSince(sql::Tx& tx, std::int64_t room_nid,
+                                                        std::string_view viewer, std::int64_t since,
+                                                        std::int64_t upto) {
+  auto res = tx.Query(std::string("SELECT ") + kReceiptCols +
+                          " FROM receipts WHERE room_nid = $1 AND stream_pos > $2 AND stream_pos "
+                          "<= $3 AND receipt_type <> 'm.fully_read' AND (receipt_type <> "
+                          "'m.read.private' OR user_id = $4) ORDER BY stream_pos",
+                      {room_nid, since, upto, Str(viewer)});
+  std::vector<ReceiptRecord> out;
+  for (const auto& r : res.rows) out.push_back(ReadReceipt(r));
+  return out;
+}
+
+std::vector<std::pair<std::int64_t, ReceiptRecord>> UserDataStore::ReceiptsInUserRooms(
+    sql::Tx& tx, std::string_view user_id, std::int64_t since, std::int64_t upto) {
+  auto res = tx.Query(
+      "SELECT r.room_nid, r.user_id, r.receipt_type, r.thread_id, r.event_id, "
+      "r.event_stream_pos, r.ts, r.stream_pos FROM receipts r JOIN memberships m ON m.room_nid = "
+      "r.room_nid AND m.user_id = $1 AND m.membership = 'join' WHERE r.stream_pos > $2 AND "
+      "r.stream_pos <= $3 AND r.receipt_type <> 'm.fully_read' AND (r.receipt_type <> "
+      "'m.read.private' OR r.user_id = $1) ORDER BY r.stream_pos",
+      {Str(user_id), since, upto});
+  std::vector<std::pair<std::int64_t, ReceiptRecord>> out;
+  for (const auto& r : res.rows) {
+    out.emplace_back(r.Int(0), ReceiptRecord{r.Text(1), r.Text(2), r.Text(3), r.Text(4), r.Int(5),
+                                             r.Int(6), r.Int(7)});
+  }
+  return out;
+}
+
+void UserDataStore::SetPresence(sql::Tx& tx, const PresenceRecord& r) {
+  tx.Query(
+      "INSERT INTO presence (user_id, state, status_msg, last_active_ts, stream_pos) VALUES ($1, "
+      "$2, $3, $4, $5) ON CONFLICT (user_id) DO UPDATE SET state = excluded.state, status_msg = "
+      "excluded.status_msg, last_active_ts = excluded.last_active_ts, stream_pos = "
+      "excluded.stream_pos",
+      {r.user_id, r.state, r.status_msg ? sql::Value(*r.status_msg) : sql::kNull, r.last_active_ts,
+       r.stream_pos});
+}
+
+std::optional<PresenceRecord> UserDataStore::GetPresence(sql::Tx& tx, std::string_view user_id) {
+  auto row = tx.QueryOne(
+      std::string("SELECT ") + kPresenceCols + " FROM presence WHERE user_id = $1", {Str(user_id)});
+  if (!row) return std::nullopt;
+  return ReadPresence(*row);
+}
+
+std::vector<PresenceRecord> UserDataStore::PresenceSince(sql::Tx& tx, std::int64_t since,
+                                                         std::int64_t upto) {
+  auto res = tx.Query(std::string("SELECT ") + kPresenceCols +
+                          " FROM presence WHERE stream_pos > $1 AND stream_pos <= $2",
+                      {since, upto});
+  std::vector<PresenceRecord> out;
+  for (const auto& r : res.rows) out.push_back(ReadPresence(r));
+  return out;
+}
+
+void UserDataStore::AddPushAction(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
+                                  std::int64_t stream_pos, std::string_view thread_id,
+                                  bool highlight) {
+  tx.Query(
+      "INSERT INTO event_push_actions (room_nid, user_id, stream_pos, thread_id, highlight) "
+      "VALUES ($1, $2, $3, $4, $5)",
+      {room_nid, Str(user_id), stream_pos, Str(thread_id), std::int64_t{highlight}});
+}
+
+std::pair<std::int64_t, std::int64_t> UserDataStore::UnreadCounts(sql::Tx& tx,
+                                                                  std::int64_t room_nid,
+                                                                  std::string_view user_id,
+                                                                  std::int64_t after_pos) {
+  auto row = tx.QueryOne(
+      "SELECT COUNT(*), COALESCE(SUM(highlight), 0) FROM event_push_actions WHERE room_nid = $1 "
+      "AND user_id = $2 AND stream_pos > $3",
+      {room_nid, Str(user_id), after_pos});
+  return {row->Int(0), row->Int(1)};
+}
+
+}  // namespace vigie::storage

@@ -1,0 +1,83 @@
+// Per-user data: filters, account data, receipts, presence, notification
+// counts. Rows that /sync returns carry a global stream position.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/sql.h"
+
+namespace vigie::storage {
+
+struct AccountDataRecord {
+  std::string room_id;  // "" for global account data
+  std::string type;
+  std::string content;  // JSON object text
+  std::int64_t stream_pos = 0;
+};
+
+struct ReceiptRecord {
+  std::string user_id;
+  std::string receipt_type;  // m.read, m.read.private, m.fully_read
+  std::string thread_id;     // "" for unthreaded, else "main" or a thread root
+  std::string event_id;
+  std::int64_t event_stream_pos = 0;
+  std::int64_t ts = 0;
+  std::int64_t stream_pos = 0;
+};
+
+struct PresenceRecord {
+  std::string user_id;
+  std::string state;  // online, offline, unavailable
+  std::optional<std::string> status_msg;
+  std::int64_t last_active_ts = 0;
+  std::int64_t stream_pos = 0;
+};
+
+class UserDataStore {
+ public:
+  // Filters: ids are per server, numeric strings.
+  static std::string CreateFilter(sql::Tx& tx, std::string_view user_id, std::string_view json);
+  static std::optional<std::string> GetFilter(sql::Tx& tx, std::string_view user_id,
+                                              std::string_view filter_id);
+
+  static void SetAccountData(sql::Tx& tx, std::string_view user_id, const AccountDataRecord& r);
+  static std::optional<AccountDataRecord> GetAccountData(sql::Tx& tx, std::string_view user_id,
+                                                         std::string_view room_id,
+                                                         std::string_view type);
+  // Account data changed in (since, upto], global and per room.
+  static std::vector<AccountDataRecord> AccountDataSince(sql::Tx& tx, std::string_view user_id,
+                                                         std::int64_t since, std::int64_t upto);
+
+  static void SetReceipt(sql::Tx& tx, std::int64_t room_nid, const ReceiptRecord& r);
+  static std::optional<ReceiptRecord> GetReceipt(sql::Tx& tx, std::int64_t room_nid,
+                                                 std::string_view user_id,
+                                                 std::string_view receipt_type,
+                                                 std::string_view thread_id);
+  // Receipts of a room changed in (since, upto]; private receipts only for
+  // `viewer`.
+  static std::vector<ReceiptRecord> ReceiptsSince(sql::Tx& tx, std::int64_t room_nid,
+                                                  std::string_view viewer, std::int64_t since,
+                                                  std::int64_t upto);
+
+  // Receipts changed in (since, upto] in the rooms `user_id` has joined,
+  // with their room; private receipts only the user's own.
+  static std::vector<std::pair<std::int64_t, ReceiptRecord>> ReceiptsInUserRooms(
+      sql::Tx& tx, std::string_view user_id, std::int64_t since, std::int64_t upto);
+
+  static void SetPresence(sql::Tx& tx, const PresenceRecord& r);
+  static std::optional<PresenceRecord> GetPresence(sql::Tx& tx, std::string_view user_id);
+  static std::vector<PresenceRecord> PresenceSince(sql::Tx& tx, std::int64_t since,
+                                                   std::int64_t upto);
+
+  // Notification records (push-rule evaluation results) for unread counts.
+  static void AddPushAction(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
+                            std::int64_t stream_pos, std::string_view thread_id, bool highlight);
+  // (notifications, highlights) after `after_pos` in the room.
+  static std::pair<std::int64_t, std::int64_t> UnreadCounts(sql::Tx& tx, std::int64_t room_nid,
+                                                            std::string_view user_id,
+                                                            std::int64_t after_pos);
+};
+
+}  // namespace vigie::storage
