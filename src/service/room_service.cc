@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 #include <map>
 
+#include "common/crypto.h"
 #include "common/error.h"
 #include "common/ids.h"
 #include "common/json.h"
@@ -68,6 +69,11 @@ class RoomWriter {
              const std::string& tenant) {
     version_ = &version;
     room_.room_version = std::string(version.id);
+    // Before v12 the server picks the room id; v12 derives it from the
+    // create event's hash.
+    if (!version.room_id_from_create_event) {
+      room_.room_id = "!" + crypto::RandomAlnum(18) + ":" + config_.server_name;
+    }
     room_.creator = creator;
     room_.tenant_id = tenant;
   }

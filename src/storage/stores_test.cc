@@ -1,0 +1,201 @@
+// The domain stores, on both engines.
+#include <gtest/gtest.h>
+
+#include "common/time.h"
+#include "storage/account_store.h"
+#include "storage/audit_store.h"
+#include "storage/migrations.h"
+#include "storage/room_store.h"
+#include "storage/storage_test_util.h"
+#include "storage/user_data_store.h"
+
+namespace vigie::storage {
+namespace {
+
+using sql::Tx;
+
+class StoresTest : public sql::testutil::EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    Migrate(db());
+  }
+  void AddUser(Tx& tx, const std::string& id) {
+    AccountStore::CreateUser(tx, {id, "default", "hash", false, false, 1});
+  }
+};
+
+TEST_P(StoresTest, MigrationsAreIdempotentAndVersioned) {
+  EXPECT_EQ(Migrate(db()), LatestSchemaVersion());
+  Restart();
+  EXPECT_EQ(Migrate(db()), LatestSchemaVersion());
+}
+
+TEST_P(StoresTest, UsersDevicesTokens) {
+  db().Write([&](Tx& tx) { AddUser(tx, "@a:x"); });
+  // A failed statement ends its transaction (on PostgreSQL it must).
+  EXPECT_THROW(db().Write([&](Tx& tx) { AddUser(tx, "@a:x"); }), sql::UniqueViolation);
+  db().Write([&](Tx& tx) {
+    AddUser(tx, "@a2:x");
+    DeviceRecord d;
+    d.user_id = "@a2:x";
+    d.device_id = "D1";
+    d.display_name = "phone";
+    d.created_ts = 5;
+    AccountStore::UpsertDevice(tx, d);
+    d.display_name.reset();  // an upsert without a name keeps the old one
+    d.last_seen_ip = "10.0.0.1";
+    AccountStore::UpsertDevice(tx, d);
+    AccountStore::InsertToken(tx, {"@a2:x", "D1", "h1"}, 1);
+    AccountStore::InsertToken(tx, {"@a2:x", "D1", "h2"}, 1);
+  });
+  db().Read([&](Tx& tx) {
+    auto dev = AccountStore::GetDevice(tx, "@a2:x", "D1");
+    ASSERT_TRUE(dev);
+    EXPECT_EQ(dev->display_name, "phone");
+    EXPECT_EQ(dev->last_seen_ip, "10.0.0.1");
+    EXPECT_EQ(dev->state, DeviceState::kActive);
+    EXPECT_EQ(AccountStore::FindToken(tx, "h2")->device_id, "D1");
+    EXPECT_EQ(AccountStore::ListUsers(tx, 0, 10).size(), 2u);
+    EXPECT_EQ(AccountStore::ListUsers(tx, 1, 10).size(), 1u);
+  });
+  db().Write([&](Tx& tx) { EXPECT_TRUE(AccountStore::DeleteDevice(tx, "@a2:x", "D1")); });
+  db().Read([&](Tx& tx) {
+    EXPECT_FALSE(AccountStore::FindToken(tx, "h1"));
+    EXPECT_FALSE(AccountStore::GetDevice(tx, "@a2:x", "D1"));
+  });
+}
+
+TEST_P(StoresTest, RegistrationTokenUsesAreAtomic) {
+  db().Write([&](Tx& tx) { AccountStore::CreateRegistrationToken(tx, {"t", 2, 0, 0, 100}, 1); });
+  db().Write([&](Tx& tx) {
+    EXPECT_TRUE(AccountStore::UseRegistrationToken(tx, "t", 50));
+    EXPECT_TRUE(AccountStore::UseRegistrationToken(tx, "t", 50));
+    EXPECT_FALSE(AccountStore::UseRegistrationToken(tx, "t", 50));
+    EXPECT_FALSE(AccountStore::RegistrationTokenUsable(tx, "t", 50));
+  });
+  db().Write([&](Tx& tx) { AccountStore::CreateRegistrationToken(tx, {"old", {}, 0, 0, 10}, 1); });
+  db().Read([&](Tx& tx) { EXPECT_FALSE(AccountStore::RegistrationTokenUsable(tx, "old", 11)); });
+}
+
+TEST_P(StoresTest, AuditChainDetectsTampering) {
+  for (int i = 0; i < 5; ++i) {
+    db().Write([&](Tx& tx) {
+      AuditStore::Append(tx, {0, 100 + i, "cli", "default", "test.action", "@u:x",
+                              "{\"i\":" + std::to_string(i) + "}", "", ""});
+    });
+  }
+  auto ok = db().Read([](Tx& tx) { return AuditStore::Verify(tx); });
+  EXPECT_TRUE(ok.ok);
+  EXPECT_EQ(ok.entries, 5);
+  // The table refuses changes...
+  EXPECT_ANY_THROW(db().Write([](Tx& tx) { tx.Query("UPDATE audit_log SET actor = 'x'"); }));
+  EXPECT_ANY_THROW(db().Write([](Tx& tx) { tx.Query("DELETE FROM audit_log"); }));
+  // ...and one made behind its back (triggers dropped) is found.
+  if (dialect() == sql::Dialect::kSqlite) {
+    db().ExecScript("DROP TRIGGER audit_log_no_update");
+  } else {
+    db().ExecScript("DROP TRIGGER audit_log_no_change ON audit_log");
+  }
+  db().Write([](Tx& tx) { tx.Query("UPDATE audit_log SET details = '{\"i\":9}' WHERE seq = 3"); });
+  auto bad = db().Read([](Tx& tx) { return AuditStore::Verify(tx); });
+  EXPECT_FALSE(bad.ok);
+  EXPECT_EQ(bad.first_bad_seq, 3);
+}
+
+TEST_P(StoresTest, StateGroupsAreDeltasWithSnapshots) {
+  std::int64_t room = db().Write([](Tx& tx) {
+    return RoomStore::CreateRoom(tx, {0, "!r:x", "12", "@a:x", "default", 1});
+  });
+  // 100 state changes on 10 keys: loads must see the latest of each.
+  std::optional<std::int64_t> group;
+  std::vector<std::int64_t> groups;
+  db().Write([&](Tx& tx) {
+    for (int i = 1; i <= 100; ++i) {
+      StateMap delta{{{"k", std::to_string(i % 10)}, i}};
+      group = RoomStore::NewStateGroup(tx, room, group, delta);
+      groups.push_back(*group);
+    }
+  });
+  db().Read([&](Tx& tx) {
+    StateMap last = RoomStore::LoadStateGroup(tx, groups.back());
+    ASSERT_EQ(last.size(), 10u);
+    for (int k = 0; k < 10; ++k) {
+      EXPECT_EQ(last.at({"k", std::to_string(k)}), 90 + (k == 0 ? 10 : k));
+    }
+    StateMap early = RoomStore::LoadStateGroup(tx, groups[4]);  // after events 1..5
+    EXPECT_EQ(early.size(), 5u);
+    EXPECT_EQ(early.at({"k", "3"}), 3);
+    // Not a full copy per group: entries stay well below groups x keys.
+    auto entries = tx.QueryOne("SELECT COUNT(*) FROM state_group_entries")->Int(0);
+    EXPECT_LT(entries, 100 + 10 * (100 / RoomStore::kSnapshotInterval + 1));
+  });
+}
+
+TEST_P(StoresTest, RoomEventsMembershipsAndHeads) {
+  std::int64_t room = db().Write([](Tx& tx) {
+    return RoomStore::CreateRoom(tx, {0, "!r:x", "12", "@a:x", "default", 1});
+  });
+  db().Write([&](Tx& tx) {
+    for (int i = 1; i <= 30; ++i) {
+      EventRecord e;
+      e.event_id = "$e" + std::to_string(i);
+      e.room_nid = room;
+      e.stream_pos = i * 2;
+      e.depth = i;
+      e.type = i == 1 ? "m.room.member" : "m.room.message";
+      if (i == 1) e.state_key = "@a:x";
+      e.sender = "@a:x";
+      e.json = "{}";
+      std::int64_t nid = RoomStore::InsertEvent(tx, e);
+      if (i == 1) RoomStore::SetMembership(tx, {0, room, "!r:x", "@a:x", "join", nid, 2});
+      RoomStore::UpdateRoomHead(tx, room, nid, i, 0);
+    }
+  });
+  db().Read([&](Tx& tx) {
+    auto back = RoomStore::RoomEvents(tx, room, 0, 60, 5, Direction::kBackward);
+    ASSERT_EQ(back.size(), 5u);
+    EXPECT_EQ(back[0].event_id, "$e30");
+    auto fwd = RoomStore::RoomEvents(tx, room, 10, 20, 100, Direction::kForward);
+    ASSERT_EQ(fwd.size(), 5u);  // positions 12..20
+    EXPECT_EQ(fwd.front().stream_pos, 12);
+    auto heads = RoomStore::RoomsWithHeads(tx, "@a:x");
+    ASSERT_EQ(heads.size(), 1u);
+    EXPECT_EQ(heads[0].head_pos, 60);
+    EXPECT_EQ(RoomStore::MaxStreamPos(tx), 60);
+    EXPECT_EQ(RoomStore::MembershipChanges(tx, "@a:x", 1, 60).size(), 1u);
+    EXPECT_TRUE(RoomStore::MembershipChanges(tx, "@a:x", 2, 60).empty());
+  });
+  Restart();
+  db().Read([&](Tx& tx) { EXPECT_EQ(RoomStore::GetEvent(tx, "$e17")->stream_pos, 34); });
+}
+
+TEST_P(StoresTest, UserDataAndFilters) {
+  db().Write([&](Tx& tx) {
+    UserDataStore::SetAccountData(tx, "@a:x", {"", "m.direct", "{}", 3});
+    UserDataStore::SetAccountData(tx, "@a:x", {"", "m.direct", "{\"x\":1}", 7});
+    UserDataStore::SetPresence(tx, {"@a:x", "online", "busy", 5, 8});
+  });
+  db().Read([&](Tx& tx) {
+    auto ad = UserDataStore::AccountDataSince(tx, "@a:x", 3, 10);
+    ASSERT_EQ(ad.size(), 1u);
+    EXPECT_EQ(ad[0].content, "{\"x\":1}");
+    EXPECT_TRUE(UserDataStore::AccountDataSince(tx, "@a:x", 7, 10).empty());
+    EXPECT_EQ(UserDataStore::GetPresence(tx, "@a:x")->status_msg, "busy");
+    EXPECT_EQ(UserDataStore::PresenceSince(tx, 0, 10).size(), 1u);
+  });
+  std::string id =
+      db().Write([](Tx& tx) { return UserDataStore::CreateFilter(tx, "@a:x", "{\"room\":{}}"); });
+  db().Read([&](Tx& tx) {
+    EXPECT_EQ(UserDataStore::GetFilter(tx, "@a:x", id), "{\"room\":{}}");
+    EXPECT_FALSE(UserDataStore::GetFilter(tx, "@b:x", id));  // another user's
+    EXPECT_FALSE(UserDataStore::GetFilter(tx, "@a:x", "abc"));
+    EXPECT_FALSE(UserDataStore::GetFilter(tx, "@a:x", "99999999999999999999999"));
+  });
+}
+
+VIGIE_INSTANTIATE_ENGINE_TEST_SUITE(StoresTest);
+
+}  // namespace
+}  // namespace vigie::storage
