@@ -7,11 +7,15 @@ BUILD_PKGS=(cmake g++ make pkg-config libboost1.81-dev libboost-json1.81-dev lib
             libsodium-dev libssl-dev libsqlite3-dev libpq-dev libtoml11-dev libspdlog-dev
             libcli11-dev)
 TEST_PKGS=(libgtest-dev postgresql python3 python3-pytest python3-matrix-nio python3-olm
-           python3-aiohttp clang libclang-rt-14-dev clang-format nodejs npm wrk synadm
+           python3-aiohttp clang libclang-rt-14-dev clang-format wrk synadm
            libmaxminddb-dev)
 
 want=("${BUILD_PKGS[@]}")
-[ "${1:-build}" = test ] && want+=("${TEST_PKGS[@]}")
+if [ "${1:-build}" = test ]; then
+  want+=("${TEST_PKGS[@]}")
+  # Node and npm for matrix-js-sdk: Debian's, unless the machine has its own.
+  command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
+fi
 
 missing=()
 for p in "${want[@]}"; do
