@@ -51,6 +51,13 @@ Api::Api(service::Homeserver& hs) : hs_(hs) {
   AddProfileRoutes(router_, hs);
   AddRoomRoutes(router_, hs);
   AddSyncRoutes(router_, hs);
+  AddTypingRoutes(router_, hs);
+  AddReceiptRoutes(router_, hs);
+  AddPresenceRoutes(router_, hs);
+  AddAccountDataRoutes(router_, hs);
+  AddPushRuleRoutes(router_, hs);
+  AddHistoryRoutes(router_, hs);
+  AddDirectoryRoutes(router_, hs);
 }
 
 std::size_t Api::BodyLimit(std::string_view method, std::string_view path) const {

@@ -37,5 +37,12 @@ void AddDeviceRoutes(Router& r, service::Homeserver& hs);
 void AddProfileRoutes(Router& r, service::Homeserver& hs);
 void AddRoomRoutes(Router& r, service::Homeserver& hs);
 void AddSyncRoutes(Router& r, service::Homeserver& hs);
+void AddTypingRoutes(Router& r, service::Homeserver& hs);
+void AddReceiptRoutes(Router& r, service::Homeserver& hs);
+void AddPresenceRoutes(Router& r, service::Homeserver& hs);
+void AddAccountDataRoutes(Router& r, service::Homeserver& hs);
+void AddPushRuleRoutes(Router& r, service::Homeserver& hs);
+void AddHistoryRoutes(Router& r, service::Homeserver& hs);
+void AddDirectoryRoutes(Router& r, service::Homeserver& hs);
 
 }  // namespace vigie::api

@@ -11,13 +11,18 @@
 
 #include "common/config.h"
 #include "common/metrics.h"
+#include "service/account_data_service.h"
 #include "service/account_service.h"
 #include "service/auth_service.h"
 #include "service/device_service.h"
+#include "service/directory_service.h"
+#include "service/history_service.h"
 #include "service/password_hasher.h"
 #include "service/presence_service.h"
 #include "service/profile_service.h"
+#include "service/push_rule_service.h"
 #include "service/rate_limiter.h"
+#include "service/receipt_service.h"
 #include "service/room_service.h"
 #include "service/stream.h"
 #include "service/sync_service.h"
@@ -74,9 +79,14 @@ class Homeserver {
   ProfileService profiles;
   Stream stream;
   TypingService typing;
+  PushRuleService push_rules;  // before rooms, which evaluates with it
   RoomService rooms;
   SyncService sync;
   PresenceService presence;
+  ReceiptService receipts;
+  AccountDataService account_data;
+  HistoryService history;
+  DirectoryService directory;
   RateLimiter rl_ip;
   RateLimiter rl_user;
   RateLimiter rl_login;

@@ -16,6 +16,7 @@
 #include "events/event_builder.h"
 #include "events/power_levels.h"
 #include "events/room_version.h"
+#include "service/push_rule_service.h"
 #include "storage/account_store.h"
 
 namespace vigie::service {
@@ -48,9 +49,10 @@ std::optional<std::pair<std::string, std::string>> RelationOf(const boost::json:
 // with the PDUs it has loaded.
 class RoomWriter {
  public:
+  // `push` (may be null: no notifications) evaluates each new event.
   RoomWriter(sql::Tx& tx, const Config& config, const events::SigningKey& key,
-             Stream::NextPos& next, Stream::Effects& effects)
-      : tx_(tx), config_(config), key_(key), next_(next), effects_(effects) {}
+             Stream::NextPos& next, Stream::Effects& effects, PushRuleService* push)
+      : tx_(tx), config_(config), key_(key), next_(next), effects_(effects), push_(push) {}
 
   // Loads an existing room. Throws M_NOT_FOUND.
   void Open(const std::string& room_id) {
@@ -147,8 +149,15 @@ class RoomWriter {
     for (const auto& k : events::SelectAuthEvents(*version_, probe)) {
       if (auto nid = StateNid(k.type, k.state_key)) draft.auth_events.push_back(EventIdOf(*nid));
     }
-    events::BuiltEvent built =
-        events::BuildEvent(*version_, std::move(draft), config_.server_name, key_);
+    events::BuiltEvent built = events::BuildEvent(*version_, draft, config_.server_name, key_);
+    // A v12 room id is the create event's hash: two identical create events
+    // (same creator, content and millisecond) would collide. Under the
+    // writer lock, moving the timestamp on makes each one unique.
+    while (type == "m.room.create" && version_->room_id_from_create_event &&
+           RoomStore::GetRoom(tx_, built.room_id)) {
+      ++draft.origin_server_ts;
+      built = events::BuildEvent(*version_, draft, config_.server_name, key_);
+    }
     const std::string server_name = config_.server_name;
     const std::string pub = key_.PublicKey();
     const std::string key_id = key_.key_id();
@@ -209,10 +218,17 @@ class RoomWriter {
     last_event_id_ = rec.event_id;
     RoomStore::UpdateRoomHead(tx_, room_.room_nid, rec.event_nid, room_.depth,
                               room_.state_group.value_or(0));
-    for (const auto& m : RoomStore::RoomMembers(tx_, room_.room_nid)) {
+    const auto members = RoomStore::RoomMembers(tx_, room_.room_nid);
+    for (const auto& m : members) {
       if (m.membership == "join" || m.membership == "invite" || m.membership == "knock") {
         effects_.wake.insert(m.user_id);
       }
+    }
+    if (push_) {
+      push_->OnEvent(tx_,
+                     {room_.room_nid, rec.stream_pos, &built.pdu, &members, version_,
+                      StateEvent("m.room.create", ""), StateEvent("m.room.power_levels", ""),
+                      [this](const std::string& u) { return StateEvent("m.room.member", u); }});
     }
     return rec;
   }
@@ -251,6 +267,7 @@ class RoomWriter {
   const events::SigningKey& key_;
   Stream::NextPos& next_;
   Stream::Effects& effects_;
+  PushRuleService* push_;
   storage::RoomRecord room_;
   const events::RoomVersion* version_ = nullptr;
   std::map<storage::StateKeyPair, std::optional<std::int64_t>> state_;
@@ -294,16 +311,17 @@ std::optional<std::int64_t> VisibleUpTo(sql::Tx& tx, std::int64_t room_nid,
   auto m = RoomStore::GetMembership(tx, room_nid, user_id);
   if (!m) return std::nullopt;
   if (m->membership == "join") return current;
-  if (m->membership == "leave" || m->membership == "ban") {
-    // Only if they had joined before: their last membership event's
-    // predecessor tells; a leave straight from invite shows nothing.
+  // A former member reads up to their departure; someone who only was
+  // invited (or knocked) and then left never joined and reads nothing.
+  if ((m->membership == "leave" || m->membership == "ban") && m->joined_pos) {
     return m->stream_pos;
   }
   return std::nullopt;
 }
 
-RoomService::RoomService(ServiceContext& ctx, Stream& stream, const events::SigningKey& key)
-    : ctx_(ctx), stream_(stream), key_(key) {}
+RoomService::RoomService(ServiceContext& ctx, Stream& stream, const events::SigningKey& key,
+                         PushRuleService* push)
+    : ctx_(ctx), stream_(stream), key_(key), push_(push) {}
 
 boost::asio::awaitable<CreatedRoom> RoomService::CreateRoom(const Requester& who,
                                                             CreateRoomOptions opts) {
@@ -329,7 +347,7 @@ boost::asio::awaitable<CreatedRoom> RoomService::CreateRoom(const Requester& who
 
   CreatedRoom out = co_await Offload(ctx_.db_pool, [&] {
     return stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      RoomWriter w(tx, ctx_.config, key_, next, fx);
+      RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
       w.Begin(version, who.user_id, TenantOf(tx, who.user_id));
 
       boost::json::object create = opts.creation_content;
@@ -427,7 +445,7 @@ boost::asio::awaitable<std::string> RoomService::Send(const Requester& who,
       if (auto prior = RoomStore::FindTxn(tx, who.user_id, who.device_id, txn_id)) {
         return *prior;
       }
-      RoomWriter w(tx, ctx_.config, key_, next, fx);
+      RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
       w.Open(room_id);
       auto rec = w.Append(who.user_id, type, std::nullopt, std::move(content), std::nullopt,
                           std::make_pair(who.device_id, txn_id));
@@ -455,7 +473,7 @@ boost::asio::awaitable<std::string> RoomService::SetState(const Requester& who,
   }
   co_return co_await Offload(ctx_.db_pool, [&] {
     return stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      RoomWriter w(tx, ctx_.config, key_, next, fx);
+      RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
       w.Open(room_id);
       if (type == "m.room.canonical_alias") {
         for (const char* k : {"alias"}) {
@@ -481,7 +499,7 @@ boost::asio::awaitable<std::string> RoomService::Redact(const Requester& who,
       if (auto prior = RoomStore::FindTxn(tx, who.user_id, who.device_id, txn_id)) {
         return *prior;
       }
-      RoomWriter w(tx, ctx_.config, key_, next, fx);
+      RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
       w.Open(room_id);
       auto target = RoomStore::GetEvent(tx, event_id);
       if (!target || target->room_nid != w.room().room_nid) throw NotFound("Unknown event");
@@ -515,7 +533,7 @@ boost::asio::awaitable<std::string> RoomService::Join(const Requester& who,
   CheckRoomId(room_id);
   co_await Offload(ctx_.db_pool, [&] {
     stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      RoomWriter w(tx, ctx_.config, key_, next, fx);
+      RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
       w.Open(room_id);
       boost::json::object content = MemberContent("join", tx, who.user_id, reason);
       // Restricted rooms: a local member with invite power vouches for a
@@ -564,7 +582,7 @@ boost::asio::awaitable<std::string> RoomService::Knock(const Requester& who,
   CheckRoomId(room_id);
   co_await Offload(ctx_.db_pool, [&] {
     stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      RoomWriter w(tx, ctx_.config, key_, next, fx);
+      RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
       w.Open(room_id);
       w.Append(who.user_id, "m.room.member", who.user_id,
                MemberContent("knock", tx, who.user_id, reason));
@@ -589,7 +607,7 @@ boost::asio::awaitable<void> RoomService::Membership(const Requester& who,
   if (m == kMembershipOf.end()) throw InvalidParam("Unknown membership action");
   co_await Offload(ctx_.db_pool, [&] {
     stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      RoomWriter w(tx, ctx_.config, key_, next, fx);
+      RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
       w.Open(room_id);
       const std::string current = w.MembershipOf(target);
       if (action == "invite") {
@@ -622,6 +640,26 @@ boost::asio::awaitable<void> RoomService::Forget(const Requester& who, const std
         throw Error(ErrorCode::kUnknown, "Leave the room before forgetting it");
       }
       RoomStore::Forget(tx, room->room_nid, who.user_id);
+    });
+  });
+}
+
+boost::asio::awaitable<std::vector<std::string>> RoomService::JoinedMembers(
+    const Requester& who, const std::string& room_id) {
+  CheckRoomId(room_id);
+  co_return co_await Offload(ctx_.db_pool, [&] {
+    return ctx_.db.Read([&](sql::Tx& tx) {
+      auto room = RoomStore::GetRoom(tx, room_id);
+      if (!room) throw Forbidden("You are not in this room");
+      std::vector<std::string> joined;
+      bool self = false;
+      for (const auto& m : RoomStore::RoomMembers(tx, room->room_nid)) {
+        if (m.membership != "join") continue;
+        self |= m.user_id == who.user_id;
+        joined.push_back(m.user_id);
+      }
+      if (!self) throw Forbidden("You are not in this room");
+      return joined;
     });
   });
 }
@@ -791,7 +829,7 @@ boost::asio::awaitable<void> RoomService::DeleteAlias(const Requester& who,
         auto room = RoomStore::GetRoom(tx, a->first);
         Stream::NextPos none = [] { return std::int64_t{0}; };
         Stream::Effects fx;
-        RoomWriter w(tx, ctx_.config, key_, none, fx);
+        RoomWriter w(tx, ctx_.config, key_, none, fx, nullptr);
         w.Open(a->first);
         if (!room || w.PowerLevelOf(who.user_id) < w.RequiredLevel("state_default", 50)) {
           throw Forbidden("You may not remove this alias");

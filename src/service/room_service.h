@@ -19,6 +19,8 @@
 
 namespace vigie::service {
 
+class PushRuleService;
+
 struct StateEventSpec {
   std::string type;
   std::string state_key;
@@ -58,7 +60,9 @@ struct MembersQuery {
 
 class RoomService {
  public:
-  RoomService(ServiceContext& ctx, Stream& stream, const events::SigningKey& key);
+  // `push` evaluates every new event for notifications (null: none).
+  RoomService(ServiceContext& ctx, Stream& stream, const events::SigningKey& key,
+              PushRuleService* push);
 
   boost::asio::awaitable<CreatedRoom> CreateRoom(const Requester& who, CreateRoomOptions opts);
 
@@ -92,6 +96,9 @@ class RoomService {
   // Reads. Each checks that the requester may see the room (joined, or
   // for past membership what they could see then).
   boost::asio::awaitable<std::vector<std::string>> JoinedRooms(const Requester& who);
+  // The room's joined members; throws M_FORBIDDEN unless `who` is one.
+  boost::asio::awaitable<std::vector<std::string>> JoinedMembers(const Requester& who,
+                                                                 const std::string& room_id);
   boost::asio::awaitable<RoomEvent> GetEvent(const Requester& who, const std::string& room_id,
                                              const std::string& event_id);
   boost::asio::awaitable<std::vector<RoomEvent>> GetState(const Requester& who,
@@ -117,6 +124,7 @@ class RoomService {
   ServiceContext& ctx_;
   Stream& stream_;
   const events::SigningKey& key_;
+  PushRuleService* push_;
 };
 
 // The user's membership-derived right to read a room's events up to

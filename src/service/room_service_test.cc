@@ -75,6 +75,12 @@ TEST_F(RoomTest, CreateRoomInEveryVersion) {
   EXPECT_EQ(CodeOf([&] { Create(bad); }), ErrorCode::kUnsupportedRoomVersion);
 }
 
+TEST_F(RoomTest, IdenticalRoomsCreatedAtOnceGetDistinctIds) {
+  std::set<std::string> ids;
+  for (int i = 0; i < 20; ++i) ids.insert(Create());
+  EXPECT_EQ(ids.size(), 20u);
+}
+
 TEST_F(RoomTest, MembershipRulesAndIdempotentSends) {
   std::string room = Create();
   EXPECT_EQ(CodeOf([&] { Say(bob_, room, "not a member"); }), ErrorCode::kForbidden);
@@ -185,6 +191,22 @@ TEST_F(RoomTest, InvitesAndLeavesAppearInSync) {
   auto later = Sync(bob_, left.next_batch);
   EXPECT_TRUE(later.leave.empty());
   EXPECT_TRUE(later.join.empty());
+}
+
+TEST_F(RoomTest, RejectedInviteRevealsNoHistory) {
+  CreateRoomOptions o;
+  o.invite = {bob_.user_id};
+  std::string room = Create(o);
+  auto before = Sync(bob_);
+  Say(alice_, room, "only for members");
+  hs_->RunSync(hs_->rooms.Membership(bob_, room, bob_.user_id, "leave", std::nullopt));
+  auto after = Sync(bob_, before.next_batch);
+  ASSERT_EQ(after.leave.size(), 1u);
+  ASSERT_EQ(after.leave[0].timeline.size(), 1u);
+  EXPECT_EQ(after.leave[0].timeline[0].type, "m.room.member");
+  EXPECT_TRUE(after.leave[0].state.empty());
+  EXPECT_EQ(ErrorOf([&] { hs_->RunSync(hs_->rooms.GetState(bob_, room)); }).code(),
+            ErrorCode::kForbidden);
 }
 
 TEST_F(RoomTest, LongPollWakesOnNewEvent) {

@@ -11,6 +11,7 @@
 #include "common/json.h"
 #include "common/offload.h"
 #include "common/time.h"
+#include "service/push_rules.h"
 #include "storage/user_data_store.h"
 
 namespace vigie::service {
@@ -197,7 +198,11 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
       RoomSync rs;
       rs.room_id = m.room_id;
       std::vector<EventRecord> timeline;
-      if (fresh || m.head_pos > S) {
+      if (!joined && !m.joined_pos) {
+        // Left without ever joining (a rejected invite, a withdrawn knock):
+        // only the departure itself is theirs to see.
+        if (auto leave = RoomStore::GetEventByNid(tx, m.event_nid)) timeline.push_back(*leave);
+      } else if (fresh || m.head_pos > S) {
         timeline = RoomStore::RoomEvents(tx, m.room_nid, fresh ? 0 : S, upto, limit + 1,
                                          Direction::kBackward);
       }
@@ -210,7 +215,9 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
       // State: everything up to the timeline's start that the client
       // does not have yet.
       std::vector<EventRecord> state;
-      if (fresh) {
+      if (!joined && !m.joined_pos) {
+        // No state either.
+      } else if (fresh) {
         state = timeline.empty() ? StateAt(tx, m.room_nid, upto)
                                  : StateBefore(tx, m.room_nid, timeline.front());
       } else if (rs.limited && !timeline.empty()) {
@@ -319,8 +326,23 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
         out.join.push_back(RoomSync{});
         out.join.back().room_id = ad.room_id;
         it = out.join.end() - 1;
+        // The counts go out with every joined room: an absent count would
+        // read as zero.
+        auto read = UserDataStore::GetReceipt(tx, room->room_nid, who.user_id, "m.read", "");
+        std::tie(it->notification_count, it->highlight_count) = UserDataStore::UnreadCounts(
+            tx, room->room_nid, who.user_id, read ? read->event_stream_pos : 0);
       }
       it->account_data.push_back(std::move(ev));
+    }
+    // Push rules are account data; until a user changes theirs, an initial
+    // sync shows the server defaults.
+    if (!since && f.account_data.Matches("m.push_rules", who.user_id) &&
+        std::none_of(out.account_data.begin(), out.account_data.end(), [](const auto& e) {
+          return e.as_object().at("type").as_string() == "m.push_rules";
+        })) {
+      out.account_data.push_back(
+          {{"type", "m.push_rules"},
+           {"content", {{"global", push::RulesetJson(*push::DefaultRuleset(), who.user_id)}}}});
     }
 
     // Presence of the users the requester shares a room with.

@@ -153,6 +153,7 @@ CREATE TABLE memberships (
   membership TEXT NOT NULL,
   event_nid BIGINT NOT NULL,
   stream_pos BIGINT NOT NULL,
+  joined_pos BIGINT,
   forgotten INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (room_nid, user_id)
 );

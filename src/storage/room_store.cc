@@ -235,21 +235,25 @@ std::optional<std::int64_t> RoomStore::CurrentStateEvent(sql::Tx& tx, std::int64
 
 void RoomStore::SetMembership(sql::Tx& tx, const MembershipRecord& m) {
   tx.Query(
-      "INSERT INTO memberships (room_nid, user_id, membership, event_nid, stream_pos, forgotten) "
-      "VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT (room_nid, user_id) DO UPDATE SET membership "
-      "= excluded.membership, event_nid = excluded.event_nid, stream_pos = excluded.stream_pos, "
-      "forgotten = 0",
-      {m.room_nid, m.user_id, m.membership, m.event_nid, m.stream_pos});
+      "INSERT INTO memberships (room_nid, user_id, membership, event_nid, stream_pos, "
+      "joined_pos, forgotten) VALUES ($1, $2, $3, $4, $5, $6, 0) ON CONFLICT (room_nid, user_id) "
+      "DO UPDATE SET membership = excluded.membership, event_nid = excluded.event_nid, "
+      "stream_pos = excluded.stream_pos, joined_pos = COALESCE(excluded.joined_pos, "
+      "memberships.joined_pos), forgotten = 0",
+      {m.room_nid, m.user_id, m.membership, m.event_nid, m.stream_pos,
+       m.membership == "join" ? sql::Value(m.stream_pos) : sql::kNull});
 }
 
 std::optional<MembershipRecord> RoomStore::GetMembership(sql::Tx& tx, std::int64_t room_nid,
                                                          std::string_view user_id) {
   auto row = tx.QueryOne(std::string("SELECT ") + kMemberCols +
-                             " FROM memberships m JOIN rooms r ON r.room_nid = m.room_nid "
-                             "WHERE m.room_nid = $1 AND m.user_id = $2",
+                             ", m.joined_pos FROM memberships m JOIN rooms r ON r.room_nid = "
+                             "m.room_nid WHERE m.room_nid = $1 AND m.user_id = $2",
                          {room_nid, Str(user_id)});
   if (!row) return std::nullopt;
-  return ReadMember(*row);
+  MembershipRecord m = ReadMember(*row);
+  m.joined_pos = row->OptInt(6);
+  return m;
 }
 
 std::vector<MembershipRecord> RoomStore::RoomsForUser(sql::Tx& tx, std::string_view user_id,
@@ -267,16 +271,18 @@ std::vector<MembershipRecord> RoomStore::RoomsForUser(sql::Tx& tx, std::string_v
 }
 
 std::vector<MembershipRecord> RoomStore::RoomsWithHeads(sql::Tx& tx, std::string_view user_id) {
-  auto res = tx.Query(std::string("SELECT ") + kMemberCols +
-                          ", COALESCE(e.stream_pos, 0) FROM memberships m JOIN rooms r ON "
-                          "r.room_nid = m.room_nid LEFT JOIN events e ON e.event_nid = "
-                          "r.last_event_nid WHERE m.user_id = $1 AND m.forgotten = 0",
-                      {Str(user_id)});
+  auto res =
+      tx.Query(std::string("SELECT ") + kMemberCols +
+                   ", COALESCE(e.stream_pos, 0), m.joined_pos FROM memberships m JOIN rooms r ON "
+                   "r.room_nid = m.room_nid LEFT JOIN events e ON e.event_nid = "
+                   "r.last_event_nid WHERE m.user_id = $1 AND m.forgotten = 0",
+               {Str(user_id)});
   std::vector<MembershipRecord> out;
   out.reserve(res.rows.size());
   for (const auto& r : res.rows) {
     out.push_back(ReadMember(r));
     out.back().head_pos = r.Int(6);
+    out.back().joined_pos = r.OptInt(7);
   }
   return out;
 }

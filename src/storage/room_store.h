@@ -60,6 +60,9 @@ struct MembershipRecord {
   std::string membership;
   std::int64_t event_nid = 0;
   std::int64_t stream_pos = 0;
+  // Position of the user's latest join (kept across later leaves); unset
+  // if they never joined. Read by GetMembership and RoomsWithHeads.
+  std::optional<std::int64_t> joined_pos;
 };
 
 enum class Direction { kForward, kBackward };

@@ -195,6 +195,40 @@ TEST_P(StoresTest, UserDataAndFilters) {
   });
 }
 
+TEST_P(StoresTest, PushActionsAndBatchedAccountData) {
+  db().Write([&](Tx& tx) {
+    // More users than one IN list holds.
+    for (int i = 0; i < 450; i += 3) {
+      UserDataStore::SetAccountData(tx, "@u" + std::to_string(i) + ":x",
+                                    {"", "m.push_rules", "{\"n\":" + std::to_string(i) + "}", i});
+    }
+    UserDataStore::SetAccountData(tx, "@u1:x", {"!r:x", "m.push_rules", "{}", 1});  // per room
+    UserDataStore::AddPushAction(tx, 1, "@a:x", 10, "main", false);
+    UserDataStore::AddPushAction(tx, 1, "@a:x", 11, "$root", true);
+    UserDataStore::AddPushAction(tx, 1, "@a:x", 12, "main", true);
+    UserDataStore::AddPushAction(tx, 1, "@b:x", 12, "main", false);
+  });
+  db().Read([&](Tx& tx) {
+    std::vector<std::string> users;
+    for (int i = 0; i < 450; ++i) users.push_back("@u" + std::to_string(i) + ":x");
+    auto got = UserDataStore::GlobalAccountDataOf(tx, "m.push_rules", users);
+    EXPECT_EQ(got.size(), 150u);
+    EXPECT_TRUE(UserDataStore::GlobalAccountDataOf(tx, "m.push_rules", {}).empty());
+    EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@a:x", 0),
+              std::make_pair(std::int64_t{3}, std::int64_t{2}));
+  });
+  db().Write([&](Tx& tx) {
+    UserDataStore::ClearPushActions(tx, 1, "@a:x", 12, "main");  // main only
+  });
+  db().Read([&](Tx& tx) {
+    EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@a:x", 0),
+              std::make_pair(std::int64_t{1}, std::int64_t{1}));
+    EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@b:x", 0).first, 1);
+  });
+  db().Write([&](Tx& tx) { UserDataStore::ClearPushActions(tx, 1, "@a:x", 11, ""); });
+  db().Read([&](Tx& tx) { EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@a:x", 0).first, 0); });
+}
+
 VIGIE_INSTANTIATE_ENGINE_TEST_SUITE(StoresTest);
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "storage/user_data_store.h"
 
+#include <algorithm>
+
 namespace vigie::storage {
 namespace {
 sql::Value Str(std::string_view s) { return std::string(s); }
@@ -57,6 +59,27 @@ std::optional<AccountDataRecord> UserDataStore::GetAccountData(sql::Tx& tx,
       {Str(user_id), Str(room_id), Str(type)});
   if (!row) return std::nullopt;
   return AccountDataRecord{row->Text(0), row->Text(1), row->Text(2), row->Int(3)};
+}
+
+std::vector<std::pair<std::string, std::string>> UserDataStore::GlobalAccountDataOf(
+    sql::Tx& tx, std::string_view type, const std::vector<std::string>& user_ids) {
+  constexpr std::size_t kChunk = 200;
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::size_t start = 0; start < user_ids.size(); start += kChunk) {
+    const std::size_t end = std::min(user_ids.size(), start + kChunk);
+    std::string sql =
+        "SELECT user_id, content FROM account_data WHERE room_id = '' AND type = $1 AND "
+        "user_id IN (";
+    std::vector<sql::Value> params{Str(type)};
+    for (std::size_t i = start; i < end; ++i) {
+      if (i > start) sql += ", ";
+      sql += "$" + std::to_string(params.size() + 1);
+      params.push_back(user_ids[i]);
+    }
+    sql += ")";
+    for (const auto& r : tx.Query(sql, params).rows) out.emplace_back(r.Text(0), r.Text(1));
+  }
+  return out;
 }
 
 std::vector<AccountDataRecord> UserDataStore::AccountDataSince(sql::Tx& tx,
@@ -159,6 +182,47 @@ void UserDataStore::AddPushAction(sql::Tx& tx, std::int64_t room_nid, std::strin
       "INSERT INTO event_push_actions (room_nid, user_id, stream_pos, thread_id, highlight) "
       "VALUES ($1, $2, $3, $4, $5)",
       {room_nid, Str(user_id), stream_pos, Str(thread_id), std::int64_t{highlight}});
+}
+
+void UserDataStore::AddPushActions(
+    sql::Tx& tx, std::int64_t room_nid, std::int64_t stream_pos, std::string_view thread_id,
+    const std::vector<std::pair<std::string, bool>>& user_highlight) {
+  constexpr std::size_t kChunk = 200;
+  for (std::size_t start = 0; start < user_highlight.size(); start += kChunk) {
+    const std::size_t end = std::min(user_highlight.size(), start + kChunk);
+    std::string sql =
+        "INSERT INTO event_push_actions (room_nid, user_id, stream_pos, thread_id, highlight) "
+        "VALUES ";
+    // (emplace_back rather than an initializer list: GCC 12 -O2 reports a
+    // false maybe-uninitialized on variant<..., string> temporaries.)
+    std::vector<sql::Value> params;
+    params.reserve(3 + 2 * (end - start));
+    params.emplace_back(room_nid);
+    params.emplace_back(stream_pos);
+    params.emplace_back(std::string(thread_id));
+    for (std::size_t i = start; i < end; ++i) {
+      if (i > start) sql += ", ";
+      sql += "($1, $" + std::to_string(params.size() + 1) + ", $2, $3, $" +
+             std::to_string(params.size() + 2) + ")";
+      params.push_back(user_highlight[i].first);
+      params.push_back(std::int64_t{user_highlight[i].second});
+    }
+    tx.Query(sql, params);
+  }
+}
+
+void UserDataStore::ClearPushActions(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
+                                     std::int64_t upto_pos, std::string_view thread_id) {
+  if (thread_id.empty()) {
+    tx.Query(
+        "DELETE FROM event_push_actions WHERE room_nid = $1 AND user_id = $2 AND stream_pos <= $3",
+        {room_nid, Str(user_id), upto_pos});
+    return;
+  }
+  tx.Query(
+      "DELETE FROM event_push_actions WHERE room_nid = $1 AND user_id = $2 AND stream_pos <= $3 "
+      "AND thread_id = $4",
+      {room_nid, Str(user_id), upto_pos, Str(thread_id)});
 }
 
 std::pair<std::int64_t, std::int64_t> UserDataStore::UnreadCounts(sql::Tx& tx,

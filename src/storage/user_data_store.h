@@ -46,6 +46,10 @@ class UserDataStore {
   static std::optional<AccountDataRecord> GetAccountData(sql::Tx& tx, std::string_view user_id,
                                                          std::string_view room_id,
                                                          std::string_view type);
+  // Global account data of `type` for each of `user_ids` that has it, as
+  // (user_id, content).
+  static std::vector<std::pair<std::string, std::string>> GlobalAccountDataOf(
+      sql::Tx& tx, std::string_view type, const std::vector<std::string>& user_ids);
   // Account data changed in (since, upto], global and per room.
   static std::vector<AccountDataRecord> AccountDataSince(sql::Tx& tx, std::string_view user_id,
                                                          std::int64_t since, std::int64_t upto);
@@ -74,6 +78,14 @@ class UserDataStore {
   // Notification records (push-rule evaluation results) for unread counts.
   static void AddPushAction(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
                             std::int64_t stream_pos, std::string_view thread_id, bool highlight);
+  // The same for many users at once (one statement per 200 users).
+  static void AddPushActions(sql::Tx& tx, std::int64_t room_nid, std::int64_t stream_pos,
+                             std::string_view thread_id,
+                             const std::vector<std::pair<std::string, bool>>& user_highlight);
+  // Marks notifications read: deletes the user's records in the room up to
+  // `upto_pos` inclusive, of one thread ("main" or a root) or of all ("").
+  static void ClearPushActions(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
+                               std::int64_t upto_pos, std::string_view thread_id);
   // (notifications, highlights) after `after_pos` in the room.
   static std::pair<std::int64_t, std::int64_t> UnreadCounts(sql::Tx& tx, std::int64_t room_nid,
                                                             std::string_view user_id,

@@ -1,0 +1,274 @@
+#include "service/push_rule_service.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+#include "service/service_test_util.h"
+#include "storage/user_data_store.h"
+
+namespace vigie::service {
+namespace {
+
+namespace bj = boost::json;
+
+// Notifications end to end: events evaluated in RoomWriter, counts in
+// /sync, receipts clearing them, and the rules API.
+class PushTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    crypto::Init();
+    hs_ = std::make_unique<Homeserver>(TestConfig());
+    alice_ = Register("alice");
+    bob_ = Register("bob");
+    carol_ = Register("carol");
+  }
+  Requester Register(const std::string& name) {
+    hs_->RunSync(hs_->accounts.CreateUser(name, "password1", false, "t"));
+    LoginRequest r;
+    r.user = name;
+    r.password = "password1";
+    auto s = hs_->RunSync(hs_->accounts.Login(r));
+    return hs_->RunSync(hs_->auth.Authenticate(*s.access_token, "127.0.0.1", "t"));
+  }
+  // A room of Alice's that the others have joined.
+  std::string Room(const std::vector<const Requester*>& others) {
+    CreateRoomOptions o;
+    o.preset = "public_chat";
+    std::string room = hs_->RunSync(hs_->rooms.CreateRoom(alice_, o)).room_id;
+    for (const auto* who : others) hs_->RunSync(hs_->rooms.Join(*who, room, std::nullopt));
+    return room;
+  }
+  std::string Send(const Requester& who, const std::string& room, bj::object content,
+                   const std::string& type = "m.room.message") {
+    return hs_->RunSync(
+        hs_->rooms.Send(who, room, type, std::move(content), "t" + std::to_string(++txn_)));
+  }
+  std::string Say(const Requester& who, const std::string& room, const std::string& body,
+                  bj::object extra = {}) {
+    bj::object c{{"msgtype", "m.text"}, {"body", body}};
+    for (auto& [k, v] : extra) c[k] = v;
+    return Send(who, room, std::move(c));
+  }
+  // (notification_count, highlight_count) of `room` in an initial sync.
+  std::pair<std::int64_t, std::int64_t> Counts(const Requester& who, const std::string& room) {
+    auto r = hs_->RunSync(hs_->sync.Sync(who, SyncRequest{}));
+    for (const auto& j : r.join) {
+      if (j.room_id == room) return {j.notification_count, j.highlight_count};
+    }
+    ADD_FAILURE() << "room not in sync";
+    return {-1, -1};
+  }
+  void Receipt(const Requester& who, const std::string& room, const std::string& type,
+               const std::string& event, std::optional<std::string> thread = std::nullopt) {
+    hs_->RunSync(hs_->receipts.Send(who, room, type, event, thread));
+  }
+  ErrorCode CodeOf(const std::function<void()>& f) { return ErrorOf(f).code(); }
+  bj::object Mention(const Requester& who) {
+    return {{"m.mentions", {{"user_ids", bj::array{bj::value(who.user_id)}}}}};
+  }
+
+  std::unique_ptr<Homeserver> hs_;
+  Requester alice_, bob_, carol_;
+  int txn_ = 0;
+};
+
+TEST_F(PushTest, MentionCountsUntilReceipt) {
+  std::string room = Room({&bob_, &carol_});
+  std::string first = Say(alice_, room, "hey bob", Mention(bob_));
+  EXPECT_EQ(Counts(bob_, room), std::make_pair(std::int64_t{1}, std::int64_t{1}));
+  EXPECT_EQ(Counts(carol_, room), std::make_pair(std::int64_t{1}, std::int64_t{0}));
+  EXPECT_EQ(Counts(alice_, room), std::make_pair(std::int64_t{0}, std::int64_t{0}));
+  std::string second = Say(alice_, room, "and another thing");
+  EXPECT_EQ(Counts(bob_, room), std::make_pair(std::int64_t{2}, std::int64_t{1}));
+
+  Receipt(bob_, room, "m.read", first);
+  EXPECT_EQ(Counts(bob_, room), std::make_pair(std::int64_t{1}, std::int64_t{0}));
+  Receipt(bob_, room, "m.read", second);
+  EXPECT_EQ(Counts(bob_, room), std::make_pair(std::int64_t{0}, std::int64_t{0}));
+  // Going back is accepted and changes nothing.
+  Receipt(bob_, room, "m.read", first);
+  auto kept = hs_->db().Read([&](sql::Tx& tx) {
+    auto r = storage::RoomStore::GetRoom(tx, room);
+    return storage::UserDataStore::GetReceipt(tx, r->room_nid, bob_.user_id, "m.read", "");
+  });
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->event_id, second);
+  EXPECT_EQ(Counts(bob_, room), std::make_pair(std::int64_t{0}, std::int64_t{0}));
+
+  // A private receipt clears as well.
+  std::string third = Say(alice_, room, "more");
+  EXPECT_EQ(Counts(carol_, room).first, 3);
+  Receipt(carol_, room, "m.read.private", third);
+  EXPECT_EQ(Counts(carol_, room).first, 0);
+}
+
+TEST_F(PushTest, StateAndOwnEventsDoNotCount) {
+  std::string room = Room({&bob_, &carol_});
+  hs_->RunSync(hs_->rooms.SetState(alice_, room, "m.room.topic", "", {{"topic", "x"}}));
+  Send(alice_, room, {{"m.relates_to", {{"rel_type", "m.annotation"}}}}, "m.reaction");
+  Say(alice_, room, "bot", {{"msgtype", "m.notice"}});
+  EXPECT_EQ(Counts(bob_, room).first, 0);
+  Say(alice_, room, "one");
+  Say(alice_, room, "two");
+  EXPECT_EQ(Counts(bob_, room).first, 2);
+  // Bob's reply marks what came before as read.
+  Say(bob_, room, "replying");
+  EXPECT_EQ(Counts(bob_, room).first, 0);
+  EXPECT_EQ(Counts(alice_, room).first, 1);
+}
+
+TEST_F(PushTest, RoomMentionNeedsPower) {
+  std::string room = Room({&bob_, &carol_});
+  bj::object at_room{{"m.mentions", {{"room", true}}}};
+  Say(bob_, room, "@room listen", at_room);  // Bob has level 0
+  EXPECT_EQ(Counts(carol_, room), std::make_pair(std::int64_t{1}, std::int64_t{0}));
+  Say(alice_, room, "@room listen", at_room);  // Alice has 100
+  EXPECT_EQ(Counts(carol_, room), std::make_pair(std::int64_t{2}, std::int64_t{1}));
+}
+
+TEST_F(PushTest, ThreadedReceipts) {
+  std::string room = Room({&bob_});
+  std::string root = Say(alice_, room, "root");
+  std::string reply = Say(alice_, room, "in thread",
+                          {{"m.relates_to", {{"rel_type", "m.thread"}, {"event_id", root}}}});
+  std::string main2 = Say(alice_, room, "main again");
+  EXPECT_EQ(Counts(bob_, room).first, 3);
+  // The thread's receipt clears only the thread; main's only main.
+  Receipt(bob_, room, "m.read", reply, root);
+  EXPECT_EQ(Counts(bob_, room).first, 2);
+  Receipt(bob_, room, "m.read", root, "main");
+  EXPECT_EQ(Counts(bob_, room).first, 1);
+  // The reply is not in the main timeline; the root is not in another thread.
+  EXPECT_EQ(CodeOf([&] { Receipt(bob_, room, "m.read", reply, "main"); }),
+            ErrorCode::kInvalidParam);
+  EXPECT_EQ(CodeOf([&] { Receipt(bob_, room, "m.read", main2, root); }), ErrorCode::kInvalidParam);
+  // An unthreaded receipt clears everything before it.
+  Receipt(bob_, room, "m.read", main2);
+  EXPECT_EQ(Counts(bob_, room).first, 0);
+}
+
+TEST_F(PushTest, RulesApiOrderingAndErrors) {
+  auto rules = hs_->RunSync(hs_->push_rules.GetAll(bob_));
+  const auto& global = rules.at("global").as_object();
+  EXPECT_EQ(global.at("override").as_array().size(), 10u);
+  EXPECT_EQ(global.at("underride").as_array().size(), 5u);
+
+  bj::object body{{"actions", {"notify"}},
+                  {"conditions", {{{"kind", "event_match"}, {"key", "type"}, {"pattern", "x"}}}}};
+  auto put = [&](const std::string& id, std::optional<std::string> before = std::nullopt,
+                 std::optional<std::string> after = std::nullopt) {
+    hs_->RunSync(hs_->push_rules.Put(bob_, "override", id, body, before, after));
+  };
+  put("a");
+  put("b");                     // new rules go first: b a
+  put("c", std::nullopt, "b");  // b c a
+  put("d", "b");                // d b c a
+  put("a", "d");                // a d b c
+  auto ids = [&] {
+    std::vector<std::string> out;
+    auto all = hs_->RunSync(hs_->push_rules.GetAll(bob_));
+    for (const auto& r : all.at("global").at("override").as_array()) {
+      out.emplace_back(r.at("rule_id").as_string());
+    }
+    return out;
+  };
+  auto got = ids();
+  ASSERT_GE(got.size(), 5u);
+  EXPECT_EQ(std::vector<std::string>(got.begin(), got.begin() + 5),
+            (std::vector<std::string>{".m.rule.master", "a", "d", "b", "c"}));
+
+  EXPECT_EQ(CodeOf([&] { put("e", "nope"); }), ErrorCode::kUnknown);
+  EXPECT_EQ(CodeOf([&] { put("e", ".m.rule.master"); }), ErrorCode::kUnknown);
+  EXPECT_EQ(CodeOf([&] { put(".m.rule.mine"); }), ErrorCode::kInvalidParam);
+  EXPECT_EQ(CodeOf([&] { hs_->RunSync(hs_->push_rules.Put(bob_, "bogus", "x", body, {}, {})); }),
+            ErrorCode::kInvalidParam);
+  EXPECT_EQ(
+      CodeOf([&] { hs_->RunSync(hs_->push_rules.Delete(bob_, "override", ".m.rule.master")); }),
+      ErrorCode::kInvalidParam);
+  EXPECT_EQ(CodeOf([&] { hs_->RunSync(hs_->push_rules.Delete(bob_, "override", "zz")); }),
+            ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf([&] { hs_->RunSync(hs_->push_rules.Get(bob_, "content", "a")); }),
+            ErrorCode::kNotFound);
+  hs_->RunSync(hs_->push_rules.Delete(bob_, "override", "d"));
+  got = ids();
+  EXPECT_EQ(got[2], "b");
+
+  // Enabled and actions, on user and default rules.
+  hs_->RunSync(hs_->push_rules.SetEnabled(bob_, "override", "a", false));
+  EXPECT_FALSE(hs_->RunSync(hs_->push_rules.Get(bob_, "override", "a")).at("enabled").as_bool());
+  put("a");  // an update keeps the flag
+  EXPECT_FALSE(hs_->RunSync(hs_->push_rules.Get(bob_, "override", "a")).at("enabled").as_bool());
+  hs_->RunSync(
+      hs_->push_rules.SetActions(bob_, "underride", ".m.rule.message", bj::array{"dont_notify"}));
+  auto msg = hs_->RunSync(hs_->push_rules.Get(bob_, "underride", ".m.rule.message"));
+  EXPECT_TRUE(msg.at("actions").as_array().empty());
+  EXPECT_TRUE(msg.at("default").as_bool());
+  // Other users are untouched.
+  EXPECT_EQ(hs_->RunSync(hs_->push_rules.Get(carol_, "underride", ".m.rule.message"))
+                .at("actions")
+                .as_array()
+                .size(),
+            1u);
+}
+
+TEST_F(PushTest, RuleChangesApplyToTheNextEvent) {
+  std::string room = Room({&bob_, &carol_});
+  Say(alice_, room, "warms the cache");
+  EXPECT_EQ(Counts(bob_, room).first, 1);
+  hs_->RunSync(hs_->push_rules.SetEnabled(bob_, "underride", ".m.rule.message", false));
+  Say(alice_, room, "muted for bob");
+  EXPECT_EQ(Counts(bob_, room).first, 1);
+  EXPECT_EQ(Counts(carol_, room).first, 2);
+  // A room rule silences the room; a sender rule with highlight wins for
+  // its sender only where no room rule matched first.
+  hs_->RunSync(hs_->push_rules.SetEnabled(bob_, "underride", ".m.rule.message", true));
+  hs_->RunSync(hs_->push_rules.Put(bob_, "sender", alice_.user_id,
+                                   {{"actions", {"notify", {{"set_tweak", "highlight"}}}}}, {},
+                                   {}));
+  Say(alice_, room, "boss speaks");
+  EXPECT_EQ(Counts(bob_, room), std::make_pair(std::int64_t{2}, std::int64_t{1}));
+  hs_->RunSync(hs_->push_rules.Put(bob_, "room", room, {{"actions", bj::array{}}}, {}, {}));
+  Say(alice_, room, "quiet");
+  EXPECT_EQ(Counts(bob_, room), std::make_pair(std::int64_t{2}, std::int64_t{1}));
+  EXPECT_EQ(CodeOf([&] {
+              hs_->RunSync(hs_->push_rules.Put(bob_, "room", "not-a-room",
+                                               {{"actions", bj::array{}}}, {}, {}));
+            }),
+            ErrorCode::kInvalidParam);
+}
+
+TEST_F(PushTest, SyncDeliversPushRules) {
+  auto has_rules = [](const SyncResult& r) -> const bj::object* {
+    for (const auto& e : r.account_data) {
+      if (e.at("type").as_string() == "m.push_rules") return &e.at("content").as_object();
+    }
+    return nullptr;
+  };
+  auto initial = hs_->RunSync(hs_->sync.Sync(bob_, SyncRequest{}));
+  const bj::object* defaults = has_rules(initial);
+  ASSERT_NE(defaults, nullptr);
+  EXPECT_EQ(defaults->at("global").at("override").as_array().size(), 10u);
+  SyncRequest inc;
+  inc.since = initial.next_batch;
+  auto none = hs_->RunSync(hs_->sync.Sync(bob_, inc));
+  EXPECT_EQ(has_rules(none), nullptr);
+
+  hs_->RunSync(hs_->push_rules.Put(bob_, "content", "cake",
+                                   {{"pattern", "cake"}, {"actions", {"notify"}}}, {}, {}));
+  auto changed = hs_->RunSync(hs_->sync.Sync(bob_, inc));
+  const bj::object* now = has_rules(changed);
+  ASSERT_NE(now, nullptr);
+  const auto& content = now->at("global").at("content").as_array();
+  ASSERT_EQ(content.size(), 1u);
+  EXPECT_EQ(content[0].at("rule_id").as_string(), "cake");
+  EXPECT_EQ(content[0].at("pattern").as_string(), "cake");
+  // Clients cannot write it as account data.
+  auto e = ErrorOf(
+      [&] { hs_->RunSync(hs_->account_data.Set(bob_, bob_.user_id, "", "m.push_rules", {})); });
+  EXPECT_EQ(e.code(), ErrorCode::kBadJson);
+  EXPECT_EQ(e.status_override(), 405);
+}
+
+}  // namespace
+}  // namespace vigie::service
