@@ -44,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   for (const char* m : {"GET", "PUT"}) {
     auto match = TestRouter().Find(m, path);
-    if (!match.route) continue;
+    if (!match.route || match.bad_param) continue;
     // One decoded, non-empty parameter per {placeholder} of the pattern.
     auto placeholders = static_cast<std::size_t>(
         std::count(match.route->pattern.begin(), match.route->pattern.end(), '{'));

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up and runs every vigie test: formatting, unit and storage tests on
 # SQLite and a throwaway PostgreSQL, integration tests with real Matrix
-# clients against a live server, the same under ASan/UBSan, and a short run
-# of every fuzz target. Installs what it needs (Debian packages, npm ci).
+# clients (matrix-nio, matrix-js-sdk) against a live server, a smoke run of
+# every vigie-bench scenario, the same tests under ASan/UBSan, and a short
+# run of every fuzz target. Installs what it needs (Debian packages, npm ci).
 #
 # Environment: VIGIE_SKIP_ASAN=1 / VIGIE_SKIP_FUZZ=1 skip those stages
 # (local iteration only; CI runs everything). FUZZ_SECONDS (default 20).
@@ -72,6 +73,16 @@ stage "build (RelWithDebInfo, warnings as errors)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIGIE_TESTS=ON >/dev/null
 cmake --build build -j"$JOBS"
 run_suite build release
+
+stage "vigie-bench smoke run (correctness only)"
+bench/smoke.sh build 2>&1 | tee "$LOGS/bench-smoke.log" || true
+line=$(grep -E '^bench smoke: [0-9]+ passed, [0-9]+ failed' "$LOGS/bench-smoke.log" | tail -1)
+if [ -n "$line" ]; then
+  passed=$((passed + $(sed -E 's/.* ([0-9]+) passed.*/\1/' <<<"$line")))
+  failed=$((failed + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")))
+else
+  failed=$((failed + 1))
+fi
 
 if [ "${VIGIE_SKIP_ASAN:-0}" != 1 ]; then
   stage "build (ASan + UBSan)"

@@ -49,7 +49,7 @@ Config LoadOrCreateConfig(const std::string& path, bool is_default) {
   return LoadConfig(path);
 }
 
-int Serve(const Config& cfg) {
+int Serve(const Config& cfg, const sigset_t& signals) {
   service::Homeserver hs(cfg);
   if (auto token = hs.EnsureFirstRegistrationToken()) {
     std::cout << "First start: registration needs a token. Use this one (or create more with "
@@ -93,13 +93,14 @@ int Serve(const Config& cfg) {
         [&api](http::ProtocolError e) { return api.ProtocolErrorResponse(e); });
   }
 
-  // Signals are taken synchronously by a dedicated wait below.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-
+  server.Bind();
+  if (cfg.public_baseurl_derived) {
+    // With port 0 the advertised URL needs the port the kernel chose.
+    const auto [host, port] = server.BoundAddresses().front();
+    std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    hs.set_public_baseurl(std::string(cfg.tls_enabled ? "https" : "http") + "://" + h + ":" +
+                          std::to_string(port) + "/");
+  }
   server.Start();
   if (metrics_server) metrics_server->Start();
   for (const auto& [host, port] : server.BoundAddresses()) {
@@ -114,12 +115,16 @@ int Serve(const Config& cfg) {
     }
   }
   int sig = 0;
-  sigwait(&set, &sig);
+  sigwait(&signals, &sig);
   spdlog::info("signal {}: shutting down", sig);
+  hs.stream.notifier().Shutdown();  // long-polling syncs answer now
   server.Stop(std::chrono::seconds(10));
   if (metrics_server) metrics_server->Stop(std::chrono::seconds(1));
   server.Join();
   if (metrics_server) metrics_server->Join();
+  // Finish blocking work before the servers' io_contexts go away: it may
+  // still post completions to them.
+  hs.Shutdown();
   spdlog::info("stopped");
   return 0;
 }
@@ -135,6 +140,14 @@ std::string ReadPassword(const std::string& given) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // SIGTERM and SIGINT are taken by sigwait in Serve. Blocked here, before
+  // any thread starts, so that every thread inherits the mask and no
+  // signal kills the process while it starts up.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   vigie::crypto::Init();
   CLI::App app{"vigie: a Matrix homeserver implementing ITU-T X.1606"};
   app.set_version_flag("--version", std::string("vigie ") + VIGIE_VERSION);
@@ -167,7 +180,7 @@ int main(int argc, char** argv) {
   try {
     Config cfg = LoadOrCreateConfig(config_path, config_opt->count() == 0);
     SetupLogging(cfg);
-    if (serve->parsed()) return Serve(cfg);
+    if (serve->parsed()) return Serve(cfg, signals);
 
     service::Homeserver hs(cfg);
     if (user_create->parsed()) {

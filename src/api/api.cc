@@ -130,6 +130,7 @@ boost::asio::awaitable<http::Response> Api::Dispatch(http::Request& req, std::st
     if (m.wrong_method) throw Error(ErrorCode::kUnrecognized, "Method not allowed", 405);
     throw Error(ErrorCode::kUnrecognized, "Unrecognized request");
   }
+  if (m.bad_param) throw InvalidParam("A path parameter is not valid percent-encoded UTF-8");
   const Route& route = *m.route;
   route_name = route.method + " " + route.pattern;
 

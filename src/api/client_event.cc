@@ -32,8 +32,24 @@ boost::json::object ClientEvent(const storage::EventRecord& e, const std::string
     unsig["transaction_id"] = *e.txn_id;
   }
   if (e.redacted_by) {
-    unsig["redacted_because"] =
-        boost::json::object{{"event_id", *e.redacted_by}, {"type", "m.room.redaction"}};
+    // The redaction event itself, in client format.
+    boost::json::object because{{"type", "m.room.redaction"}, {"event_id", *e.redacted_by}};
+    if (e.redacted_because) {
+      auto r = boost::json::parse(*e.redacted_because);
+      if (r.is_object()) {
+        const auto& rp = r.as_object();
+        for (const char* k : {"sender", "origin_server_ts", "content", "redacts"}) {
+          if (const auto* v = rp.if_contains(k)) because[k] = *v;
+        }
+        if (!because.contains("redacts")) {
+          if (const auto* c = rp.if_contains("content"); c && c->is_object()) {
+            if (const auto* rd = c->as_object().if_contains("redacts")) because["redacts"] = *rd;
+          }
+        }
+        if (opts.include_room_id) because["room_id"] = room_id;
+      }
+    }
+    unsig["redacted_because"] = std::move(because);
   }
   out["unsigned"] = std::move(unsig);
   return out;

@@ -32,17 +32,27 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
     if (r.segments.size() != segs.size()) continue;
     std::vector<std::string> params;
     bool ok = true;
+    bool bad = false;
     for (std::size_t i = 0; i < segs.size() && ok; ++i) {
       const auto& want = r.segments[i];
       if (want.size() > 2 && want.front() == '{' && want.back() == '}') {
+        // "{name*}" may be empty (a state key); other parameters may not.
+        const bool may_be_empty = want[want.size() - 2] == '*';
         std::string decoded;
-        ok = !segs[i].empty() && http::PercentDecode(segs[i], &decoded);
+        ok = !segs[i].empty() || may_be_empty;
+        if (ok && !http::PercentDecode(segs[i], &decoded)) bad = true;
         params.push_back(std::move(decoded));
       } else {
         ok = want == segs[i];
       }
     }
     if (!ok) continue;
+    if (bad && r.method == method) {
+      m.route = &r;
+      m.bad_param = true;
+      return m;
+    }
+    if (bad) continue;
     if (r.method != method) {
       m.wrong_method = true;
       continue;

@@ -50,6 +50,7 @@ class Router {
   struct Match {
     const Route* route = nullptr;  // null: no route
     bool wrong_method = false;     // the path exists with another method
+    bool bad_param = false;        // the route matched but a parameter did not decode
     std::vector<std::string> params;
   };
   // `path` is percent-encoded; parameters are decoded. A parameter with a

@@ -40,17 +40,30 @@ TEST(Router, WrongMethodAndUnknownPath) {
   EXPECT_EQ(m.route, nullptr);
 }
 
-TEST(Router, MalformedEscapesDoNotMatch) {
+TEST(Router, MalformedEscapesAreBadParams) {
   Router r;
   r.Add("GET", "/a/{x}", Noop());
-  EXPECT_EQ(r.Find("GET", "/a/%zz").route, nullptr);
-  EXPECT_EQ(r.Find("GET", "/a/%4").route, nullptr);
-  EXPECT_EQ(r.Find("GET", "/a/%00").route, nullptr);
+  for (const char* p : {"/a/%zz", "/a/%4", "/a/%00", "/a/%FF", "/a/%C0%AF"}) {
+    auto m = r.Find("GET", p);
+    EXPECT_NE(m.route, nullptr) << p;
+    EXPECT_TRUE(m.bad_param) << p;
+  }
+  EXPECT_FALSE(r.Find("GET", "/a/%C3%A9").bad_param);
+}
+
+TEST(Router, OptionalEmptyParameter) {
+  Router r;
+  r.Add("PUT", "/s/{type}/{key*}", Noop());
+  auto m = r.Find("PUT", "/s/m.room.name/");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.params[1], "");
+  EXPECT_EQ(r.Find("PUT", "/s//x").route, nullptr);
 }
 
 TEST(Query, ParsesAndDecodes) {
-  auto q = http::ParseQuery("a=1&b=x%20y&c=p+q&&d&access_token=%zz");
-  ASSERT_EQ(q.size(), 5u);
+  auto q = http::ParseQuery("a=1&b=x%20y&c=p+q&&d&access_token=%zz&bin=%FF");
+  ASSERT_EQ(q.size(), 6u);
+  EXPECT_EQ(q[5].second, "%FF");
   EXPECT_EQ(q[1].second, "x y");
   EXPECT_EQ(q[2].second, "p q");
   EXPECT_EQ(q[3].first, "d");

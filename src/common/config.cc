@@ -203,6 +203,7 @@ Config ParseConfig(const std::string& text, const std::string& origin) {
     Fail(origin, "[logging] format must be \"text\" or \"json\"");
   }
   if (c.public_baseurl.empty()) {
+    c.public_baseurl_derived = true;
     const auto& l = c.listen.front();
     std::string host = l.host.find(':') != std::string::npos ? "[" + l.host + "]" : l.host;
     c.public_baseurl = std::string(c.tls_enabled ? "https" : "http") + "://" + host + ":" +

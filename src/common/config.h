@@ -23,9 +23,10 @@ struct Config {
   // [server]
   std::string server_name = "localhost";
   std::vector<ListenAddress> listen = {{"127.0.0.1", 8008}};
-  std::string public_baseurl;  // default: http://<first listen address>/
-  int io_threads = 0;          // 0: one per core
-  int worker_threads = 4;      // database and other blocking work
+  std::string public_baseurl;           // default: http://<first listen address>/
+  bool public_baseurl_derived = false;  // true when not set in the file
+  int io_threads = 0;                   // 0: one per core
+  int worker_threads = 4;               // database and other blocking work
   int max_connections = 20000;
   std::string data_dir = "data";
 

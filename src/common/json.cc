@@ -35,7 +35,11 @@ std::optional<std::string> GetString(const bj::object& o, std::string_view key) 
   auto it = o.find(key);
   if (it == o.end() || it->value().is_null()) return std::nullopt;
   if (!it->value().is_string()) WrongType(key, "a string");
-  return std::string(it->value().get_string());
+  std::string_view v = it->value().get_string();
+  // Strings read field by field become ids, names and columns: a NUL has
+  // no place in them (and PostgreSQL cannot store one).
+  if (v.find('\0') != std::string_view::npos) WrongType(key, "a string without NUL characters");
+  return std::string(v);
 }
 
 std::optional<bool> GetBool(const bj::object& o, std::string_view key) {
@@ -68,6 +72,27 @@ const bj::array* GetArray(const bj::object& o, std::string_view key) {
   if (it == o.end() || it->value().is_null()) return nullptr;
   if (!it->value().is_array()) WrongType(key, "an array");
   return &it->value().get_array();
+}
+
+std::optional<std::vector<std::string>> GetStringArray(const bj::object& o, std::string_view key,
+                                                       std::size_t max_items) {
+  const auto* a = GetArray(o, key);
+  if (!a) return std::nullopt;
+  if (a->size() > max_items) {
+    throw InvalidParam("'" + std::string(key) + "' has more than " + std::to_string(max_items) +
+                       " items");
+  }
+  std::vector<std::string> out;
+  out.reserve(a->size());
+  for (const auto& v : *a) {
+    if (!v.is_string()) WrongType(key, "an array of strings");
+    std::string_view sv = v.get_string();
+    if (sv.find('\0') != std::string_view::npos) {
+      WrongType(key, "an array of strings without NUL characters");
+    }
+    out.emplace_back(sv);
+  }
+  return out;
 }
 
 std::string RequireString(const bj::object& o, std::string_view key) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vigie::json {
 
@@ -23,12 +24,16 @@ bj::value Parse(std::string_view text, std::size_t max_depth = kMaxDepth);
 bj::object ParseObject(std::string_view text, std::size_t max_depth = kMaxDepth);
 
 // Accessors: absent keys give nullopt; a present key of the wrong type throws
-// M_BAD_JSON naming the key.
+// M_BAD_JSON naming the key. Strings containing NUL are the wrong type.
 std::optional<std::string> GetString(const bj::object& o, std::string_view key);
 std::optional<bool> GetBool(const bj::object& o, std::string_view key);
 std::optional<std::int64_t> GetInt(const bj::object& o, std::string_view key);
 const bj::object* GetObject(const bj::object& o, std::string_view key);
 const bj::array* GetArray(const bj::object& o, std::string_view key);
+// An array of strings (each checked like GetString), at most `max_items`
+// long (M_INVALID_PARAM beyond).
+std::optional<std::vector<std::string>> GetStringArray(const bj::object& o, std::string_view key,
+                                                       std::size_t max_items);
 
 // Like the Get* functions but a missing key throws M_MISSING_PARAM.
 std::string RequireString(const bj::object& o, std::string_view key);

@@ -2,6 +2,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "common/utf8.h"
+
 namespace vigie::http {
 
 Response Response::Json(int status, const boost::json::value& v) {
@@ -39,6 +41,7 @@ bool PercentDecode(std::string_view in, std::string* out, bool plus_is_space) {
       r.push_back(c);
     }
   }
+  if (!utf8::IsValid(r)) return false;
   *out = std::move(r);
   return true;
 }
@@ -53,9 +56,10 @@ std::vector<std::pair<std::string, std::string>> ParseQuery(std::string_view qs)
     auto eq = part.find('=');
     std::string_view k = part.substr(0, eq);
     std::string_view v = eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1);
+    // Undecodable components are kept as sent, made valid UTF-8.
     std::string dk, dv;
-    if (!PercentDecode(k, &dk, true)) dk = std::string(k);
-    if (!PercentDecode(v, &dv, true)) dv = std::string(v);
+    if (!PercentDecode(k, &dk, true)) dk = utf8::Sanitize(k);
+    if (!PercentDecode(v, &dv, true)) dv = utf8::Sanitize(v);
     out.emplace_back(std::move(dk), std::move(dv));
   }
   return out;

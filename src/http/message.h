@@ -43,11 +43,12 @@ struct Response {
 };
 
 // Splits a query string into decoded key/value pairs ('+' is a space).
-// Malformed escapes are kept literally.
+// A component that does not decode to valid UTF-8 is kept as sent, with
+// invalid bytes replaced: every result is valid UTF-8 without NUL.
 std::vector<std::pair<std::string, std::string>> ParseQuery(std::string_view qs);
 
 // Percent-decodes one path segment or query component. Returns false on a
-// malformed escape or an encoded NUL.
+// malformed escape, an encoded NUL, or a result that is not valid UTF-8.
 bool PercentDecode(std::string_view in, std::string* out, bool plus_is_space = false);
 
 }  // namespace vigie::http

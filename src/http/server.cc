@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/crypto.h"
+#include "common/utf8.h"
 
 namespace vigie::http {
 namespace {
@@ -133,11 +134,22 @@ asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::strin
     parser.header_limit(static_cast<std::uint32_t>(opts.max_header_bytes));
     // The real limit depends on the route; it is set once the header is in.
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-    // An idle keep-alive connection gets idle_timeout to start a request;
-    // once bytes arrive the whole header must come within header_timeout.
-    beast::get_lowest_layer(stream).expires_after(first ? opts.header_timeout : opts.idle_timeout);
+    // A keep-alive connection may sit idle for idle_timeout; once the
+    // first byte of a request is in, its whole header must arrive within
+    // header_timeout (the first request of a connection gets only that).
+    boost::system::error_code ec;
+    if (!first && buffer.size() == 0) {
+      beast::get_lowest_layer(stream).expires_after(opts.idle_timeout);
+      auto [rec, n] = co_await stream.async_read_some(buffer.prepare(1024), kTuple);
+      buffer.commit(n);
+      ec = rec;
+    }
     first = false;
-    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+    if (!ec) {
+      beast::get_lowest_layer(stream).expires_after(opts.header_timeout);
+      auto [rec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+      ec = rec;
+    }
     if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
         ec == beast::error::timeout || ec == asio::error::eof ||
         ec == asio::error::connection_reset) {
@@ -149,7 +161,6 @@ asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::strin
       co_await Write(stream, on_error(pe), false, 11, {});
       co_return;
     }
-    it->busy = true;
     auto& hdr = parser.get();
     Request req;
     req.method = std::string(hdr.method_string());
@@ -164,11 +175,13 @@ asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::strin
         auto comma = xff.rfind(',');
         std::string_view last = comma == std::string_view::npos ? xff : xff.substr(comma + 1);
         while (!last.empty() && last.front() == ' ') last.remove_prefix(1);
-        if (!last.empty()) req.remote_ip = std::string(last);
+        boost::system::error_code aec;
+        auto addr = asio::ip::make_address(std::string(last), aec);
+        if (!aec) req.remote_ip = addr.to_string();
       }
     }
     req.authorization = std::string(hdr[bhttp::field::authorization]);
-    req.user_agent = std::string(hdr[bhttp::field::user_agent]).substr(0, 512);
+    req.user_agent = utf8::Sanitize(hdr[bhttp::field::user_agent], 512);
     req.content_type = std::string(hdr[bhttp::field::content_type]);
     req.origin = std::string(hdr[bhttp::field::origin]);
     req.request_id = crypto::Hex(crypto::RandomBytes(8));
@@ -200,6 +213,9 @@ asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::strin
     }
     req.body = std::move(parser.get().body());
     beast::get_lowest_layer(stream).expires_never();
+    // From here the request is handled to its end, even during shutdown;
+    // before, Stop() may drop the connection.
+    it->busy = true;
 
     const auto start = std::chrono::steady_clock::now();
     Response res;
@@ -273,8 +289,9 @@ Server::~Server() {
   Join();
 }
 
-void Server::Start() {
+void Server::Bind() {
   auto& im = *impl_;
+  if (!im.workers.empty()) return;
   if (!im.opts.tls_cert_file.empty()) {
     im.ssl = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
     im.ssl->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
@@ -308,6 +325,11 @@ void Server::Start() {
     }
     im.bound.emplace_back(host, bound_port);
   }
+}
+
+void Server::Start() {
+  Bind();
+  auto& im = *impl_;
   for (auto& w : im.workers) {
     for (auto& acc : w->acceptors) {
       asio::co_spawn(w->ioc, im.Accept(*w, *acc), asio::detached);

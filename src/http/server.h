@@ -53,8 +53,10 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds every listen address and starts the I/O threads. Throws
-  // std::runtime_error if an address cannot be bound.
+  // Binds every listen address. Throws std::runtime_error if an address
+  // cannot be bound. Start() calls it if it has not been called.
+  void Bind();
+  // Starts accepting on the I/O threads.
   void Start();
   // The bound addresses as "host:port" (ports resolved when 0 was asked).
   std::vector<std::pair<std::string, std::uint16_t>> BoundAddresses() const;

@@ -12,15 +12,7 @@ constexpr std::size_t kMaxListLength = 1000;
 
 std::optional<std::vector<std::string>> StringList(const boost::json::object& o,
                                                    std::string_view key) {
-  const auto* a = json::GetArray(o, key);
-  if (!a) return std::nullopt;
-  if (a->size() > kMaxListLength) throw InvalidParam(std::string(key) + " is too long");
-  std::vector<std::string> out;
-  for (const auto& v : *a) {
-    if (!v.is_string()) throw BadJson(std::string(key) + " must be an array of strings");
-    out.emplace_back(v.as_string());
-  }
-  return out;
+  return json::GetStringArray(o, key, kMaxListLength);
 }
 
 bool AnyGlob(const std::vector<std::string>& patterns, std::string_view s) {

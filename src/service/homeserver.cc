@@ -61,6 +61,7 @@ Homeserver::Homeserver(Config config)
       hasher_(config_.argon2_ops, config_.argon2_mem_kib),
       ctx_{config_, *db_, db_pool_, hash_pool_, hasher_},
       key_(LoadOrCreateSigningKey(config_)),
+      public_baseurl_(config_.public_baseurl),
       auth(ctx_),
       uia(ctx_),
       accounts(ctx_, auth, uia),
@@ -80,7 +81,9 @@ Homeserver::Homeserver(Config config)
       rl_user(config_.rl_user),
       rl_login(config_.rl_login) {}
 
-Homeserver::~Homeserver() {
+Homeserver::~Homeserver() { Shutdown(); }
+
+void Homeserver::Shutdown() {
   typing.Shutdown();
   db_pool_.join();
   hash_pool_.join();

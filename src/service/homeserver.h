@@ -47,6 +47,14 @@ class Homeserver {
   ~Homeserver();
 
   const Config& config() const { return config_; }
+  // The URL clients are told to use (.well-known, login). Set once before
+  // serving, when the listen port was chosen by the kernel.
+  const std::string& public_baseurl() const { return public_baseurl_; }
+  void set_public_baseurl(std::string url) { public_baseurl_ = std::move(url); }
+
+  // Cancels timers and waits for blocking work to finish. Idempotent; the
+  // destructor calls it.
+  void Shutdown();
   sql::Database& db() { return *db_; }
 
   // Runs a coroutine to completion on the calling thread (CLI, tests).
@@ -70,6 +78,7 @@ class Homeserver {
   PasswordHasher hasher_;
   ServiceContext ctx_;
   events::SigningKey key_;
+  std::string public_baseurl_;
 
  public:
   AuthService auth;

@@ -442,14 +442,14 @@ boost::asio::awaitable<std::string> RoomService::Send(const Requester& who,
   if (type == "m.room.redaction") throw InvalidParam("Use the /redact endpoint to redact");
   co_return co_await Offload(ctx_.db_pool, [&] {
     return stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      if (auto prior = RoomStore::FindTxn(tx, who.user_id, who.device_id, txn_id)) {
+      if (auto prior = RoomStore::FindTxn(tx, who.user_id, who.device_id, "send:" + txn_id)) {
         return *prior;
       }
       RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
       w.Open(room_id);
       auto rec = w.Append(who.user_id, type, std::nullopt, std::move(content), std::nullopt,
                           std::make_pair(who.device_id, txn_id));
-      RoomStore::InsertTxn(tx, who.user_id, who.device_id, txn_id, rec.event_id, NowMs());
+      RoomStore::InsertTxn(tx, who.user_id, who.device_id, "send:" + txn_id, rec.event_id, NowMs());
       return rec.event_id;
     });
   });
@@ -496,7 +496,7 @@ boost::asio::awaitable<std::string> RoomService::Redact(const Requester& who,
   CheckRoomId(room_id);
   co_return co_await Offload(ctx_.db_pool, [&] {
     return stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      if (auto prior = RoomStore::FindTxn(tx, who.user_id, who.device_id, txn_id)) {
+      if (auto prior = RoomStore::FindTxn(tx, who.user_id, who.device_id, "redact:" + txn_id)) {
         return *prior;
       }
       RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
@@ -516,9 +516,10 @@ boost::asio::awaitable<std::string> RoomService::Redact(const Requester& who,
       if (!target->redacted_by) {
         auto redacted = events::Redact(w.version(), ParsePdu(target->json));
         RoomStore::MarkRedacted(tx, target->event_nid, rec.event_id,
-                                boost::json::serialize(redacted));
+                                boost::json::serialize(redacted), rec.json);
       }
-      RoomStore::InsertTxn(tx, who.user_id, who.device_id, txn_id, rec.event_id, NowMs());
+      RoomStore::InsertTxn(tx, who.user_id, who.device_id, "redact:" + txn_id, rec.event_id,
+                           NowMs());
       return rec.event_id;
     });
   });

@@ -28,7 +28,7 @@ boost::asio::awaitable<bool> Notifier::Subscription::Sleep(
     std::chrono::steady_clock::time_point deadline) {
   // Fire() posts the cancel to this executor, so it cannot run between
   // this check and the start of the wait.
-  if (w_->fired.load()) co_return true;
+  if (w_->fired.load() || n_.stopping()) co_return true;
   w_->timer.expires_at(deadline);
   co_await w_->timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
   co_return w_->fired.load();
@@ -45,6 +45,11 @@ void Notifier::Notify(const std::vector<std::string>& user_ids) {
     auto [b, e] = waiters_.equal_range(u);
     for (auto it = b; it != e; ++it) Fire(it->second);
   }
+}
+
+void Notifier::Shutdown() {
+  stopping_ = true;
+  NotifyAll();
 }
 
 void Notifier::NotifyAll() {

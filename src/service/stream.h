@@ -53,6 +53,10 @@ class Notifier {
 
   void Notify(const std::vector<std::string>& user_ids);
   void NotifyAll();
+  // Wakes every waiter, now and later: used at shutdown so that long-polls
+  // answer at once instead of holding the server up.
+  void Shutdown();
+  bool stopping() const { return stopping_.load(); }
   std::size_t Waiters() const;
 
  private:
@@ -62,6 +66,7 @@ class Notifier {
     std::atomic<bool> fired{false};
   };
   void Fire(const std::shared_ptr<Waiter>& w);
+  std::atomic<bool> stopping_{false};
   mutable std::mutex mu_;
   std::unordered_multimap<std::string, std::shared_ptr<Waiter>> waiters_;  // guarded by mu_
 };

@@ -133,7 +133,8 @@ boost::asio::awaitable<SyncResult> SyncService::Sync(const Requester& who, SyncR
     // wakes the sleep below.
     Notifier::Subscription sub(stream_.notifier(), who.user_id, ex);
     SyncResult r = co_await Offload(ctx_.db_pool, [&] { return Compute(who, req, since); });
-    if (!since || req.full_state || !r.Empty() || std::chrono::steady_clock::now() >= deadline) {
+    if (!since || req.full_state || !r.Empty() || stream_.notifier().stopping() ||
+        std::chrono::steady_clock::now() >= deadline) {
       co_return r;
     }
     co_await sub.Sleep(deadline);

@@ -124,7 +124,8 @@ CREATE TABLE events (
   txn_id TEXT,
   device_id TEXT,
   redacted_by TEXT,
-  json TEXT NOT NULL
+  json TEXT NOT NULL,
+  redacted_because TEXT
 );
 CREATE INDEX events_room_stream ON events (room_nid, stream_pos);
 CREATE TABLE state_groups (

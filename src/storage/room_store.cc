@@ -21,11 +21,12 @@ RoomRecord ReadRoom(const sql::Row& r) {
 
 constexpr const char* kEventCols =
     "event_nid, event_id, room_nid, stream_pos, depth, type, state_key, sender, "
-    "origin_server_ts, state_group, txn_id, device_id, redacted_by, json";
+    "origin_server_ts, state_group, txn_id, device_id, redacted_by, json, redacted_because";
 
 EventRecord ReadEvent(const sql::Row& r) {
-  return {r.Int(0),  r.Text(1), r.Int(2), r.Int(3),      r.Int(4),      r.Text(5),     r.OptText(6),
-          r.Text(7), r.Int(8),  r.Int(9), r.OptText(10), r.OptText(11), r.OptText(12), r.Text(13)};
+  return {r.Int(0),      r.Text(1),     r.Int(2),      r.Int(3),   r.Int(4),
+          r.Text(5),     r.OptText(6),  r.Text(7),     r.Int(8),   r.Int(9),
+          r.OptText(10), r.OptText(11), r.OptText(12), r.Text(13), r.OptText(14)};
 }
 
 constexpr const char* kMemberCols =
@@ -135,9 +136,10 @@ void RoomStore::SetEventStateGroup(sql::Tx& tx, std::int64_t event_nid, std::int
 }
 
 void RoomStore::MarkRedacted(sql::Tx& tx, std::int64_t event_nid, std::string_view redacted_by,
-                             std::string_view redacted_json) {
-  tx.Query("UPDATE events SET redacted_by = $1, json = $2 WHERE event_nid = $3",
-           {Str(redacted_by), Str(redacted_json), event_nid});
+                             std::string_view redacted_json, std::string_view redaction_pdu) {
+  tx.Query(
+      "UPDATE events SET redacted_by = $1, json = $2, redacted_because = $3 WHERE event_nid = $4",
+      {Str(redacted_by), Str(redacted_json), Str(redaction_pdu), event_nid});
 }
 
 std::vector<EventRecord> RoomStore::RoomEvents(sql::Tx& tx, std::int64_t room_nid,

@@ -44,7 +44,8 @@ struct EventRecord {
   std::optional<std::string> txn_id;
   std::optional<std::string> device_id;
   std::optional<std::string> redacted_by;
-  std::string json;  // the PDU (the redacted PDU once redacted)
+  std::string json;                             // the PDU (the redacted PDU once redacted)
+  std::optional<std::string> redacted_because;  // the redaction's PDU
 };
 
 using StateKeyPair = std::pair<std::string, std::string>;  // (type, state_key)
@@ -87,9 +88,10 @@ class RoomStore {
   static std::vector<EventRecord> GetEventsByNid(sql::Tx& tx,
                                                  const std::vector<std::int64_t>& nids);
   static void SetEventStateGroup(sql::Tx& tx, std::int64_t event_nid, std::int64_t group);
-  // Replaces an event's stored PDU with its redacted form.
+  // Replaces an event's stored PDU with its redacted form and keeps the
+  // redaction event's PDU beside it (clients see it as redacted_because).
   static void MarkRedacted(sql::Tx& tx, std::int64_t event_nid, std::string_view redacted_by,
-                           std::string_view redacted_json);
+                           std::string_view redacted_json, std::string_view redaction_pdu);
   // Events of a room with stream_pos in (from, to], in `dir` order
   // (kBackward: newest first), at most `limit`.
   static std::vector<EventRecord> RoomEvents(sql::Tx& tx, std::int64_t room_nid,
@@ -138,7 +140,8 @@ class RoomStore {
                           std::string_view relates_to, std::string_view rel_type,
                           std::int64_t stream_pos);
 
-  // Transaction ids (idempotent sends).
+  // Transaction ids (idempotent sends). Keys are scoped by the caller
+  // per endpoint ("send:..." / "redact:...").
   static std::optional<std::string> FindTxn(sql::Tx& tx, std::string_view user_id,
                                             std::string_view device_id, std::string_view txn_id);
   static void InsertTxn(sql::Tx& tx, std::string_view user_id, std::string_view device_id,

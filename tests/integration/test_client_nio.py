@@ -86,11 +86,6 @@ async def test_discovery_versions_and_login_flows(server):
         assert disco.homeserver_url.startswith("http://127.0.0.1:")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug (minor): with listen port 0 and no public_baseurl, the advertised "
-    "base_url (/.well-known/matrix/client, login's well_known) says port 0: "
-    "config.cc ParseConfig derives public_baseurl from the configured listen port, "
-    "before main.cc's server.Start() knows the bound one"))
 async def test_discovery_advertises_the_bound_port(server):
     async with client(server) as c:
         disco = await c.discovery_info()

@@ -133,12 +133,6 @@ def test_sigterm_with_idle_connections_exits_promptly(server_factory):
         sock.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug (minor): a connection whose request header is in but whose body "
-    "is still awaited counts as busy (src/http/server.cc Session sets "
-    "it->busy = true before reading the body), so Server::Stop does not cancel "
-    "it and SIGTERM waits out the whole 10 s grace period for a client that "
-    "never finishes its body"))
 def test_sigterm_with_a_body_never_sent_exits_promptly(server_factory):
     s = server_factory({"limits": {"header_timeout_s": 60, "idle_timeout_s": 60,
                                    "body_timeout_s": 60}})
@@ -178,14 +172,6 @@ def test_sigterm_lets_an_in_flight_request_finish(server_factory):
     assert elapsed < one_login + 5
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: main.cc blocks SIGTERM/SIGINT (pthread_sigmask before sigwait) only "
-    "after service::Homeserver has started its database and hashing thread pools, "
-    "so those threads leave the signals unblocked; a SIGTERM that arrives while the "
-    "main thread is not inside sigwait (e.g. right after the 'listening on' line) is "
-    "delivered to a pool thread and kills the process with the default action "
-    "(exit by signal, no clean shutdown). Seen as -15/-2 in ~5% of immediate "
-    "SIGTERMs under load. Fix: block the signals first thing in main()"))
 def test_every_thread_blocks_the_stop_signals(server_factory):
     s = server_factory()
     pid = s.proc.pid
@@ -230,17 +216,6 @@ def _sanitized(binary: str) -> bool:
 
 
 @pytest.mark.skipif(not _sanitized(VIGIE_BIN), reason="only a sanitizer build can see it")
-@pytest.mark.xfail(strict=False, reason=(
-    "server bug (race, found by ASan): heap-use-after-free at shutdown. main.cc Serve() "
-    "declares service::Homeserver before http::Server, so on return the Server (and its "
-    "Workers' io_contexts, server.cc Impl::workers) is destroyed while the Homeserver's "
-    "db/hash thread pools are still running; a pool thread finishing an Offload "
-    "(common/offload.h co_spawn on the pool) can still be inside dispatch() to the "
-    "destroyed io_context's executor (~basic_executor_type, io_context.hpp:692). Seen "
-    "intermittently (a few % of SIGTERMs right after an authenticated request, more "
-    "with PostgreSQL and a loaded machine); not strict because it is a timing race. "
-    "Fix: join/stop the pools (or destroy the Homeserver's users) before the Server is "
-    "destroyed"))
 def test_sigterm_right_after_database_work_is_clean(server_factory):
     s = server_factory()
     reg = s.register("racer", PASSWORD)

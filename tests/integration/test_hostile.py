@@ -329,12 +329,6 @@ def test_slowloris_is_cut_off_and_others_are_served(server):
     assert served >= 3
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: on a keep-alive connection the next request's header gets "
-    "idle_timeout_s in total, not header_timeout_s once its first byte arrived "
-    "(src/http/server.cc Session: expires_after(first ? header_timeout : idle_timeout) "
-    "is never re-armed when bytes arrive), contrary to the comment there; a slowloris "
-    "client can hold a connection idle_timeout_s (75 s by default) instead of 20 s"))
 def test_slowloris_after_a_first_request_gets_header_timeout(server_factory):
     s = server_factory({"limits": {"header_timeout_s": 1, "idle_timeout_s": 6}})
     with connect(s) as sock:
@@ -663,14 +657,6 @@ TEXT_VECTORS = {
 
 @pytest.mark.parametrize("vector", TEXT_VECTORS)
 def test_text_the_database_refuses(scratch, engine, vector, request):
-    if engine == "postgres":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "server bug (PostgreSQL engine): user-supplied strings with a NUL byte or "
-            "invalid UTF-8 reach the database unchecked; PostgreSQL refuses them "
-            "(postgres_database.cc 'text parameter contains a NUL byte' / SQLSTATE 22021) "
-            "and the request fails with 500. The long User-Agent case is a legitimate "
-            "client: http/server.cc cuts User-Agent at 512 bytes, splitting a UTF-8 "
-            "sequence, so such a client cannot log in on PostgreSQL")))
     s, reg = scratch
     r = TEXT_VECTORS[vector](s, reg)
     assert r.status < 500, r

@@ -54,14 +54,18 @@ void AddDeviceRoutes(Router& r, service::Homeserver& hs) {
   // POST /_matrix/client/v3/delete_devices
   r.Add("POST", "/_matrix/client/v3/delete_devices",
         [&hs](RequestContext& c) -> boost::asio::awaitable<http::Response> {
-          const auto* arr = json::GetArray(c.body, "devices");
-          if (!arr) throw MissingParam("Missing 'devices'");
-          std::vector<std::string> ids;
-          for (const auto& v : *arr) {
-            if (!v.is_string()) throw BadJson("'devices' must be an array of strings");
-            ids.emplace_back(v.get_string());
-          }
-          co_await hs.devices.Delete(c.requester(), ids, json::GetObject(c.body, "auth"));
+          auto ids = json::GetStringArray(c.body, "devices", 1000);
+          if (!ids) throw MissingParam("Missing 'devices'");
+          co_await hs.devices.Delete(c.requester(), *ids, json::GetObject(c.body, "auth"));
+          co_return http::Response::Json(boost::json::object{});
+        });
+
+  // POST /_matrix/client/v3/delete_devices
+  r.Add("POST", "/_matrix/client/v3/delete_devices",
+        [&hs](RequestContext& c) -> boost::asio::awaitable<http::Response> {
+          auto ids = json::GetStringArray(c.body, "devices", 1000);
+          if (!ids) throw MissingParam("Missing 'devices'");
+          co_await hs.devices.Delete(c.requester(), *ids, json::GetObject(c.body, "auth"));
           co_return http::Response::Json(boost::json::object{});
         });
 }

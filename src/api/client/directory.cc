@@ -81,10 +81,10 @@ void AddDirectoryRoutes(Router& r, service::Homeserver& hs) {
         for (const auto& t : *types) {
           if (t.is_null()) {
             list.emplace_back(std::nullopt);
-          } else if (t.is_string()) {
+          } else if (t.is_string() && t.as_string().find('\0') == std::string_view::npos) {
             list.emplace_back(std::string(t.as_string()));
           } else {
-            throw BadJson("room_types must be an array of strings or nulls");
+            throw BadJson("room_types must be an array of strings (without NUL) or nulls");
           }
         }
         q.room_types = std::move(list);

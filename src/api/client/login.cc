@@ -47,7 +47,7 @@ void AddLoginRoutes(Router& r, service::Homeserver& hs) {
                {"access_token", *s.access_token},
                {"device_id", s.device_id},
                {"home_server", hs.config().server_name},
-               {"well_known", {{"m.homeserver", {{"base_url", hs.config().public_baseurl}}}}}});
+               {"well_known", {{"m.homeserver", {{"base_url", hs.public_baseurl()}}}}}});
         },
         {.auth = AuthMode::kNone, .login_rate = true});
 

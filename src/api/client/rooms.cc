@@ -24,13 +24,7 @@ service::CreateRoomOptions ParseCreateRoom(const boost::json::object& b) {
   o.topic = json::GetString(b, "topic");
   o.room_alias_name = json::GetString(b, "room_alias_name");
   o.is_direct = json::GetBool(b, "is_direct").value_or(false);
-  if (const auto* inv = json::GetArray(b, "invite")) {
-    if (inv->size() > 1000) throw InvalidParam("Too many invites");
-    for (const auto& v : *inv) {
-      if (!v.is_string()) throw BadJson("'invite' must be an array of user ids");
-      o.invite.emplace_back(v.as_string());
-    }
-  }
+  if (auto inv = json::GetStringArray(b, "invite", 1000)) o.invite = std::move(*inv);
   if (const auto* cc = json::GetObject(b, "creation_content")) o.creation_content = *cc;
   if (const auto* pl = json::GetObject(b, "power_level_content_override")) {
     o.power_level_content_override = *pl;
@@ -121,7 +115,7 @@ void AddRoomRoutes(Router& r, service::Homeserver& hs) {
         co_await hs.rooms.SetState(c.requester(), c.params[0], c.params[1], sk, std::move(c.body));
     co_return Response::Json({{"event_id", id}});
   };
-  r.Add("PUT", "/_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}", put_state);
+  r.Add("PUT", "/_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey*}", put_state);
   // PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType} (empty state key)
   r.Add("PUT", "/_matrix/client/v3/rooms/{roomId}/state/{eventType}", put_state);
 
@@ -135,7 +129,7 @@ void AddRoomRoutes(Router& r, service::Homeserver& hs) {
     }
     co_return Response::Json(client["content"]);
   };
-  r.Add("GET", "/_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}", get_state);
+  r.Add("GET", "/_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey*}", get_state);
   r.Add("GET", "/_matrix/client/v3/rooms/{roomId}/state/{eventType}", get_state);
 
   // GET /_matrix/client/v3/rooms/{roomId}/state

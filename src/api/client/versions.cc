@@ -17,8 +17,7 @@ void AddVersionRoutes(Router& r, service::Homeserver& hs) {
   // GET /.well-known/matrix/client
   r.Add("GET", "/.well-known/matrix/client",
         [&hs](RequestContext&) -> boost::asio::awaitable<http::Response> {
-          co_return http::Response::Json(
-              {{"m.homeserver", {{"base_url", hs.config().public_baseurl}}}});
+          co_return http::Response::Json({{"m.homeserver", {{"base_url", hs.public_baseurl()}}}});
         },
         {.auth = AuthMode::kNone});
 
