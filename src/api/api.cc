@@ -58,6 +58,8 @@ Api::Api(service::Homeserver& hs) : hs_(hs) {
   AddPushRuleRoutes(router_, hs);
   AddHistoryRoutes(router_, hs);
   AddDirectoryRoutes(router_, hs);
+  AddKeysRoutes(router_, hs);
+  AddMediaRoutes(router_, hs);
 }
 
 std::size_t Api::BodyLimit(std::string_view method, std::string_view path) const {

@@ -44,5 +44,7 @@ void AddAccountDataRoutes(Router& r, service::Homeserver& hs);
 void AddPushRuleRoutes(Router& r, service::Homeserver& hs);
 void AddHistoryRoutes(Router& r, service::Homeserver& hs);
 void AddDirectoryRoutes(Router& r, service::Homeserver& hs);
+void AddKeysRoutes(Router& r, service::Homeserver& hs);
+void AddMediaRoutes(Router& r, service::Homeserver& hs);
 
 }  // namespace vigie::api

@@ -86,6 +86,9 @@ std::pair<const char*, int> MatrixErrcode(const Error& e) {
     case ErrorCode::kResourceLimitExceeded:
       r = {"M_RESOURCE_LIMIT_EXCEEDED", 403};
       break;
+    case ErrorCode::kInvalidSignature:
+      r = {"M_INVALID_SIGNATURE", 400};
+      break;
     case ErrorCode::kUnavailable:
       r = {"M_UNKNOWN", 503};
       break;
@@ -94,6 +97,12 @@ std::pair<const char*, int> MatrixErrcode(const Error& e) {
       break;
     case ErrorCode::kUiaRequired:
       r = {"M_FORBIDDEN", 401};
+      break;
+    case ErrorCode::kCannotOverwriteMedia:
+      r = {"M_CANNOT_OVERWRITE_MEDIA", 409};
+      break;
+    case ErrorCode::kNotYetUploaded:
+      r = {"M_NOT_YET_UPLOADED", 504};
       break;
   }
   if (e.status_override()) r.second = e.status_override();

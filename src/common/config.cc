@@ -89,8 +89,8 @@ Config ParseConfig(const std::string& text, const std::string& origin) {
     Fail(origin, e.what());
   }
   static const std::set<std::string> kSections = {
-      "server",    "tls",         "database", "limits",  "registration",
-      "passwords", "rate_limits", "metrics",  "logging", "cors"};
+      "server",      "tls",     "database", "limits", "registration", "passwords",
+      "rate_limits", "metrics", "logging",  "cors",   "media"};
   for (const auto& [k, _] : root.as_table()) {
     if (!kSections.count(k)) Fail(origin, "unknown section [" + k + "]");
   }
@@ -167,6 +167,11 @@ Config ParseConfig(const std::string& text, const std::string& origin) {
   {
     Section s(root, "cors", origin);
     s.Get("allow_origin", c.cors_allow_origin);
+  }
+  {
+    Section s(root, "media", origin);
+    s.Get("user_quota_bytes", c.media_user_quota_bytes);
+    s.Get("allow_unauthenticated_download", c.media_allow_unauthenticated_download);
   }
 
   // Validation.
@@ -295,6 +300,13 @@ format = "text"  # text or json
 
 [cors]
 allow_origin = "*"
+
+[media]
+# Largest upload: [limits] max_media_bytes. Sum of one user's uploads (1 GiB).
+user_quota_bytes = 1073741824
+# Serve the legacy unauthenticated /_matrix/media/v3/download and /thumbnail
+# endpoints (Matrix 1.11 made media downloads authenticated).
+allow_unauthenticated_download = false
 )";
 }
 

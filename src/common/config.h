@@ -76,6 +76,10 @@ struct Config {
 
   // [cors]
   std::string cors_allow_origin = "*";
+
+  // [media] (the upload size limit is [limits] max_media_bytes)
+  std::size_t media_user_quota_bytes = std::size_t{1} << 30;  // sum of a user's uploads
+  bool media_allow_unauthenticated_download = false;          // legacy /_matrix/media/v3
 };
 
 // Reads and validates a config file. Throws std::runtime_error naming the

@@ -36,9 +36,12 @@ enum class ErrorCode {
   kThreepidNotFound,         // M_THREEPID_NOT_FOUND 400
   kBadAlias,                 // M_BAD_ALIAS 400
   kResourceLimitExceeded,    // M_RESOURCE_LIMIT_EXCEEDED 403
+  kInvalidSignature,         // M_INVALID_SIGNATURE 400
   kUnavailable,              // M_UNKNOWN 503 (overloaded, shutting down)
   kInternal,                 // M_UNKNOWN 500
   kUiaRequired,              // 401, body is extra() only (flows, session, ...)
+  kCannotOverwriteMedia,     // M_CANNOT_OVERWRITE_MEDIA 409
+  kNotYetUploaded,           // M_NOT_YET_UPLOADED 504
 };
 
 class Error : public std::exception {

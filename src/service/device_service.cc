@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "common/offload.h"
 #include "service/account_service.h"
+#include "service/keys_service.h"
 
 namespace vigie::service {
 
@@ -30,9 +31,10 @@ boost::asio::awaitable<void> DeviceService::Rename(const Requester& who,
                                                    const std::optional<std::string>& name) {
   if (name && name->size() > 256) throw InvalidParam("display_name is too long");
   bool found = co_await Offload(ctx_.db_pool, [&] {
-    return ctx_.db.Write([&](sql::Tx& tx) {
+    return stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
       if (!AccountStore::GetDevice(tx, who.user_id, device_id)) return false;
       AccountStore::SetDeviceDisplayName(tx, who.user_id, device_id, name);
+      NoteDeviceListChange(tx, who.user_id, next, fx);
       return true;
     });
   });
@@ -46,12 +48,15 @@ boost::asio::awaitable<void> DeviceService::Delete(const Requester& who,
   UiaSpec spec{"POST /delete_devices", {{kStagePassword}}, who.user_id};
   co_await uia_.Require(spec, auth);
   co_await Offload(ctx_.db_pool, [&] {
-    ctx_.db.Write([&](sql::Tx& tx) {
+    stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+      bool any = false;
       for (const auto& id : ids) {
         if (AccountStore::DeleteDevice(tx, who.user_id, id)) {
           Audit(tx, who.user_id, who.tenant_id, "device.delete", who.user_id, {{"device_id", id}});
+          any = true;
         }
       }
+      if (any) NoteDeviceListChange(tx, who.user_id, next, fx);
     });
   });
   for (const auto& id : ids) auth_.Forget(who.user_id, id);

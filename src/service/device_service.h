@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "service/auth_service.h"
+#include "service/stream.h"
 #include "service/uia_service.h"
 #include "storage/account_store.h"
 
@@ -13,8 +14,8 @@ namespace vigie::service {
 
 class DeviceService {
  public:
-  DeviceService(ServiceContext& ctx, AuthService& auth, UiaService& uia)
-      : ctx_(ctx), auth_(auth), uia_(uia) {}
+  DeviceService(ServiceContext& ctx, AuthService& auth, UiaService& uia, Stream& stream)
+      : ctx_(ctx), auth_(auth), uia_(uia), stream_(stream) {}
 
   boost::asio::awaitable<std::vector<storage::DeviceRecord>> List(const std::string& user_id);
   // Throws M_NOT_FOUND if the user has no such device.
@@ -22,8 +23,9 @@ class DeviceService {
                                                     const std::string& device_id);
   boost::asio::awaitable<void> Rename(const Requester& who, const std::string& device_id,
                                       const std::optional<std::string>& name);
-  // Deletes devices after UIA (m.login.password); ids the user does not
-  // have are ignored, as the spec asks.
+  // Deletes devices after UIA (m.login.password), with their end-to-end
+  // keys and to-device inboxes; ids the user does not have are ignored, as
+  // the spec asks. Renames and deletions are device-list changes.
   boost::asio::awaitable<void> Delete(const Requester& who, const std::vector<std::string>& ids,
                                       const boost::json::object* auth);
 
@@ -31,6 +33,7 @@ class DeviceService {
   ServiceContext& ctx_;
   AuthService& auth_;
   UiaService& uia_;
+  Stream& stream_;
 };
 
 }  // namespace vigie::service

@@ -17,6 +17,8 @@
 #include "service/device_service.h"
 #include "service/directory_service.h"
 #include "service/history_service.h"
+#include "service/keys_service.h"
+#include "service/media_service.h"
 #include "service/password_hasher.h"
 #include "service/presence_service.h"
 #include "service/profile_service.h"
@@ -81,21 +83,24 @@ class Homeserver {
   std::string public_baseurl_;
 
  public:
+  Stream stream;  // before the services that write to it
   AuthService auth;
   UiaService uia;
   AccountService accounts;
   DeviceService devices;
   ProfileService profiles;
-  Stream stream;
   TypingService typing;
   PushRuleService push_rules;  // before rooms, which evaluates with it
   RoomService rooms;
   SyncService sync;
+  KeysService keys;
+  ToDeviceService to_device;
   PresenceService presence;
   ReceiptService receipts;
   AccountDataService account_data;
   HistoryService history;
   DirectoryService directory;
+  MediaService media;
   RateLimiter rl_ip;
   RateLimiter rl_user;
   RateLimiter rl_login;

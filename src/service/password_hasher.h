@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <string>
 #include <string_view>
 
@@ -21,7 +22,9 @@ class PasswordHasher {
  private:
   std::uint64_t ops_;
   std::size_t mem_bytes_;
-  std::string dummy_hash_;
+  // Computed on a background thread at construction, so that start-up
+  // does not wait for one full Argon2 run.
+  std::shared_future<std::string> dummy_hash_;
 };
 
 }  // namespace vigie::service

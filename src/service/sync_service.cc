@@ -11,7 +11,9 @@
 #include "common/json.h"
 #include "common/offload.h"
 #include "common/time.h"
+#include "service/keys_service.h"
 #include "service/push_rules.h"
+#include "storage/e2e_store.h"
 #include "storage/user_data_store.h"
 
 namespace vigie::service {
@@ -125,6 +127,20 @@ boost::asio::awaitable<Filter> SyncService::ResolveFilter(const Requester& who,
 boost::asio::awaitable<SyncResult> SyncService::Sync(const Requester& who, SyncRequest req) {
   std::optional<SyncToken> since;
   if (req.since) since = SyncToken::Parse(*req.since);
+  if (since && !who.device_id.empty()) {
+    // To-device messages up to the token were delivered by the sync that
+    // returned it: delete them (a write only when there are some).
+    const std::int64_t upto = std::min(since->pos, stream_.Current());
+    co_await Offload(ctx_.db_pool, [&] {
+      bool any = ctx_.db.Read([&](sql::Tx& tx) {
+        return storage::E2eStore::HasToDeviceUpTo(tx, who.user_id, who.device_id, upto);
+      });
+      if (!any) return;
+      ctx_.db.Write([&](sql::Tx& tx) {
+        storage::E2eStore::DeleteToDeviceUpTo(tx, who.user_id, who.device_id, upto);
+      });
+    });
+  }
   const auto deadline =
       std::chrono::steady_clock::now() + std::min(req.timeout, std::chrono::milliseconds(300000));
   auto ex = co_await boost::asio::this_coro::executor;
@@ -363,6 +379,29 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
         out.presence.push_back(
             {{"type", "m.presence"}, {"sender", p.user_id}, {"content", std::move(content)}});
       }
+    }
+
+    // End-to-end encryption: the device's to-device inbox and key counts,
+    // and (incrementally) whose device lists changed.
+    if (!who.device_id.empty()) {
+      for (const auto& m :
+           storage::E2eStore::ToDeviceFor(tx, who.user_id, who.device_id, S, current)) {
+        out.to_device.push_back(
+            {{"sender", m.sender}, {"type", m.type}, {"content", boost::json::parse(m.content)}});
+      }
+      out.one_time_keys_count = {{"signed_curve25519", 0}};
+      for (const auto& [alg, n] :
+           storage::E2eStore::OneTimeKeyCounts(tx, who.user_id, who.device_id)) {
+        out.one_time_keys_count[alg] = n;
+      }
+      for (auto& t : storage::E2eStore::UnusedFallbackKeyTypes(tx, who.user_id, who.device_id)) {
+        out.unused_fallback_key_types.emplace_back(t);
+      }
+    }
+    if (since) {
+      auto delta = DeviceListChanges(tx, who.user_id, S, current);
+      for (auto& u : delta.changed) out.device_lists_changed.emplace_back(u);
+      for (auto& u : delta.left) out.device_lists_left.emplace_back(u);
     }
   });
   return out;

@@ -1,5 +1,7 @@
 #include "storage/account_store.h"
 
+#include "storage/e2e_store.h"
+
 namespace vigie::storage {
 namespace {
 
@@ -154,6 +156,7 @@ void AccountStore::TouchDevice(sql::Tx& tx, std::string_view user_id, std::strin
 
 bool AccountStore::DeleteDevice(sql::Tx& tx, std::string_view user_id, std::string_view device_id) {
   DeleteTokensOfDevice(tx, user_id, device_id);
+  E2eStore::DeleteDevice(tx, user_id, device_id);
   return tx.Query("DELETE FROM devices WHERE user_id = $1 AND device_id = $2",
                   {Str(user_id), Str(device_id)})
              .affected > 0;

@@ -84,7 +84,8 @@ class AccountStore {
                                    const std::optional<std::string>& name);
   static void TouchDevice(sql::Tx& tx, std::string_view user_id, std::string_view device_id,
                           std::int64_t ts, std::string_view ip, std::string_view user_agent);
-  // Deletes the device and its access tokens. Returns false if absent.
+  // Deletes the device, its access tokens and its end-to-end keys and
+  // to-device inbox (E2eStore::DeleteDevice). Returns false if absent.
   static bool DeleteDevice(sql::Tx& tx, std::string_view user_id, std::string_view device_id);
 
   // Access tokens, by SHA-256 hash only: the token itself is never stored.

@@ -226,6 +226,89 @@ CREATE TABLE event_push_actions (
 );
 )sql",
        "", ""},
+      {3, "media repository",
+       R"sql(
+CREATE TABLE media (
+  media_id TEXT PRIMARY KEY,
+  sha256 TEXT,
+  size BIGINT NOT NULL DEFAULT 0,
+  content_type TEXT,
+  upload_name TEXT,
+  user_id TEXT NOT NULL,
+  tenant_id TEXT NOT NULL,
+  created_ts BIGINT NOT NULL,
+  unused_expires_ts BIGINT
+);
+CREATE INDEX media_user ON media (user_id);
+CREATE INDEX media_sha256 ON media (sha256);
+CREATE INDEX media_unused_expires ON media (unused_expires_ts);
+)sql",
+       "", ""},
+      {4, "end-to-end encryption: device keys, cross-signing, to-device",
+       R"sql(
+CREATE TABLE e2e_device_keys (
+  user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  json TEXT NOT NULL,
+  ts BIGINT NOT NULL,
+  PRIMARY KEY (user_id, device_id)
+);
+CREATE TABLE e2e_one_time_keys (
+  user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  algorithm TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  json TEXT NOT NULL,
+  PRIMARY KEY (user_id, device_id, algorithm, key_id)
+);
+CREATE TABLE e2e_fallback_keys (
+  user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  algorithm TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  json TEXT NOT NULL,
+  used INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (user_id, device_id, algorithm)
+);
+CREATE TABLE e2e_cross_signing_keys (
+  user_id TEXT NOT NULL,
+  key_type TEXT NOT NULL CHECK (key_type IN ('master', 'self_signing', 'user_signing')),
+  public_key TEXT NOT NULL,
+  json TEXT NOT NULL,
+  PRIMARY KEY (user_id, key_type)
+);
+CREATE TABLE e2e_signatures (
+  target_user_id TEXT NOT NULL,
+  target_key_id TEXT NOT NULL,
+  signer_user_id TEXT NOT NULL,
+  signer_key_id TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  PRIMARY KEY (target_user_id, target_key_id, signer_user_id, signer_key_id)
+);
+CREATE TABLE device_list_changes (
+  user_id TEXT NOT NULL,
+  stream_pos BIGINT NOT NULL,
+  PRIMARY KEY (user_id, stream_pos)
+);
+CREATE INDEX device_list_changes_stream ON device_list_changes (stream_pos);
+CREATE TABLE to_device_messages (
+  user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  stream_pos BIGINT NOT NULL,
+  sender TEXT NOT NULL,
+  type TEXT NOT NULL,
+  content TEXT NOT NULL,
+  PRIMARY KEY (user_id, device_id, stream_pos)
+);
+CREATE TABLE to_device_txns (
+  user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  txn_id TEXT NOT NULL,
+  ts BIGINT NOT NULL,
+  PRIMARY KEY (user_id, device_id, txn_id)
+);
+)sql",
+       "", ""},
   };
   return kMigrations;
 }

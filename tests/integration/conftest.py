@@ -26,6 +26,7 @@ import os
 import queue
 import re
 import signal
+import ssl
 import socket
 import subprocess
 import threading
@@ -246,7 +247,7 @@ class VigieServer:
                     f"vigie exited ({self.proc.returncode}) before listening:\n"
                     + "".join(self.stdout_lines) + self.stderr_text())
             self.stdout_lines.append(line)
-            if m := re.search(r"listening on http://127\.0\.0\.1:(\d+)", line):
+            if m := re.search(r"listening on https?://127\.0\.0\.1:(\d+)", line):
                 self.port = int(m.group(1))
             elif m := re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", line):
                 self.metrics_port = int(m.group(1))
@@ -345,7 +346,15 @@ class VigieServer:
             h.setdefault("Content-Type", "application/json")
         if token is not None:
             h["Authorization"] = f"Bearer {token}"
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        if self.config.get("tls", {}).get("enabled"):
+            # The test's own certificate: identity checks are test_tls.py's job.
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                               context=ctx)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             conn.request(method, path, body=body, headers=h)
             r = conn.getresponse()

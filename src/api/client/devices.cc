@@ -59,15 +59,6 @@ void AddDeviceRoutes(Router& r, service::Homeserver& hs) {
           co_await hs.devices.Delete(c.requester(), *ids, json::GetObject(c.body, "auth"));
           co_return http::Response::Json(boost::json::object{});
         });
-
-  // POST /_matrix/client/v3/delete_devices
-  r.Add("POST", "/_matrix/client/v3/delete_devices",
-        [&hs](RequestContext& c) -> boost::asio::awaitable<http::Response> {
-          auto ids = json::GetStringArray(c.body, "devices", 1000);
-          if (!ids) throw MissingParam("Missing 'devices'");
-          co_await hs.devices.Delete(c.requester(), *ids, json::GetObject(c.body, "auth"));
-          co_return http::Response::Json(boost::json::object{});
-        });
 }
 
 }  // namespace vigie::api

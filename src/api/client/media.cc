@@ -1,0 +1,189 @@
+// The content repository (spec "Content repository"): uploads, the
+// authenticated downloads of Matrix 1.11, and the legacy unauthenticated
+// downloads when [media] allow_unauthenticated_download is set.
+#include <cctype>
+#include <charconv>
+#include <cstring>
+#include <set>
+
+#include "api/api.h"
+#include "common/error.h"
+
+namespace vigie::api {
+namespace {
+
+using boost::asio::awaitable;
+using http::Response;
+
+// Sandbox every download so that uploaded HTML or SVG cannot run script
+// in a browser that opens it (Synapse's policy).
+constexpr const char* kMediaCsp =
+    "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; "
+    "style-src 'unsafe-inline'; object-src 'self';";
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// The media type without parameters, lower case.
+std::string Essence(std::string_view content_type) {
+  std::string_view t = content_type.substr(0, content_type.find(';'));
+  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+  return Lower(t);
+}
+
+// Types a browser may show inline; everything else (HTML, SVG, ...) is an
+// attachment.
+bool InlineSafe(std::string_view content_type) {
+  static const std::set<std::string, std::less<>> kInline = {
+      "image/jpeg", "image/png", "image/gif",  "image/webp", "image/apng",
+      "image/avif", "video/mp4", "video/webm", "video/ogg",  "text/plain"};
+  const std::string e = Essence(content_type);
+  return kInline.count(e) || e.starts_with("audio/");
+}
+
+// RFC 5987 ext-value for filename*.
+std::string EncodeFilename(std::string_view name) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out = "UTF-8''";
+  for (unsigned char c : name) {
+    if (std::isalnum(c) || std::strchr("!#$&+-.^_`|~", c)) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+Response MediaResponse(service::MediaContent m, const std::optional<std::string>& file_name) {
+  Response res;
+  res.content_type = m.content_type;
+  res.body = std::move(m.bytes);
+  std::string disposition = InlineSafe(m.content_type) ? "inline" : "attachment";
+  const auto& name = file_name ? file_name : m.upload_name;
+  if (name && !name->empty()) disposition += "; filename*=" + EncodeFilename(*name);
+  res.headers.emplace_back("Content-Disposition", std::move(disposition));
+  res.headers.emplace_back("Content-Security-Policy", kMediaCsp);
+  res.headers.emplace_back("Cross-Origin-Resource-Policy", "cross-origin");
+  return res;
+}
+
+std::optional<std::int64_t> QueryInt(const RequestContext& c, std::string_view key) {
+  auto v = c.req.Query(key);
+  if (!v) return std::nullopt;
+  std::int64_t n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || p != v->data() + v->size()) {
+    throw InvalidParam(std::string(key) + " must be an integer");
+  }
+  return n;
+}
+
+std::int64_t TimeoutMs(const RequestContext& c) {
+  return QueryInt(c, "timeout_ms").value_or(20000);
+}
+
+std::optional<std::string> UploadName(const RequestContext& c) {
+  auto v = c.req.Query("filename");
+  if (!v || v->empty()) return std::nullopt;
+  return std::string(*v);
+}
+
+awaitable<Response> Download(service::Homeserver& hs, RequestContext& c) {
+  std::optional<std::string> file_name;
+  if (c.params.size() > 2) file_name = c.params[2];
+  auto m = co_await hs.media.Download(c.params[0], c.params[1], TimeoutMs(c));
+  co_return MediaResponse(std::move(m), file_name);
+}
+
+awaitable<Response> Thumbnail(service::Homeserver& hs, RequestContext& c) {
+  auto width = QueryInt(c, "width");
+  auto height = QueryInt(c, "height");
+  if (!width || !height) throw MissingParam("width and height are required");
+  if (*width < 1 || *height < 1 || *width > 1 << 16 || *height > 1 << 16) {
+    throw InvalidParam("width and height must be between 1 and 65536");
+  }
+  std::string method(c.req.Query("method").value_or("scale"));
+  auto m = co_await hs.media.Thumbnail(c.params[0], c.params[1], static_cast<int>(*width),
+                                       static_cast<int>(*height), method, TimeoutMs(c));
+  co_return MediaResponse(std::move(m), std::nullopt);
+}
+
+}  // namespace
+
+void AddMediaRoutes(Router& r, service::Homeserver& hs) {
+  const RouteOptions binary{.auth = AuthMode::kRequired, .json_body = false};
+  const RouteOptions legacy{.auth = AuthMode::kNone, .json_body = false};
+
+  // POST /_matrix/media/v3/upload (and r0)
+  auto upload = [&hs](RequestContext& c) -> awaitable<Response> {
+    std::string uri = co_await hs.media.Upload(c.requester(), c.req.content_type, UploadName(c),
+                                               std::move(c.req.body));
+    co_return Response::Json({{"content_uri", uri}});
+  };
+  r.Add("POST", "/_matrix/media/v3/upload", upload, binary);
+  r.Add("POST", "/_matrix/media/r0/upload", upload, binary);
+
+  // POST /_matrix/media/v1/create
+  r.Add(
+      "POST", "/_matrix/media/v1/create",
+      [&hs](RequestContext& c) -> awaitable<Response> {
+        auto created = co_await hs.media.Create(c.requester());
+        co_return Response::Json({{"content_uri", created.content_uri},
+                                  {"unused_expires_at", created.unused_expires_at}});
+      },
+      binary);
+
+  // PUT /_matrix/media/v3/upload/{serverName}/{mediaId}
+  r.Add(
+      "PUT", "/_matrix/media/v3/upload/{serverName}/{mediaId}",
+      [&hs](RequestContext& c) -> awaitable<Response> {
+        co_await hs.media.UploadTo(c.requester(), c.params[0], c.params[1], c.req.content_type,
+                                   UploadName(c), std::move(c.req.body));
+        co_return Response::Json(boost::json::object{});
+      },
+      binary);
+
+  // GET /_matrix/client/v1/media/config (and the legacy /_matrix/media/v3/config)
+  auto config = [&hs](RequestContext&) -> awaitable<Response> {
+    co_return Response::Json(
+        {{"m.upload.size", static_cast<std::int64_t>(hs.config().max_media_bytes)}});
+  };
+  r.Add("GET", "/_matrix/client/v1/media/config", config);
+  r.Add("GET", "/_matrix/media/v3/config", config);
+  r.Add("GET", "/_matrix/media/r0/config", config);
+
+  // GET /_matrix/client/v1/media/download/{serverName}/{mediaId}[/{fileName}]
+  auto download = [&hs](RequestContext& c) { return Download(hs, c); };
+  r.Add("GET", "/_matrix/client/v1/media/download/{serverName}/{mediaId}", download);
+  r.Add("GET", "/_matrix/client/v1/media/download/{serverName}/{mediaId}/{fileName}", download);
+  // GET /_matrix/client/v1/media/thumbnail/{serverName}/{mediaId}
+  r.Add("GET", "/_matrix/client/v1/media/thumbnail/{serverName}/{mediaId}",
+        [&hs](RequestContext& c) { return Thumbnail(hs, c); });
+
+  // GET /_matrix/media/v3/download/{serverName}/{mediaId}[/{fileName}] (and r0),
+  // GET /_matrix/media/v3/thumbnail/{serverName}/{mediaId} (and r0): only when
+  // [media] allow_unauthenticated_download is set; otherwise 404 as Synapse.
+  auto legacy_download = [&hs](RequestContext& c) -> awaitable<Response> {
+    if (!hs.config().media_allow_unauthenticated_download) throw NotFound("Not found");
+    co_return co_await Download(hs, c);
+  };
+  auto legacy_thumbnail = [&hs](RequestContext& c) -> awaitable<Response> {
+    if (!hs.config().media_allow_unauthenticated_download) throw NotFound("Not found");
+    co_return co_await Thumbnail(hs, c);
+  };
+  for (const char* v : {"v3", "r0"}) {
+    const std::string base = std::string("/_matrix/media/") + v;
+    r.Add("GET", base + "/download/{serverName}/{mediaId}", legacy_download, legacy);
+    r.Add("GET", base + "/download/{serverName}/{mediaId}/{fileName}", legacy_download, legacy);
+    r.Add("GET", base + "/thumbnail/{serverName}/{mediaId}", legacy_thumbnail, legacy);
+  }
+}
+
+}  // namespace vigie::api

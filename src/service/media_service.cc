@@ -1,0 +1,330 @@
+#include "service/media_service.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <vips/vips.h>
+
+#include <algorithm>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <stdexcept>
+
+#include "common/crypto.h"
+#include "common/error.h"
+#include "common/offload.h"
+#include "common/time.h"
+#include "storage/media_store.h"
+
+namespace vigie::service {
+
+using storage::MediaRow;
+using storage::MediaStore;
+
+namespace {
+
+constexpr std::int64_t kMaxWaitMs = 60'000;
+constexpr std::int64_t kPollMs = 250;
+
+std::string SysError(const std::string& what, const std::string& path) {
+  return what + " " + path + ": " + std::strerror(errno);
+}
+
+void FsyncDir(const std::filesystem::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error(SysError("cannot open", dir.string()));
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) throw std::runtime_error(SysError("cannot fsync", dir.string()));
+}
+
+std::string ReadFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error(SysError("cannot open", path));
+  std::string out;
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  if (!ec) out.reserve(size);
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      throw std::runtime_error(SysError("cannot read", path));
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+// The media type without parameters, in lower case.
+std::string Essence(std::string_view content_type) {
+  auto semi = content_type.find(';');
+  std::string_view t = content_type.substr(0, semi);
+  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+  std::string out(t);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+void InitVips() {
+  static std::once_flag once;
+  static bool ok = false;
+  std::call_once(once, [] {
+    ok = VIPS_INIT("vigie") == 0;
+    if (ok) {
+      vips_cache_set_max(0);  // keep no decoded images between requests
+      vips_concurrency_set(1);
+    }
+  });
+  if (!ok) throw Internal("libvips failed to initialise");
+}
+
+Error CannotThumbnail() {
+  vips_error_clear();
+  return Error(ErrorCode::kUnknown, "Cannot generate a thumbnail of this media");
+}
+
+// Decodes `src` and encodes a thumbnail (PNG, or JPEG when `jpeg`).
+std::string MakeThumbnail(const std::string& src, int width, int height, bool crop, bool jpeg) {
+  InitVips();
+  VipsImage* header = vips_image_new_from_buffer(src.data(), src.size(), "", nullptr);
+  if (!header) throw CannotThumbnail();
+  const std::int64_t pixels =
+      std::int64_t{vips_image_get_width(header)} * vips_image_get_height(header);
+  g_object_unref(header);
+  if (pixels <= 0 || pixels > MediaService::kMaxSourcePixels) throw CannotThumbnail();
+
+  VipsImage* out = nullptr;
+  int rc = crop ? vips_thumbnail_buffer(const_cast<char*>(src.data()), src.size(), &out, width,
+                                        "height", height, "size", VIPS_SIZE_DOWN, "crop",
+                                        VIPS_INTERESTING_CENTRE, nullptr)
+                : vips_thumbnail_buffer(const_cast<char*>(src.data()), src.size(), &out, width,
+                                        "height", height, "size", VIPS_SIZE_DOWN, nullptr);
+  if (rc != 0 || !out) throw CannotThumbnail();
+  void* buf = nullptr;
+  std::size_t len = 0;
+  rc = vips_image_write_to_buffer(out, jpeg ? ".jpg[Q=80,strip]" : ".png[strip]", &buf, &len,
+                                  nullptr);
+  g_object_unref(out);
+  if (rc != 0 || !buf) throw CannotThumbnail();
+  std::string result(static_cast<const char*>(buf), len);
+  g_free(buf);
+  return result;
+}
+
+}  // namespace
+
+void WriteFileDurably(const std::string& path, const std::string& bytes) {
+  const std::filesystem::path target(path);
+  const std::string tmp = path + ".tmp-" + crypto::RandomAlnum(12);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd < 0) throw std::runtime_error(SysError("cannot create", tmp));
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      std::string msg = SysError("cannot write", tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw std::runtime_error(msg);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    std::string msg = SysError("cannot fsync", tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw std::runtime_error(msg);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::string msg = SysError("cannot rename", tmp);
+    ::unlink(tmp.c_str());
+    throw std::runtime_error(msg);
+  }
+  FsyncDir(target.parent_path());
+}
+
+MediaService::MediaService(ServiceContext& ctx)
+    : ctx_(ctx), media_dir_((std::filesystem::path(ctx.config.data_dir) / "media").string()) {}
+
+std::string MediaService::MediaPath(const std::string& sha256) const {
+  return (std::filesystem::path(media_dir_) / sha256.substr(0, 2) / sha256.substr(2, 2) / sha256)
+      .string();
+}
+
+std::string MediaService::StoreBlob(const std::string& bytes) const {
+  std::string sha = crypto::Sha256Hex(bytes);
+  const std::string path = MediaPath(sha);
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size == bytes.size()) return sha;  // identical content already stored
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (!std::filesystem::exists(dir)) {
+    std::filesystem::create_directories(dir);
+    FsyncDir(dir.parent_path());
+    FsyncDir(dir.parent_path().parent_path());
+  }
+  WriteFileDurably(path, bytes);
+  return sha;
+}
+
+void MediaService::CheckSize(std::size_t size) const {
+  if (size > ctx_.config.max_media_bytes) {
+    throw Error(ErrorCode::kTooLarge, "Media is larger than the server allows");
+  }
+}
+
+void MediaService::CheckQuota(sql::Tx& tx, const std::string& user_id, std::size_t size) const {
+  const auto used = static_cast<std::size_t>(MediaStore::UsageBytes(tx, user_id));
+  if (used + size > ctx_.config.media_user_quota_bytes) {
+    throw Error(ErrorCode::kLimitExceeded,
+                "Media storage quota exceeded: " + std::to_string(used) + " of " +
+                    std::to_string(ctx_.config.media_user_quota_bytes) + " bytes used");
+  }
+}
+
+boost::asio::awaitable<std::string> MediaService::Upload(const Requester& who,
+                                                         std::string content_type,
+                                                         std::optional<std::string> upload_name,
+                                                         std::string bytes) {
+  CheckSize(bytes.size());
+  if (content_type.empty()) content_type = "application/octet-stream";
+  const std::string media_id = crypto::RandomAlnum(24);
+  co_await Offload(ctx_.db_pool, [&] {
+    ctx_.db.Read([&](sql::Tx& tx) { CheckQuota(tx, who.user_id, bytes.size()); });
+    std::string sha = StoreBlob(bytes);
+    ctx_.db.Write([&](sql::Tx& tx) {
+      // Again under the write lock: another upload may have landed meanwhile.
+      CheckQuota(tx, who.user_id, bytes.size());
+      MediaStore::Insert(
+          tx, MediaRow{media_id, sha, static_cast<std::int64_t>(bytes.size()), content_type,
+                       upload_name, who.user_id, who.tenant_id, NowMs(), std::nullopt});
+    });
+  });
+  co_return "mxc://" + ctx_.config.server_name + "/" + media_id;
+}
+
+boost::asio::awaitable<CreatedMedia> MediaService::Create(const Requester& who) {
+  const std::string media_id = crypto::RandomAlnum(24);
+  const std::int64_t now = NowMs();
+  const std::int64_t expires = now + kUnusedExpiryMs;
+  co_await Offload(ctx_.db_pool, [&] {
+    ctx_.db.Write([&](sql::Tx& tx) {
+      MediaStore::DeleteExpiredPending(tx, now);
+      if (MediaStore::PendingCount(tx, who.user_id, now) >= kMaxPendingPerUser) {
+        throw Error(ErrorCode::kLimitExceeded, "Too many pending media uploads")
+            .with("retry_after_ms", std::int64_t{60'000});
+      }
+      MediaStore::Insert(tx, MediaRow{media_id, std::nullopt, 0, std::nullopt, std::nullopt,
+                                      who.user_id, who.tenant_id, now, expires});
+    });
+  });
+  co_return CreatedMedia{"mxc://" + ctx_.config.server_name + "/" + media_id, expires};
+}
+
+boost::asio::awaitable<void> MediaService::UploadTo(
+    const Requester& who, const std::string& server_name, const std::string& media_id,
+    std::string content_type, std::optional<std::string> upload_name, std::string bytes) {
+  if (server_name != ctx_.config.server_name) throw NotFound("Unknown media");
+  if (content_type.empty()) content_type = "application/octet-stream";
+  co_await Offload(ctx_.db_pool, [&] {
+    auto check = [&](sql::Tx& tx) {
+      auto row = MediaStore::Get(tx, media_id);
+      if (!row) throw NotFound("Unknown media");
+      if (row->user_id != who.user_id) throw Forbidden("This media id was created by another user");
+      if (row->sha256) {
+        throw Error(ErrorCode::kCannotOverwriteMedia, "Media already has content");
+      }
+      if (row->unused_expires_ts && *row->unused_expires_ts <= NowMs()) {
+        throw NotFound("This media id has expired");
+      }
+      CheckQuota(tx, who.user_id, bytes.size());
+    };
+    ctx_.db.Read(check);
+    CheckSize(bytes.size());
+    std::string sha = StoreBlob(bytes);
+    ctx_.db.Write([&](sql::Tx& tx) {
+      check(tx);
+      if (!MediaStore::Complete(tx, media_id, sha, static_cast<std::int64_t>(bytes.size()),
+                                content_type, upload_name)) {
+        throw Error(ErrorCode::kCannotOverwriteMedia, "Media already has content");
+      }
+    });
+  });
+}
+
+boost::asio::awaitable<MediaContent> MediaService::Download(const std::string& server_name,
+                                                            const std::string& media_id,
+                                                            std::int64_t timeout_ms) {
+  if (server_name != ctx_.config.server_name) throw NotFound("Unknown media");
+  const auto deadline =
+      std::chrono::steady_clock::now() +
+      std::chrono::milliseconds(std::clamp<std::int64_t>(timeout_ms, 0, kMaxWaitMs));
+  for (;;) {
+    std::optional<MediaContent> out = co_await Offload(ctx_.db_pool, [&] {
+      auto row = ctx_.db.Read([&](sql::Tx& tx) { return MediaStore::Get(tx, media_id); });
+      if (!row) throw NotFound("Unknown media");
+      if (!row->sha256) {
+        if (row->unused_expires_ts && *row->unused_expires_ts <= NowMs()) {
+          throw NotFound("Unknown media");
+        }
+        return std::optional<MediaContent>();
+      }
+      return std::optional<MediaContent>(
+          MediaContent{row->content_type.value_or("application/octet-stream"), row->upload_name,
+                       ReadFile(MediaPath(*row->sha256))});
+    });
+    if (out) co_return std::move(*out);
+    if (std::chrono::steady_clock::now() >= deadline) {
+      throw Error(ErrorCode::kNotYetUploaded, "Media has not been uploaded yet");
+    }
+    auto executor = co_await boost::asio::this_coro::executor;
+    boost::asio::steady_timer timer(executor);
+    timer.expires_after(std::chrono::milliseconds(kPollMs));
+    co_await timer.async_wait(boost::asio::use_awaitable);
+  }
+}
+
+boost::asio::awaitable<MediaContent> MediaService::Thumbnail(const std::string& server_name,
+                                                             const std::string& media_id, int width,
+                                                             int height, const std::string& method,
+                                                             std::int64_t timeout_ms) {
+  if (width < 1 || height < 1) throw InvalidParam("width and height must be positive");
+  if (method != "scale" && method != "crop") throw InvalidParam("method must be scale or crop");
+  width = std::min(width, kMaxThumbWidth);
+  height = std::min(height, kMaxThumbHeight);
+  MediaContent src = co_await Download(server_name, media_id, timeout_ms);
+  const std::string type = Essence(src.content_type);
+  if (type != "image/jpeg" && type != "image/png" && type != "image/gif" && type != "image/webp") {
+    throw Error(ErrorCode::kUnknown, "Cannot generate a thumbnail of this media type");
+  }
+  const bool jpeg = type == "image/jpeg";
+  MediaContent out{jpeg ? "image/jpeg" : "image/png", std::nullopt, {}};
+  out.bytes = co_await Offload(ctx_.db_pool, [&] {
+    const std::string sha = crypto::Sha256Hex(src.bytes);
+    const auto path = std::filesystem::path(media_dir_) / "thumbnails" / sha.substr(0, 2) /
+                      sha.substr(2, 2) /
+                      (sha + "-" + std::to_string(width) + "x" + std::to_string(height) + "-" +
+                       method + (jpeg ? ".jpg" : ".png"));
+    if (std::filesystem::exists(path)) return ReadFile(path.string());
+    std::string thumb = MakeThumbnail(src.bytes, width, height, method == "crop", jpeg);
+    std::filesystem::create_directories(path.parent_path());
+    WriteFileDurably(path.string(), thumb);
+    return thumb;
+  });
+  co_return out;
+}
+
+}  // namespace vigie::service

@@ -1,0 +1,99 @@
+// The media repository: uploads (direct, and the create-then-upload flow of
+// Matrix 1.7), downloads and thumbnails of this server's media.
+//
+// Bytes are stored once per distinct content under
+// data_dir/media/<ab>/<cd>/<sha256 hex>, written to a temporary file,
+// fsynced and renamed into place (then the directory fsynced) before the
+// metadata row commits, so an acknowledged upload survives a crash.
+// Thumbnails are generated with libvips on first request and cached under
+// data_dir/media/thumbnails/ keyed by (sha256, width, height, method).
+// Files are never deleted yet (no media retention).
+//
+// All file and database work runs on the database pool.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <optional>
+#include <string>
+
+#include "service/auth_service.h"
+#include "service/context.h"
+
+namespace vigie::service {
+
+struct MediaContent {
+  std::string content_type;                // as uploaded (application/octet-stream if none)
+  std::optional<std::string> upload_name;  // as uploaded
+  std::string bytes;
+};
+
+struct CreatedMedia {
+  std::string content_uri;  // mxc://server/id
+  std::int64_t unused_expires_at = 0;
+};
+
+class MediaService {
+ public:
+  // How long an id from Create stays reserved for its upload.
+  static constexpr std::int64_t kUnusedExpiryMs = 24 * 3600 * 1000;
+  // Reserved, not yet uploaded ids per user.
+  static constexpr std::int64_t kMaxPendingPerUser = 5;
+  // Largest thumbnail served, and the largest source image decoded.
+  static constexpr int kMaxThumbWidth = 800;
+  static constexpr int kMaxThumbHeight = 600;
+  static constexpr std::int64_t kMaxSourcePixels = 64LL * 1024 * 1024;
+
+  explicit MediaService(ServiceContext& ctx);
+
+  // Stores `bytes` and returns its mxc:// URI. M_TOO_LARGE (413) above
+  // [limits] max_media_bytes; M_LIMIT_EXCEEDED (429) when the user's
+  // uploads would exceed [media] user_quota_bytes.
+  boost::asio::awaitable<std::string> Upload(const Requester& who, std::string content_type,
+                                             std::optional<std::string> upload_name,
+                                             std::string bytes);
+
+  // Reserves an id for a later UploadTo. M_LIMIT_EXCEEDED when the user
+  // already has kMaxPendingPerUser unexpired reservations.
+  boost::asio::awaitable<CreatedMedia> Create(const Requester& who);
+
+  // Uploads the content of a reserved id. M_NOT_FOUND for another server,
+  // an unknown or expired id; M_FORBIDDEN if `who` did not create it;
+  // M_CANNOT_OVERWRITE_MEDIA (409) if it already has content; size and
+  // quota errors as Upload.
+  boost::asio::awaitable<void> UploadTo(const Requester& who, const std::string& server_name,
+                                        const std::string& media_id, std::string content_type,
+                                        std::optional<std::string> upload_name, std::string bytes);
+
+  // The content of a media id. M_NOT_FOUND for another server or an
+  // unknown id; for a reserved id not yet uploaded, waits up to
+  // `timeout_ms` (capped at 60 s) for the upload, then M_NOT_YET_UPLOADED.
+  boost::asio::awaitable<MediaContent> Download(const std::string& server_name,
+                                                const std::string& media_id,
+                                                std::int64_t timeout_ms);
+
+  // A thumbnail of an image, at most width x height ("scale": the whole
+  // image fits inside; "crop": exactly that size, centred), capped at
+  // kMaxThumbWidth x kMaxThumbHeight. PNG, or JPEG for JPEG sources.
+  // Errors as Download, plus M_INVALID_PARAM for a bad size or method and
+  // M_UNKNOWN (400) for content that is not a supported image.
+  boost::asio::awaitable<MediaContent> Thumbnail(const std::string& server_name,
+                                                 const std::string& media_id, int width, int height,
+                                                 const std::string& method,
+                                                 std::int64_t timeout_ms);
+
+ private:
+  std::string MediaPath(const std::string& sha256) const;
+  // Writes `bytes` under its hash unless present; returns the hex hash.
+  std::string StoreBlob(const std::string& bytes) const;
+  void CheckSize(std::size_t size) const;
+  void CheckQuota(sql::Tx& tx, const std::string& user_id, std::size_t size) const;
+
+  ServiceContext& ctx_;
+  std::string media_dir_;
+};
+
+// Writes `bytes` to `path` durably: a temporary file in the same directory,
+// fsync, rename, fsync of the directory. Throws std::runtime_error.
+void WriteFileDurably(const std::string& path, const std::string& bytes);
+
+}  // namespace vigie::service
