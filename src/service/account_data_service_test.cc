@@ -21,14 +21,7 @@ class UserDataTest : public ::testing::Test {
     o.preset = "public_chat";
     room_ = hs_->RunSync(hs_->rooms.CreateRoom(alice_, o)).room_id;
   }
-  Requester Register(const std::string& name) {
-    hs_->RunSync(hs_->accounts.CreateUser(name, "password1", false, "t"));
-    LoginRequest r;
-    r.user = name;
-    r.password = "password1";
-    auto s = hs_->RunSync(hs_->accounts.Login(r));
-    return hs_->RunSync(hs_->auth.Authenticate(*s.access_token, "127.0.0.1", "t"));
-  }
+  Requester Register(const std::string& name) { return RegisterAndLogin(*hs_, name); }
   std::string Say(const Requester& who, const std::string& body) {
     return hs_->RunSync(hs_->rooms.Send(who, room_, "m.room.message",
                                         {{"msgtype", "m.text"}, {"body", body}},

@@ -23,14 +23,7 @@ class PushTest : public ::testing::Test {
     bob_ = Register("bob");
     carol_ = Register("carol");
   }
-  Requester Register(const std::string& name) {
-    hs_->RunSync(hs_->accounts.CreateUser(name, "password1", false, "t"));
-    LoginRequest r;
-    r.user = name;
-    r.password = "password1";
-    auto s = hs_->RunSync(hs_->accounts.Login(r));
-    return hs_->RunSync(hs_->auth.Authenticate(*s.access_token, "127.0.0.1", "t"));
-  }
+  Requester Register(const std::string& name) { return RegisterAndLogin(*hs_, name); }
   // A room of Alice's that the others have joined.
   std::string Room(const std::vector<const Requester*>& others) {
     CreateRoomOptions o;

@@ -19,14 +19,7 @@ class RoomTest : public ::testing::Test {
     alice_ = Register("alice");
     bob_ = Register("bob");
   }
-  Requester Register(const std::string& name) {
-    hs_->RunSync(hs_->accounts.CreateUser(name, "password1", false, "t"));
-    LoginRequest r;
-    r.user = name;
-    r.password = "password1";
-    auto s = hs_->RunSync(hs_->accounts.Login(r));
-    return hs_->RunSync(hs_->auth.Authenticate(*s.access_token, "127.0.0.1", "t"));
-  }
+  Requester Register(const std::string& name) { return RegisterAndLogin(*hs_, name); }
   std::string Create(CreateRoomOptions o = {}) {
     return hs_->RunSync(hs_->rooms.CreateRoom(alice_, std::move(o))).room_id;
   }

@@ -24,6 +24,17 @@ inline Config TestConfig() {
   return c;
 }
 
+// Creates `name` (password "password1"), logs in and returns the
+// authenticated requester.
+inline Requester RegisterAndLogin(Homeserver& hs, const std::string& name) {
+  hs.RunSync(hs.accounts.CreateUser(name, "password1", false, "t"));
+  LoginRequest r;
+  r.user = name;
+  r.password = "password1";
+  auto s = hs.RunSync(hs.accounts.Login(r));
+  return hs.RunSync(hs.auth.Authenticate(*s.access_token, "127.0.0.1", "t"));
+}
+
 // Runs `f` and returns the vigie::Error it throws (fails the test if none).
 inline Error ErrorOf(const std::function<void()>& f) {
   try {
