@@ -4,13 +4,15 @@
 
 #include <stdexcept>
 
+#include "common/crypto.h"
+
 namespace vigie::service {
 
 PasswordHasher::PasswordHasher(std::uint64_t ops, std::uint64_t mem_kib)
     : ops_(ops), mem_bytes_(static_cast<std::size_t>(mem_kib) * 1024) {
-  dummy_hash_ = std::async(std::launch::async, [this] {
-                  return Hash("vigie dummy password for timing equalisation");
-                }).share();
+  dummy_hash_ = "$argon2id$v=19$m=" + std::to_string(mem_kib) + ",t=" + std::to_string(ops) +
+                ",p=1$" + crypto::Base64(crypto::RandomBytes(16)) + "$" +
+                crypto::Base64(crypto::RandomBytes(32));
 }
 
 std::string PasswordHasher::Hash(std::string_view password) const {
@@ -29,7 +31,7 @@ bool PasswordHasher::Verify(std::string_view hash, std::string_view password) co
 }
 
 void PasswordHasher::DummyVerify(std::string_view password) const {
-  (void)Verify(dummy_hash_.get(), password);
+  (void)Verify(dummy_hash_, password);
 }
 
 }  // namespace vigie::service
