@@ -17,6 +17,7 @@
 #include "events/power_levels.h"
 #include "events/room_version.h"
 #include "service/push_rule_service.h"
+#include "service/sync_service.h"
 #include "storage/account_store.h"
 
 namespace vigie::service {
@@ -525,13 +526,18 @@ boost::asio::awaitable<std::string> RoomService::Redact(const Requester& who,
   });
 }
 
-boost::asio::awaitable<std::string> RoomService::Join(const Requester& who,
-                                                      const std::string& room_or_alias,
-                                                      std::optional<std::string> reason) {
+boost::asio::awaitable<std::string> RoomService::RoomIdOf(const std::string& room_or_alias) {
   // (No co_await inside ?: here: GCC 12 miscompiles it.)
   std::string room_id = room_or_alias;
   if (room_or_alias.starts_with("#")) room_id = co_await ResolveAlias(room_or_alias);
   CheckRoomId(room_id);
+  co_return room_id;
+}
+
+boost::asio::awaitable<std::string> RoomService::Join(const Requester& who,
+                                                      const std::string& room_or_alias,
+                                                      std::optional<std::string> reason) {
+  const std::string room_id = co_await RoomIdOf(room_or_alias);
   co_await Offload(ctx_.db_pool, [&] {
     stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
       RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
@@ -577,10 +583,7 @@ boost::asio::awaitable<std::string> RoomService::Join(const Requester& who,
 boost::asio::awaitable<std::string> RoomService::Knock(const Requester& who,
                                                        const std::string& room_or_alias,
                                                        std::optional<std::string> reason) {
-  // (No co_await inside ?: here: GCC 12 miscompiles it.)
-  std::string room_id = room_or_alias;
-  if (room_or_alias.starts_with("#")) room_id = co_await ResolveAlias(room_or_alias);
-  CheckRoomId(room_id);
+  const std::string room_id = co_await RoomIdOf(room_or_alias);
   co_await Offload(ctx_.db_pool, [&] {
     stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
       RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
@@ -681,6 +684,22 @@ namespace {
 
 // Returns the room and the stream position up to which `who` may read it;
 // throws M_FORBIDDEN if they may not.
+// The room's state events as of `upto` (the current state when upto is
+// the current position), optionally only those of one type.
+std::vector<RoomEvent> StateEventsAt(sql::Tx& tx, const storage::RoomRecord& room,
+                                     std::int64_t upto, std::int64_t current,
+                                     const std::string& type_filter) {
+  storage::StateMap state = upto >= current ? RoomStore::CurrentState(tx, room.room_nid)
+                                            : RoomStore::StateAt(tx, room.room_nid, upto);
+  std::vector<std::int64_t> nids;
+  for (const auto& [key, nid] : state) {
+    if (type_filter.empty() || key.first == type_filter) nids.push_back(nid);
+  }
+  std::vector<RoomEvent> out;
+  for (auto& e : RoomStore::GetEventsByNid(tx, nids)) out.push_back({std::move(e), room.room_id});
+  return out;
+}
+
 std::pair<storage::RoomRecord, std::int64_t> ReadableRoom(sql::Tx& tx, const std::string& room_id,
                                                           const std::string& user_id,
                                                           std::int64_t current) {
@@ -711,24 +730,17 @@ boost::asio::awaitable<RoomEvent> RoomService::GetEvent(const Requester& who,
 
 boost::asio::awaitable<std::vector<RoomEvent>> RoomService::GetState(const Requester& who,
                                                                      const std::string& room_id) {
+  co_return co_await StateAt(who, room_id, std::nullopt, "");
+}
+
+boost::asio::awaitable<std::vector<RoomEvent>> RoomService::StateAt(
+    const Requester& who, const std::string& room_id, std::optional<std::int64_t> at,
+    const std::string& type_filter) {
   const std::int64_t current = stream_.Current();
   co_return co_await Offload(ctx_.db_pool, [&] {
     return ctx_.db.Read([&](sql::Tx& tx) {
       auto [room, upto] = ReadableRoom(tx, room_id, who.user_id, current);
-      storage::StateMap state;
-      if (upto >= current) {
-        state = RoomStore::CurrentState(tx, room.room_nid);
-      } else {
-        // A former member sees the state as it was when they left.
-        auto last =
-            RoomStore::RoomEvents(tx, room.room_nid, 0, upto, 1, storage::Direction::kBackward);
-        if (!last.empty()) state = RoomStore::LoadStateGroup(tx, last[0].state_group);
-      }
-      std::vector<std::int64_t> nids;
-      for (const auto& [_, nid] : state) nids.push_back(nid);
-      std::vector<RoomEvent> out;
-      for (auto& e : RoomStore::GetEventsByNid(tx, nids)) out.push_back({std::move(e), room_id});
-      return out;
+      return StateEventsAt(tx, room, std::min(upto, at.value_or(upto)), current, type_filter);
     });
   });
 }
@@ -737,9 +749,9 @@ boost::asio::awaitable<RoomEvent> RoomService::GetStateEvent(const Requester& wh
                                                              const std::string& room_id,
                                                              const std::string& type,
                                                              const std::string& state_key) {
-  auto state = co_await GetState(who, room_id);
+  auto state = co_await StateAt(who, room_id, std::nullopt, type);
   for (auto& e : state) {
-    if (e.record.type == type && e.record.state_key.value_or("") == state_key) co_return e;
+    if (e.record.state_key.value_or("") == state_key) co_return e;
   }
   throw NotFound("No such state event");
 }
@@ -747,36 +759,11 @@ boost::asio::awaitable<RoomEvent> RoomService::GetStateEvent(const Requester& wh
 boost::asio::awaitable<std::vector<RoomEvent>> RoomService::Members(const Requester& who,
                                                                     const std::string& room_id,
                                                                     const MembersQuery& q) {
-  auto state = co_await GetState(who, room_id);
-  std::optional<std::int64_t> at_pos;
-  if (q.at && q.at->size() > 1 && q.at->front() == 's') {
-    try {
-      at_pos = std::stoll(q.at->substr(1));
-    } catch (const std::exception&) {
-      throw InvalidParam("Invalid 'at' token");
-    }
-  }
-  if (at_pos) {
-    const std::int64_t current = stream_.Current();
-    state = co_await Offload(ctx_.db_pool, [&] {
-      return ctx_.db.Read([&](sql::Tx& tx) {
-        auto [room, upto] = ReadableRoom(tx, room_id, who.user_id, current);
-        auto last = RoomStore::RoomEvents(tx, room.room_nid, 0, std::min(*at_pos, upto), 1,
-                                          storage::Direction::kBackward);
-        std::vector<RoomEvent> out;
-        if (last.empty()) return out;
-        std::vector<std::int64_t> nids;
-        for (const auto& [k, nid] : RoomStore::LoadStateGroup(tx, last[0].state_group)) {
-          if (k.first == "m.room.member") nids.push_back(nid);
-        }
-        for (auto& e : RoomStore::GetEventsByNid(tx, nids)) out.push_back({std::move(e), room_id});
-        return out;
-      });
-    });
-  }
+  std::optional<std::int64_t> at;
+  if (q.at) at = SyncToken::Parse(*q.at).pos;
+  auto state = co_await StateAt(who, room_id, at, "m.room.member");
   std::vector<RoomEvent> out;
   for (auto& e : state) {
-    if (e.record.type != "m.room.member") continue;
     auto pdu = ParsePdu(e.record.json);
     std::string m(pdu.at("content").as_object().at("membership").as_string());
     if (q.membership && m != *q.membership) continue;

@@ -121,6 +121,14 @@ class RoomService {
   const events::SigningKey& signing_key() const { return key_; }
 
  private:
+  // A room id, or the room an alias names (M_NOT_FOUND); checked.
+  boost::asio::awaitable<std::string> RoomIdOf(const std::string& room_or_alias);
+  // The state `who` may see as of stream position `at` (nullopt: now),
+  // only events of `type_filter` when it is not empty.
+  boost::asio::awaitable<std::vector<RoomEvent>> StateAt(const Requester& who,
+                                                         const std::string& room_id,
+                                                         std::optional<std::int64_t> at,
+                                                         const std::string& type_filter);
   ServiceContext& ctx_;
   Stream& stream_;
   const events::SigningKey& key_;

@@ -41,25 +41,10 @@ boost::json::object Content(const EventRecord& e) {
   return c && c->is_object() ? c->as_object() : boost::json::object{};
 }
 
-// The state of the room just before `first` (its predecessor's state).
-std::vector<EventRecord> StateBefore(sql::Tx& tx, std::int64_t room_nid, const EventRecord& first) {
-  auto prev = RoomStore::RoomEvents(tx, room_nid, 0, first.stream_pos - 1, 1, Direction::kBackward);
-  if (prev.empty()) return {};
-  std::vector<std::int64_t> nids;
-  for (const auto& [_, nid] : RoomStore::LoadStateGroup(tx, prev[0].state_group)) {
-    nids.push_back(nid);
-  }
-  return RoomStore::GetEventsByNid(tx, nids);
-}
-
-// The state as of the room's latest event at or before `upto`.
+// The state events as of `upto` (see RoomStore::StateAt).
 std::vector<EventRecord> StateAt(sql::Tx& tx, std::int64_t room_nid, std::int64_t upto) {
-  auto last = RoomStore::RoomEvents(tx, room_nid, 0, upto, 1, Direction::kBackward);
-  if (last.empty()) return {};
   std::vector<std::int64_t> nids;
-  for (const auto& [_, nid] : RoomStore::LoadStateGroup(tx, last[0].state_group)) {
-    nids.push_back(nid);
-  }
+  for (const auto& [_, nid] : RoomStore::StateAt(tx, room_nid, upto)) nids.push_back(nid);
   return RoomStore::GetEventsByNid(tx, nids);
 }
 
@@ -236,7 +221,7 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
         // No state either.
       } else if (fresh) {
         state = timeline.empty() ? StateAt(tx, m.room_nid, upto)
-                                 : StateBefore(tx, m.room_nid, timeline.front());
+                                 : StateAt(tx, m.room_nid, timeline.front().stream_pos - 1);
       } else if (rs.limited && !timeline.empty()) {
         state = RoomStore::StateEventsBetween(tx, m.room_nid, S, timeline.front().stream_pos);
       }

@@ -209,6 +209,12 @@ StateMap RoomStore::LoadStateGroup(sql::Tx& tx, std::int64_t group) {
   return out;
 }
 
+StateMap RoomStore::StateAt(sql::Tx& tx, std::int64_t room_nid, std::int64_t upto) {
+  auto last = RoomEvents(tx, room_nid, 0, upto, 1, Direction::kBackward);
+  if (last.empty()) return {};
+  return LoadStateGroup(tx, last[0].state_group);
+}
+
 void RoomStore::SetCurrentState(sql::Tx& tx, std::int64_t room_nid, const StateKeyPair& key,
                                 std::int64_t event_nid) {
   tx.Query(

@@ -104,6 +104,9 @@ class RoomStore {
   static std::int64_t NewStateGroup(sql::Tx& tx, std::int64_t room_nid,
                                     std::optional<std::int64_t> prev, const StateMap& changes);
   static StateMap LoadStateGroup(sql::Tx& tx, std::int64_t group);
+  // The room state after its latest event at or before `upto` (empty if the
+  // room has no event that early).
+  static StateMap StateAt(sql::Tx& tx, std::int64_t room_nid, std::int64_t upto);
 
   // Current state (kept up to date by the writer for fast reads).
   static void SetCurrentState(sql::Tx& tx, std::int64_t room_nid, const StateKeyPair& key,
