@@ -164,6 +164,12 @@ int main(int argc, char** argv) {
   user_create->add_option("localpart", localpart, "Local part of the user id")->required();
   user_create->add_option("-p,--password", password, "Password (read from stdin if absent)");
   user_create->add_flag("--admin", admin, "Make the user a server admin");
+  service::NewAccountOptions new_account;
+  std::string person_id;
+  user_create->add_option("--tenant", new_account.tenant, "Tenant of the user")
+      ->capture_default_str();
+  user_create->add_option("--person-id", person_id,
+                          "Links the person's accounts across tenants (X-IM-5)");
   auto* user_list = user->add_subcommand("list", "List users");
   auto* token = app.add_subcommand("token", "Manage registration tokens")->require_subcommand(1);
   auto* token_create = token->add_subcommand("create", "Create a registration token");
@@ -184,8 +190,14 @@ int main(int argc, char** argv) {
 
     service::Homeserver hs(cfg);
     if (user_create->parsed()) {
-      auto id = hs.RunSync(hs.accounts.CreateUser(localpart, ReadPassword(password), admin, "cli"));
-      std::cout << "created " << id << (admin ? " (admin)" : "") << "\n";
+      if (!person_id.empty()) new_account.person_id = person_id;
+      auto created = hs.RunSync(
+          hs.accounts.CreateUser(localpart, ReadPassword(password), admin, "cli", new_account));
+      std::cout << "created " << created.user_id << (admin ? " (admin)" : "") << "\n";
+      if (created.warning) {
+        std::cout << "warning (" << created.warning->requirement
+                  << "): " << created.warning->message << "\n";
+      }
     } else if (user_list->parsed()) {
       hs.db().Read([](sql::Tx& tx) {
         for (const auto& u : storage::AccountStore::ListUsers(tx, 0, 1000000)) {

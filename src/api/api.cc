@@ -13,7 +13,7 @@ void AddCommonHeaders(http::Response& res, const Config& cfg) {
   res.headers.emplace_back("Access-Control-Allow-Origin", cfg.cors_allow_origin);
   res.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS");
   res.headers.emplace_back("Access-Control-Allow-Headers",
-                           "X-Requested-With, Content-Type, Authorization");
+                           "X-Requested-With, Content-Type, Authorization, X-Vigie-Location, X-Vigie-Network");
   res.headers.emplace_back("X-Content-Type-Options", "nosniff");
   res.headers.emplace_back("Cache-Control", "no-store");
 }
@@ -60,6 +60,9 @@ Api::Api(service::Homeserver& hs) : hs_(hs) {
   AddDirectoryRoutes(router_, hs);
   AddKeysRoutes(router_, hs);
   AddMediaRoutes(router_, hs);
+  AddVigieDeviceRoutes(router_, hs);
+  AddVigieAdminRoutes(router_, hs);
+  AddSynapseAdminRoutes(router_, hs);
 }
 
 std::size_t Api::BodyLimit(std::string_view method, std::string_view path) const {
@@ -149,6 +152,17 @@ boost::asio::awaitable<http::Response> Api::Dispatch(http::Request& req, std::st
       }
       ctx.who = co_await hs_.auth.Authenticate(*token, req.remote_ip, req.user_agent);
       if (std::int64_t wait = hs_.rl_user.Take(ctx.who->user_id)) throw LimitExceeded(wait);
+      // C4 (suspended tenant) and X-AC-3 (trusted networks), on every request.
+      hs_.policy.Require(policy::AccessQuestion{ctx.who->tenant_id, req.remote_ip});
+      // X-AC-1/X-AC-2: where this session is now.
+      const auto client =
+          policy::ClientReport::Parse(req.client_location, req.network_type);
+      co_await hs_.access.CheckRequest(*ctx.who, req.remote_ip, client);
+      if (ctx.who->device_pending && !route.options.allow_pending) {
+        throw Forbidden("This device is waiting for approval from your primary device")
+            .with("io.vigie.requirement", "X-IM-2")
+            .with("io.vigie.device_state", "pending");
+      }
     }
   }
   if (route.options.login_rate) {

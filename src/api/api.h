@@ -46,5 +46,11 @@ void AddHistoryRoutes(Router& r, service::Homeserver& hs);
 void AddDirectoryRoutes(Router& r, service::Homeserver& hs);
 void AddKeysRoutes(Router& r, service::Homeserver& hs);
 void AddMediaRoutes(Router& r, service::Homeserver& hs);
+// X.1606 device controls (api/client/vigie_devices.cc).
+void AddVigieDeviceRoutes(Router& r, service::Homeserver& hs);
+// Admin APIs, under api/admin/.
+void AddVigieAdminRoutes(Router& r, service::Homeserver& hs);
+// The Synapse-compatible admin API (api/admin/synapse.cc).
+void AddSynapseAdminRoutes(Router& r, service::Homeserver& hs);
 
 }  // namespace vigie::api

@@ -90,7 +90,7 @@ Config ParseConfig(const std::string& text, const std::string& origin) {
   }
   static const std::set<std::string> kSections = {
       "server",      "tls",     "database", "limits", "registration", "passwords",
-      "rate_limits", "metrics", "logging",  "cors",   "media"};
+      "rate_limits", "metrics", "logging",  "cors",   "media",        "geoip"};
   for (const auto& [k, _] : root.as_table()) {
     if (!kSections.count(k)) Fail(origin, "unknown section [" + k + "]");
   }
@@ -172,6 +172,10 @@ Config ParseConfig(const std::string& text, const std::string& origin) {
     Section s(root, "media", origin);
     s.Get("user_quota_bytes", c.media_user_quota_bytes);
     s.Get("allow_unauthenticated_download", c.media_allow_unauthenticated_download);
+  }
+  {
+    Section s(root, "geoip", origin);
+    s.Get("database", c.geoip_database);
   }
 
   // Validation.
@@ -307,6 +311,11 @@ user_quota_bytes = 1073741824
 # Serve the legacy unauthenticated /_matrix/media/v3/download and /thumbnail
 # endpoints (Matrix 1.11 made media downloads authenticated).
 allow_unauthenticated_download = false
+
+[geoip]
+# A MaxMind DB file (GeoLite2/GeoIP2-City, optionally with ASN and anonymiser
+# traits) for the location checks of sign-ins. Unset: no GeoIP lookups.
+# database = "/var/lib/GeoIP/GeoLite2-City.mmdb"
 )";
 }
 

@@ -50,6 +50,15 @@ TEST(Config, ValidatesValues) {
   EXPECT_THROW(ParseConfig("[server]\nlisten = []\n[server.x]\n"), std::runtime_error);
 }
 
+TEST(Config, GeoIpSection) {
+  EXPECT_EQ(ParseConfig("").geoip_database, "");
+  EXPECT_EQ(ParseConfig(DefaultConfigText("example.org", "/d")).geoip_database, "");
+  Config c = ParseConfig("[geoip]\ndatabase = \"/var/lib/GeoIP/GeoLite2-City.mmdb\"\n");
+  EXPECT_EQ(c.geoip_database, "/var/lib/GeoIP/GeoLite2-City.mmdb");
+  EXPECT_THROW(ParseConfig("[geoip]\ndatabse = \"x.mmdb\"\n"), std::runtime_error);
+  EXPECT_THROW(ParseConfig("[geoip]\ndatabase = 1\n"), std::runtime_error);
+}
+
 TEST(Config, ListenAddresses) {
   auto v4 = ParseListenAddress("0.0.0.0:443");
   EXPECT_EQ(v4.host, "0.0.0.0");

@@ -22,6 +22,9 @@ struct Request {
   std::string user_agent;
   std::string content_type;
   std::string origin;
+  // X-AC-2 signals a client may report: "lat,lon" and its network type.
+  std::string client_location;  // X-Vigie-Location
+  std::string network_type;     // X-Vigie-Network
 
   // First value of a query parameter, if present.
   std::optional<std::string_view> Query(std::string_view key) const {

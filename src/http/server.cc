@@ -184,6 +184,8 @@ asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::strin
     req.user_agent = utf8::Sanitize(hdr[bhttp::field::user_agent], 512);
     req.content_type = std::string(hdr[bhttp::field::content_type]);
     req.origin = std::string(hdr[bhttp::field::origin]);
+    req.client_location = utf8::Sanitize(hdr["X-Vigie-Location"], 64);
+    req.network_type = utf8::Sanitize(hdr["X-Vigie-Network"], 32);
     req.request_id = crypto::Hex(crypto::RandomBytes(8));
     const unsigned version = hdr.version();
     bool keep_alive = hdr.keep_alive();

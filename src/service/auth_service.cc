@@ -6,6 +6,9 @@
 #include "common/error.h"
 #include "common/offload.h"
 #include "common/time.h"
+#include "service/account_service.h"
+#include "service/device_service.h"
+#include "service/keys_service.h"
 #include "storage/account_store.h"
 
 namespace vigie::service {
@@ -39,18 +42,50 @@ boost::asio::awaitable<Requester> AuthService::Authenticate(std::string_view tok
       if (now - it->second.last_touch_ms < kTouchIntervalMs) co_return it->second.who;
     }
   }
+  bool wipe = false;
   auto who = co_await Offload(ctx_.db_pool, [&]() -> std::optional<Requester> {
     return ctx_.db.Write([&](sql::Tx& tx) -> std::optional<Requester> {
       auto tok = storage::AccountStore::FindToken(tx, hash);
       if (!tok || !crypto::ConstantTimeEqual(tok->token_hash, hash)) return std::nullopt;
       auto user = storage::AccountStore::GetUser(tx, tok->user_id);
       if (!user || user->deactivated) return std::nullopt;
+      auto device = storage::AccountStore::GetDevice(tx, tok->user_id, tok->device_id);
+      if (!device) return std::nullopt;
+      Requester r{tok->user_id, tok->device_id, user->tenant_id, user->is_admin, hash};
+      if (device->wipe_requested_ts) {
+        wipe = true;
+        return r;
+      }
       storage::AccountStore::TouchDevice(tx, tok->user_id, tok->device_id, now, ip, user_agent);
-      return Requester{tok->user_id, tok->device_id, user->tenant_id, user->is_admin, hash};
+      r.tenant_admin = user->tenant_admin;
+      r.device_pending = device->state == storage::DeviceState::kPending;
+      r.device_primary = device->is_primary;
+      return r;
     });
   });
   if (!who) {
     throw Error(ErrorCode::kUnknownToken, "Unknown access token").with("soft_logout", false);
+  }
+  if (wipe) {
+    // X-IM-4: its keys and inbox went when the wipe was ordered; the
+    // device and its tokens go now, under the stream lock since the
+    // device list changes.
+    co_await Offload(ctx_.db_pool, [&] {
+      stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+        auto device = storage::AccountStore::GetDevice(tx, who->user_id, who->device_id);
+        if (!device || !device->wipe_requested_ts) return;
+        storage::AccountStore::DeleteDevice(tx, who->user_id, who->device_id);
+        NoteDeviceListChange(tx, who->user_id, next, fx);
+        Audit(tx, who->user_id, who->tenant_id, "device.wiped", who->user_id,
+              {{"requirement", "X-IM-4"}, {"device_id", who->device_id}, {"ip", ip}});
+        PromotePrimaryIfGone(tx, who->user_id, who->tenant_id, who->user_id);
+      });
+    });
+    Forget(who->user_id);
+    throw Error(ErrorCode::kUnknownToken,
+                "This device was ordered to erase its data: sign out and delete local data")
+        .with("soft_logout", false)
+        .with("io.vigie.wipe", true);
   }
   {
     std::unique_lock lock(mu_);

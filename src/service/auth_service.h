@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "service/context.h"
+#include "service/stream.h"
 #include "storage/sql.h"
 
 namespace vigie::service {
@@ -20,13 +21,16 @@ struct Requester {
   std::string user_id;
   std::string device_id;
   std::string tenant_id;
-  bool is_admin = false;
+  bool is_admin = false;  // provider (server) admin
   std::string token_hash;
+  bool tenant_admin = false;    // administers `tenant_id` only
+  bool device_pending = false;  // X-IM-2: waiting for the primary's approval
+  bool device_primary = false;  // X-IM-2: the user's primary device
 };
 
 class AuthService {
  public:
-  explicit AuthService(ServiceContext& ctx) : ctx_(ctx) {}
+  AuthService(ServiceContext& ctx, Stream& stream) : ctx_(ctx), stream_(stream) {}
 
   // A fresh token ("vg_" + 43 characters of URL-safe base64).
   static std::string NewToken();
@@ -37,7 +41,11 @@ class AuthService {
 
   // Resolves a token. Throws Error(kUnknownToken) (soft_logout false) if
   // it is unknown or its user deactivated. Records the device's last-seen
-  // IP and user agent at most once a minute.
+  // IP and user agent at most once a minute. X-IM-4: the first request of
+  // a device whose wipe was ordered gets kUnknownToken with
+  // "io.vigie.wipe": true, and the device and its tokens are deleted, so
+  // that the order is given once; standard clients then log out and drop
+  // their store.
   boost::asio::awaitable<Requester> Authenticate(std::string_view token, std::string ip,
                                                  std::string user_agent);
 
@@ -51,6 +59,7 @@ class AuthService {
     std::int64_t last_touch_ms = 0;
   };
   ServiceContext& ctx_;
+  Stream& stream_;
   std::shared_mutex mu_;
   std::unordered_map<std::string, Cached> cache_;  // token hash -> entry; guarded by mu_
   // Bumped by Forget, so that a lookup that raced with a revocation does

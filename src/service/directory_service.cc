@@ -184,14 +184,18 @@ std::string FoldCase(std::string_view s) {
   return out;
 }
 
-boost::asio::awaitable<PublicRoomsPage> DirectoryService::PublicRooms(PublicRoomsQuery q) {
+boost::asio::awaitable<PublicRoomsPage> DirectoryService::PublicRooms(
+    const std::optional<Requester>& who, PublicRoomsQuery q) {
   const std::int64_t limit =
       std::clamp<std::int64_t>(q.limit.value_or(kDefaultRoomsLimit), 1, kMaxRoomsLimit);
   const Since since = ParseSince(q.since);
   const bool filtering = (q.search_term && !q.search_term->empty()) || q.room_types;
+  std::optional<std::string> from_tenant;
+  if (who) from_tenant = who->tenant_id;
+  const std::vector<std::string> tenants = policy_.ContactableTenants(from_tenant);
   co_return co_await Offload(ctx_.db_pool, [&] {
     return ctx_.db.Read([&](sql::Tx& tx) {
-      Listing list(tx, DirectoryStore::PublishedRooms(tx), q,
+      Listing list(tx, DirectoryStore::PublishedRooms(tx, tenants), q,
                    filtering ? kSearchBatch : static_cast<std::size_t>(limit) + 1);
       const std::int64_t n = list.size();
       const std::int64_t at = std::min(since.index, n);
@@ -270,9 +274,10 @@ boost::asio::awaitable<UserSearchPage> DirectoryService::SearchUsers(
       std::clamp<std::int64_t>(limit_param.value_or(kDefaultUsersLimit), 1, kMaxUsersLimit);
   if (term.size() > 1000) throw InvalidParam("search_term is too long");
   const std::string folded = FoldCase(term);
+  const std::vector<std::string> tenants = policy_.ContactableTenants(who.tenant_id);
   co_return co_await Offload(ctx_.db_pool, [&] {
     return ctx_.db.Read([&](sql::Tx& tx) {
-      auto rows = DirectoryStore::SearchUsers(tx, who.user_id, folded, limit + 1);
+      auto rows = DirectoryStore::SearchUsers(tx, who.user_id, folded, tenants, limit + 1);
       UserSearchPage page;
       page.limited = static_cast<std::int64_t>(rows.size()) > limit;
       if (page.limited) rows.resize(limit);

@@ -20,6 +20,7 @@
 
 #include "service/auth_service.h"
 #include "service/context.h"
+#include "service/policy_service.h"
 
 namespace vigie::service {
 
@@ -65,10 +66,13 @@ struct UserSearchPage {
 
 class DirectoryService {
  public:
-  explicit DirectoryService(ServiceContext& ctx) : ctx_(ctx) {}
+  DirectoryService(ServiceContext& ctx, PolicyService& policy) : ctx_(ctx), policy_(policy) {}
 
-  // Throws M_INVALID_PARAM for a malformed `since`.
-  boost::asio::awaitable<PublicRoomsPage> PublicRooms(PublicRoomsQuery q);
+  // Published rooms of the tenants `who` may contact (C4; without an
+  // access token, the default tenant's only). Throws M_INVALID_PARAM for a
+  // malformed `since`.
+  boost::asio::awaitable<PublicRoomsPage> PublicRooms(const std::optional<Requester>& who,
+                                                      PublicRoomsQuery q);
 
   // "public" or "private". M_NOT_FOUND for an unknown room.
   boost::asio::awaitable<std::string> RoomVisibility(const std::string& room_id);
@@ -80,13 +84,14 @@ class DirectoryService {
                                                  const std::string& visibility);
 
   // Users visible to `who` (sharing a room, or in a public or world-readable
-  // room) whose id or display name contains `term`. `limit` default 10, at
-  // most 100.
+  // room) whose id or display name contains `term`, of the tenants `who`
+  // may contact (C4). `limit` default 10, at most 100.
   boost::asio::awaitable<UserSearchPage> SearchUsers(const Requester& who, const std::string& term,
                                                      std::optional<std::int64_t> limit);
 
  private:
   ServiceContext& ctx_;
+  PolicyService& policy_;
 };
 
 // ASCII lower case; other bytes unchanged.

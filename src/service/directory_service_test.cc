@@ -22,7 +22,7 @@ class DirectoryTest : public EngineHomeserverTest {
     return CreateRoom(who, std::move(o));
   }
   PublicRoomsPage List(PublicRoomsQuery q = {}) {
-    return hs_->RunSync(hs_->directory.PublicRooms(std::move(q)));
+    return hs_->RunSync(hs_->directory.PublicRooms(std::nullopt, std::move(q)));
   }
   static std::vector<std::string> Names(const PublicRoomsPage& p) {
     std::vector<std::string> out;

@@ -63,26 +63,33 @@ Homeserver::Homeserver(Config config)
       key_(LoadOrCreateSigningKey(config_)),
       public_baseurl_(config_.public_baseurl),
       stream(*db_),
-      auth(ctx_),
+      auth(ctx_, stream),
       uia(ctx_),
-      accounts(ctx_, auth, uia),
-      devices(ctx_, auth, uia, stream),
-      profiles(ctx_),
+      accounts(ctx_, auth, uia, policy, notices, stream, access),
+      devices(ctx_, auth, uia, stream, notices),
+      profiles(ctx_, policy),
       typing(db_pool_.get_executor(), stream.notifier()),
       push_rules(ctx_, stream),
-      rooms(ctx_, stream, key_, &push_rules),
+      rooms(ctx_, stream, key_, &push_rules, policy),
       sync(ctx_, stream, typing),
       keys(ctx_, stream, uia),
       to_device(ctx_, stream),
-      presence(ctx_, stream),
+      presence(ctx_, stream, policy),
       receipts(ctx_, stream),
       account_data(ctx_, stream),
       history(ctx_, stream),
-      directory(ctx_),
-      media(ctx_),
+      directory(ctx_, policy),
+      media(ctx_, policy),
+      admin(ctx_, auth, accounts, stream),
+      notices(ctx_, rooms, account_data),
+      policy(ctx_, notices),
+      access(ctx_, policy, notices, auth),
       rl_ip(config_.rl_ip),
       rl_user(config_.rl_user),
-      rl_login(config_.rl_login) {}
+      rl_login(config_.rl_login) {
+  notices.EnsureSender();
+  policy.Load();
+}
 
 Homeserver::~Homeserver() { Shutdown(); }
 

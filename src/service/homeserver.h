@@ -12,7 +12,9 @@
 #include "common/config.h"
 #include "common/metrics.h"
 #include "service/account_data_service.h"
+#include "service/access_control.h"
 #include "service/account_service.h"
+#include "service/admin_service.h"
 #include "service/auth_service.h"
 #include "service/device_service.h"
 #include "service/directory_service.h"
@@ -20,12 +22,14 @@
 #include "service/keys_service.h"
 #include "service/media_service.h"
 #include "service/password_hasher.h"
+#include "service/policy_service.h"
 #include "service/presence_service.h"
 #include "service/profile_service.h"
 #include "service/push_rule_service.h"
 #include "service/rate_limiter.h"
 #include "service/receipt_service.h"
 #include "service/room_service.h"
+#include "service/server_notices.h"
 #include "service/stream.h"
 #include "service/sync_service.h"
 #include "service/typing_service.h"
@@ -101,6 +105,10 @@ class Homeserver {
   HistoryService history;
   DirectoryService directory;
   MediaService media;
+  AdminService admin;
+  ServerNoticeService notices;
+  PolicyService policy;  // the X.1606 policy engine's service side
+  AccessControlService access;  // X-AC-1/X-AC-2 location checks
   RateLimiter rl_ip;
   RateLimiter rl_user;
   RateLimiter rl_login;

@@ -153,6 +153,7 @@ boost::asio::awaitable<bj::object> KeysService::Upload(const Requester& who,
                                                        const bj::object& body) {
   if (who.device_id.empty()) throw InvalidParam("This access token has no device");
   std::optional<std::string> device_keys;
+  std::vector<std::string> identity_keys;  // the values of device_keys.keys
   if (auto* dk = body.if_contains("device_keys"); dk && !dk->is_null()) {
     if (!dk->is_object()) throw BadJson("device_keys must be an object");
     const auto& o = dk->as_object();
@@ -168,6 +169,9 @@ boost::asio::awaitable<bj::object> KeysService::Upload(const Requester& who,
     if (!pub) throw InvalidParam("device_keys lacks the device's ed25519 key");
     if (!events::VerifyJsonSignature(o, who.user_id, "ed25519:" + who.device_id, *pub)) {
       throw InvalidSignature("device_keys is not signed by the device's ed25519 key");
+    }
+    for (const auto& [id, key] : o.at("keys").as_object()) {
+      if (key.is_string()) identity_keys.emplace_back(key.as_string());
     }
     device_keys = bj::serialize(o);
   }
@@ -195,6 +199,14 @@ boost::asio::awaitable<bj::object> KeysService::Upload(const Requester& who,
   auto counts = co_await Offload(ctx_.db_pool, [&] {
     return stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
       if (device_keys) {
+        // X-IM-4: the keys of a banned device may not come back on any
+        // device of the user.
+        for (const auto& key : identity_keys) {
+          if (E2eStore::KeyBanned(tx, who.user_id, key)) {
+            throw Forbidden("This key belongs to a banned device")
+                .with("io.vigie.requirement", "X-IM-4");
+          }
+        }
         auto old = E2eStore::GetDeviceKeys(tx, who.user_id, who.device_id);
         if (!old || *old != *device_keys) {
           E2eStore::SetDeviceKeys(tx, who.user_id, who.device_id, *device_keys, NowMs());
@@ -515,11 +527,16 @@ boost::asio::awaitable<void> ToDeviceService::Send(const Requester& who, const s
       for (const auto& m : msgs) {
         if (!IsLocal(ctx_, m.user)) continue;  // no federation yet
         std::vector<std::string> devices;
+        // Banned devices and devices told to wipe (X-IM-4) receive nothing.
+        auto receives = [](const storage::DeviceRecord& d) {
+          return d.state != storage::DeviceState::kBanned && !d.wipe_requested_ts;
+        };
         if (m.device == "*") {
           for (const auto& d : storage::AccountStore::ListDevices(tx, m.user)) {
-            devices.push_back(d.device_id);
+            if (receives(d)) devices.push_back(d.device_id);
           }
-        } else if (storage::AccountStore::GetDevice(tx, m.user, m.device)) {
+        } else if (auto d = storage::AccountStore::GetDevice(tx, m.user, m.device);
+                   d && receives(*d)) {
           devices.push_back(m.device);
         }
         for (const auto& d : devices) {

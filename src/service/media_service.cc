@@ -156,8 +156,10 @@ void WriteFileDurably(const std::string& path, const std::string& bytes) {
   FsyncDir(target.parent_path());
 }
 
-MediaService::MediaService(ServiceContext& ctx)
-    : ctx_(ctx), media_dir_((std::filesystem::path(ctx.config.data_dir) / "media").string()) {}
+MediaService::MediaService(ServiceContext& ctx, PolicyService& policy)
+    : ctx_(ctx),
+      policy_(policy),
+      media_dir_((std::filesystem::path(ctx.config.data_dir) / "media").string()) {}
 
 std::string MediaService::MediaPath(const std::string& sha256) const {
   return (std::filesystem::path(media_dir_) / sha256.substr(0, 2) / sha256.substr(2, 2) / sha256)
@@ -265,10 +267,13 @@ boost::asio::awaitable<void> MediaService::UploadTo(
   });
 }
 
-boost::asio::awaitable<MediaContent> MediaService::Download(const std::string& server_name,
+boost::asio::awaitable<MediaContent> MediaService::Download(const std::optional<Requester>& who,
+                                                            const std::string& server_name,
                                                             const std::string& media_id,
                                                             std::int64_t timeout_ms) {
   if (server_name != ctx_.config.server_name) throw NotFound("Unknown media");
+  std::optional<std::string> from_tenant;
+  if (who) from_tenant = who->tenant_id;
   const auto deadline =
       std::chrono::steady_clock::now() +
       std::chrono::milliseconds(std::clamp<std::int64_t>(timeout_ms, 0, kMaxWaitMs));
@@ -276,6 +281,11 @@ boost::asio::awaitable<MediaContent> MediaService::Download(const std::string& s
     std::optional<MediaContent> out = co_await Offload(ctx_.db_pool, [&] {
       auto row = ctx_.db.Read([&](sql::Tx& tx) { return MediaStore::Get(tx, media_id); });
       if (!row) throw NotFound("Unknown media");
+      // C4: media of a tenant the requester may not contact. Answered
+      // 404 M_NOT_FOUND, exactly as an unknown id, rather than 403: the
+      // answer must not confirm that the id exists in another
+      // organisation, and clients already treat 404 as "not available".
+      if (!policy_.MayReach(from_tenant, row->tenant_id)) throw NotFound("Unknown media");
       if (!row->sha256) {
         if (row->unused_expires_ts && *row->unused_expires_ts <= NowMs()) {
           throw NotFound("Unknown media");
@@ -297,7 +307,8 @@ boost::asio::awaitable<MediaContent> MediaService::Download(const std::string& s
   }
 }
 
-boost::asio::awaitable<MediaContent> MediaService::Thumbnail(const std::string& server_name,
+boost::asio::awaitable<MediaContent> MediaService::Thumbnail(const std::optional<Requester>& who,
+                                                             const std::string& server_name,
                                                              const std::string& media_id, int width,
                                                              int height, const std::string& method,
                                                              std::int64_t timeout_ms) {
@@ -305,7 +316,7 @@ boost::asio::awaitable<MediaContent> MediaService::Thumbnail(const std::string& 
   if (method != "scale" && method != "crop") throw InvalidParam("method must be scale or crop");
   width = std::min(width, kMaxThumbWidth);
   height = std::min(height, kMaxThumbHeight);
-  MediaContent src = co_await Download(server_name, media_id, timeout_ms);
+  MediaContent src = co_await Download(who, server_name, media_id, timeout_ms);
   const std::string type = Essence(src.content_type);
   if (type != "image/jpeg" && type != "image/png" && type != "image/gif" && type != "image/webp") {
     throw Error(ErrorCode::kUnknown, "Cannot generate a thumbnail of this media type");

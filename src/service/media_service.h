@@ -18,6 +18,7 @@
 
 #include "service/auth_service.h"
 #include "service/context.h"
+#include "service/policy_service.h"
 
 namespace vigie::service {
 
@@ -43,7 +44,7 @@ class MediaService {
   static constexpr int kMaxThumbHeight = 600;
   static constexpr std::int64_t kMaxSourcePixels = 64LL * 1024 * 1024;
 
-  explicit MediaService(ServiceContext& ctx);
+  MediaService(ServiceContext& ctx, PolicyService& policy);
 
   // Stores `bytes` and returns its mxc:// URI. M_TOO_LARGE (413) above
   // [limits] max_media_bytes; M_LIMIT_EXCEEDED (429) when the user's
@@ -64,10 +65,13 @@ class MediaService {
                                         const std::string& media_id, std::string content_type,
                                         std::optional<std::string> upload_name, std::string bytes);
 
-  // The content of a media id. M_NOT_FOUND for another server or an
-  // unknown id; for a reserved id not yet uploaded, waits up to
-  // `timeout_ms` (capped at 60 s) for the upload, then M_NOT_YET_UPLOADED.
-  boost::asio::awaitable<MediaContent> Download(const std::string& server_name,
+  // The content of a media id. M_NOT_FOUND for another server, an
+  // unknown id, or (C4) media uploaded in a tenant `who` may not contact
+  // (without an access token, `who` nullopt: any tenant but the default
+  // one); for a reserved id not yet uploaded, waits up to `timeout_ms`
+  // (capped at 60 s) for the upload, then M_NOT_YET_UPLOADED.
+  boost::asio::awaitable<MediaContent> Download(const std::optional<Requester>& who,
+                                                const std::string& server_name,
                                                 const std::string& media_id,
                                                 std::int64_t timeout_ms);
 
@@ -76,7 +80,8 @@ class MediaService {
   // kMaxThumbWidth x kMaxThumbHeight. PNG, or JPEG for JPEG sources.
   // Errors as Download, plus M_INVALID_PARAM for a bad size or method and
   // M_UNKNOWN (400) for content that is not a supported image.
-  boost::asio::awaitable<MediaContent> Thumbnail(const std::string& server_name,
+  boost::asio::awaitable<MediaContent> Thumbnail(const std::optional<Requester>& who,
+                                                 const std::string& server_name,
                                                  const std::string& media_id, int width, int height,
                                                  const std::string& method,
                                                  std::int64_t timeout_ms);
@@ -89,6 +94,7 @@ class MediaService {
   void CheckQuota(sql::Tx& tx, const std::string& user_id, std::size_t size) const;
 
   ServiceContext& ctx_;
+  PolicyService& policy_;
   std::string media_dir_;
 };
 

@@ -36,7 +36,7 @@ class MediaTest : public ::testing::Test {
   }
   static std::string IdOf(const std::string& uri) { return uri.substr(uri.rfind('/') + 1); }
   MediaContent Download(const std::string& id, std::int64_t timeout_ms = 0) {
-    return hs_->RunSync(hs_->media.Download("test.local", id, timeout_ms));
+    return hs_->RunSync(hs_->media.Download(User("alice"), "test.local", id, timeout_ms));
   }
   // Regular files under data_dir/media, thumbnails excluded.
   std::size_t BlobCount() const {
@@ -99,9 +99,10 @@ TEST_F(MediaTest, UploadsDownloadsAndStoresIdenticalContentOnce) {
 TEST_F(MediaTest, MissingMediaIsNotFound) {
   EXPECT_EQ(ErrorOf([&] { Download("nosuchid"); }).code(), ErrorCode::kNotFound);
   auto uri = Upload(User("alice"), "x");
-  EXPECT_EQ(
-      ErrorOf([&] { hs_->RunSync(hs_->media.Download("other.server", IdOf(uri), 0)); }).code(),
-      ErrorCode::kNotFound);
+  EXPECT_EQ(ErrorOf([&] {
+              hs_->RunSync(hs_->media.Download(User("alice"), "other.server", IdOf(uri), 0));
+            }).code(),
+            ErrorCode::kNotFound);
 }
 
 TEST_F(MediaTest, RefusesOversizeAndOverQuotaUploads) {
@@ -177,7 +178,7 @@ TEST_F(MediaTest, ExpiredReservationsCannotBeUsedAndPendingIdsAreBounded) {
 TEST_F(MediaTest, ThumbnailsScaleCropAndAreCached) {
   const std::string id = IdOf(Upload(User("alice"), Png(200, 100), "image/png"));
   auto thumb = [&](int w, int h, const std::string& method) {
-    return hs_->RunSync(hs_->media.Thumbnail("test.local", id, w, h, method, 0));
+    return hs_->RunSync(hs_->media.Thumbnail(User("alice"), "test.local", id, w, h, method, 0));
   };
   auto scaled = thumb(64, 64, "scale");
   EXPECT_EQ(scaled.content_type, "image/png");
@@ -194,16 +195,18 @@ TEST_F(MediaTest, ThumbnailsScaleCropAndAreCached) {
   EXPECT_EQ(cached, 3u);
   EXPECT_EQ(ErrorOf([&] { thumb(64, 64, "stretch"); }).code(), ErrorCode::kInvalidParam);
   const std::string text = IdOf(Upload(User("alice"), "not an image"));
-  EXPECT_EQ(ErrorOf([&] {
-              hs_->RunSync(hs_->media.Thumbnail("test.local", text, 32, 32, "scale", 0));
-            }).code(),
-            ErrorCode::kUnknown);
+  EXPECT_EQ(
+      ErrorOf([&] {
+        hs_->RunSync(hs_->media.Thumbnail(User("alice"), "test.local", text, 32, 32, "scale", 0));
+      }).code(),
+      ErrorCode::kUnknown);
   // Claims to be a PNG but is not.
   const std::string fake = IdOf(Upload(User("alice"), "garbage", "image/png"));
-  EXPECT_EQ(ErrorOf([&] {
-              hs_->RunSync(hs_->media.Thumbnail("test.local", fake, 32, 32, "scale", 0));
-            }).code(),
-            ErrorCode::kUnknown);
+  EXPECT_EQ(
+      ErrorOf([&] {
+        hs_->RunSync(hs_->media.Thumbnail(User("alice"), "test.local", fake, 32, 32, "scale", 0));
+      }).code(),
+      ErrorCode::kUnknown);
 }
 
 TEST(WriteFileDurablyTest, ReplacesAtomically) {

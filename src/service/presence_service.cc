@@ -66,6 +66,7 @@ boost::asio::awaitable<storage::PresenceRecord> PresenceService::Get(const Reque
   auto p = co_await Offload(ctx_.db_pool, [&] {
     return ctx_.db.Read([&](sql::Tx& tx) -> std::optional<storage::PresenceRecord> {
       if (who.user_id != user_id) {
+        policy_.RequireContactWithUser(tx, who.tenant_id, user_id);  // C4
         auto sharing = storage::RoomStore::UsersSharingRooms(tx, who.user_id);
         if (std::find(sharing.begin(), sharing.end(), user_id) == sharing.end()) {
           throw Forbidden("You do not share a room with this user");

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "service/auth_service.h"
+#include "service/policy_service.h"
 #include "service/stream.h"
 #include "storage/user_data_store.h"
 
@@ -17,14 +18,17 @@ namespace vigie::service {
 
 class PresenceService {
  public:
-  PresenceService(ServiceContext& ctx, Stream& stream) : ctx_(ctx), stream_(stream) {}
+  PresenceService(ServiceContext& ctx, Stream& stream, PolicyService& policy)
+      : ctx_(ctx), stream_(stream), policy_(policy) {}
 
   // PUT /presence/{userId}/status: only the user themself.
   boost::asio::awaitable<void> Set(const Requester& who, const std::string& user_id,
                                    const std::string& state,
                                    const std::optional<std::string>& status_msg);
-  // Throws M_FORBIDDEN unless `who` shares a room with `user_id` (or is
-  // them), M_NOT_FOUND if nothing is known.
+  // Throws M_FORBIDDEN (with "io.vigie.requirement": "C4") for a user of
+  // a tenant `who` may not contact, even one sharing a room since before
+  // a link was removed; M_FORBIDDEN unless `who` shares a room with
+  // `user_id` (or is them); M_NOT_FOUND if nothing is known.
   boost::asio::awaitable<storage::PresenceRecord> Get(const Requester& who,
                                                       const std::string& user_id);
   // A /sync with set_presence: writes only when the state changes or the
@@ -36,6 +40,7 @@ class PresenceService {
                                      std::optional<std::string> status_msg, bool keep_msg);
   ServiceContext& ctx_;
   Stream& stream_;
+  PolicyService& policy_;
   struct Last {
     std::string state;
     std::int64_t written_ms = 0;

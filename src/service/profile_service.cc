@@ -7,11 +7,16 @@ namespace vigie::service {
 
 using storage::AccountStore;
 
-boost::asio::awaitable<storage::ProfileRecord> ProfileService::Get(const std::string& user_id) {
+boost::asio::awaitable<storage::ProfileRecord> ProfileService::Get(
+    const std::optional<Requester>& who, const std::string& user_id) {
+  std::optional<std::string> from_tenant;
+  if (who) from_tenant = who->tenant_id;
   auto p = co_await Offload(ctx_.db_pool, [&] {
     return ctx_.db.Read([&](sql::Tx& tx) -> std::optional<storage::ProfileRecord> {
       auto u = AccountStore::GetUser(tx, user_id);
       if (!u) return std::nullopt;
+      // C4: another organisation's users are not looked up.
+      policy_.RequireReach(from_tenant, u->tenant_id);
       return AccountStore::GetProfile(tx, user_id);
     });
   });

@@ -16,6 +16,7 @@
 #include "events/event_builder.h"
 #include "events/power_levels.h"
 #include "events/room_version.h"
+#include "service/policy_service.h"
 #include "service/push_rule_service.h"
 #include "service/sync_service.h"
 #include "storage/account_store.h"
@@ -295,6 +296,26 @@ boost::json::object MemberContent(const std::string& membership, sql::Tx& tx,
   return c;
 }
 
+// C4: `who` may join or knock on `room` only if its tenant may contact the
+// room's. Members already joined are not asked (a removed link does not
+// evict anyone).
+void RequireMayEnter(const PolicyService& policy_service, const Requester& who,
+                     const storage::RoomRecord& room) {
+  policy_service.Require(policy::ContactQuestion{who.tenant_id, room.tenant_id});
+}
+
+// C4: an invitation of `target` into a room of `room_tenant` needs both the
+// inviter's tenant and the room's to be able to contact the target's (the
+// invitee could not join otherwise).
+void RequireMayInvite(const PolicyService& policy_service, sql::Tx& tx,
+                      const std::string& inviter_tenant, const std::string& room_tenant,
+                      const std::string& target) {
+  policy_service.RequireContactWithUser(tx, inviter_tenant, target);
+  if (room_tenant != inviter_tenant) {
+    policy_service.RequireContactWithUser(tx, room_tenant, target);
+  }
+}
+
 void CheckRoomId(const std::string& room_id) {
   if (room_id.size() < 2 || room_id.size() > 255 || room_id.front() != '!') {
     throw InvalidParam("Invalid room id");
@@ -321,8 +342,8 @@ std::optional<std::int64_t> VisibleUpTo(sql::Tx& tx, std::int64_t room_nid,
 }
 
 RoomService::RoomService(ServiceContext& ctx, Stream& stream, const events::SigningKey& key,
-                         PushRuleService* push)
-    : ctx_(ctx), stream_(stream), key_(key), push_(push) {}
+                         PushRuleService* push, PolicyService& policy)
+    : ctx_(ctx), stream_(stream), key_(key), push_(push), policy_(policy) {}
 
 boost::asio::awaitable<CreatedRoom> RoomService::CreateRoom(const Requester& who,
                                                             CreateRoomOptions opts) {
@@ -348,8 +369,12 @@ boost::asio::awaitable<CreatedRoom> RoomService::CreateRoom(const Requester& who
 
   CreatedRoom out = co_await Offload(ctx_.db_pool, [&] {
     return stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+      // The room belongs to the tenant the requester acts for (the server
+      // notices account acts within the user's tenant).
+      const std::string tenant = who.tenant_id.empty() ? TenantOf(tx, who.user_id) : who.tenant_id;
+      for (const auto& u : opts.invite) RequireMayInvite(policy_, tx, tenant, tenant, u);
       RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
-      w.Begin(version, who.user_id, TenantOf(tx, who.user_id));
+      w.Begin(version, who.user_id, tenant);
 
       boost::json::object create = opts.creation_content;
       create["room_version"] = std::string(version.id);
@@ -476,6 +501,10 @@ boost::asio::awaitable<std::string> RoomService::SetState(const Requester& who,
     return stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
       RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
       w.Open(room_id);
+      // A self-join through the state endpoint is a join (C4 as Join).
+      if (type == "m.room.member" && w.MembershipOf(who.user_id) != "join") {
+        RequireMayEnter(policy_, who, w.room());
+      }
       if (type == "m.room.canonical_alias") {
         for (const char* k : {"alias"}) {
           auto a = json::GetString(content, k);
@@ -542,6 +571,7 @@ boost::asio::awaitable<std::string> RoomService::Join(const Requester& who,
     stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
       RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
       w.Open(room_id);
+      if (w.MembershipOf(who.user_id) != "join") RequireMayEnter(policy_, who, w.room());
       boost::json::object content = MemberContent("join", tx, who.user_id, reason);
       // Restricted rooms: a local member with invite power vouches for a
       // user who is in one of the allowed rooms.
@@ -588,6 +618,7 @@ boost::asio::awaitable<std::string> RoomService::Knock(const Requester& who,
     stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
       RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
       w.Open(room_id);
+      if (w.MembershipOf(who.user_id) != "join") RequireMayEnter(policy_, who, w.room());
       w.Append(who.user_id, "m.room.member", who.user_id,
                MemberContent("knock", tx, who.user_id, reason));
     });
@@ -621,6 +652,7 @@ boost::asio::awaitable<void> RoomService::Membership(const Requester& who,
             !storage::AccountStore::GetUser(tx, target)) {
           throw NotFound("Unknown user " + target);
         }
+        RequireMayInvite(policy_, tx, who.tenant_id, w.room().tenant_id, target);
       } else if (action == "kick") {
         if (target == who.user_id) throw Forbidden("Use /leave to leave a room");
         if (current == "leave" || current == "ban") throw Forbidden(target + " is not in the room");

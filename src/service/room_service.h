@@ -19,6 +19,7 @@
 
 namespace vigie::service {
 
+class PolicyService;
 class PushRuleService;
 
 struct StateEventSpec {
@@ -61,9 +62,14 @@ struct MembersQuery {
 class RoomService {
  public:
   // `push` evaluates every new event for notifications (null: none).
+  // `policy` decides tenant isolation (C4); it is not called during
+  // construction.
   RoomService(ServiceContext& ctx, Stream& stream, const events::SigningKey& key,
-              PushRuleService* push);
+              PushRuleService* push, PolicyService& policy);
 
+  // The room belongs to `who.tenant_id` (C4). Invitees of a tenant `who`
+  // may not contact are refused with M_FORBIDDEN, before anything is
+  // written.
   boost::asio::awaitable<CreatedRoom> CreateRoom(const Requester& who, CreateRoomOptions opts);
 
   // Sends a message-like event. Idempotent per (device, txn_id): a repeat
@@ -80,14 +86,19 @@ class RoomService {
                                              std::optional<std::string> reason,
                                              const std::string& txn_id);
 
-  // Join and knock accept a room alias; they return the room id.
+  // Join and knock accept a room alias; they return the room id. A user
+  // not yet joined cannot join or knock on a room of a tenant theirs may
+  // not contact (C4, M_FORBIDDEN), public or not; members already joined
+  // stay (a removed link does not evict anyone).
   boost::asio::awaitable<std::string> Join(const Requester& who, const std::string& room_or_alias,
                                            std::optional<std::string> reason);
   boost::asio::awaitable<std::string> Knock(const Requester& who, const std::string& room_or_alias,
                                             std::optional<std::string> reason);
   // `action` is invite, kick, ban, unban or leave (target == sender).
   // Kick needs the target in the room, unban a banned target; the room
-  // version's auth rules decide the rest.
+  // version's auth rules decide the rest. Invite refuses (M_FORBIDDEN, C4)
+  // a target of a tenant that the inviter's, or the room's, may not
+  // contact.
   boost::asio::awaitable<void> Membership(const Requester& who, const std::string& room_id,
                                           const std::string& target, const std::string& action,
                                           std::optional<std::string> reason);
@@ -133,6 +144,7 @@ class RoomService {
   Stream& stream_;
   const events::SigningKey& key_;
   PushRuleService* push_;
+  PolicyService& policy_;
 };
 
 // The user's membership-derived right to read a room's events up to

@@ -12,7 +12,8 @@ class UiaTest : public ::testing::Test {
   void SetUp() override {
     crypto::Init();
     hs_ = std::make_unique<Homeserver>(TestConfig());
-    alice_ = hs_->RunSync(hs_->accounts.CreateUser("alice", "correct horse", false, "test"));
+    alice_ =
+        hs_->RunSync(hs_->accounts.CreateUser("alice", "correct horse", false, "test")).user_id;
   }
   UiaResult Require(const UiaSpec& spec, const boost::json::object* auth) {
     return hs_->RunSync(hs_->uia.Require(spec, auth));

@@ -10,20 +10,22 @@ sql::Value Opt(const std::optional<std::int64_t>& v) { return v ? sql::Value(*v)
 sql::Value Str(std::string_view s) { return std::string(s); }
 
 constexpr const char* kUserCols =
-    "user_id, tenant_id, password_hash, is_admin, deactivated, created_ts";
+    "user_id, tenant_id, password_hash, is_admin, deactivated, created_ts, tenant_admin, "
+    "person_id";
 
 UserRecord ReadUser(const sql::Row& r) {
-  return {r.Text(0), r.Text(1), r.OptText(2), r.Bool(3), r.Bool(4), r.Int(5)};
+  return {r.Text(0), r.Text(1), r.OptText(2), r.Bool(3),
+          r.Bool(4), r.Int(5),  r.Bool(6),    r.OptText(7)};
 }
 
 constexpr const char* kDeviceCols =
     "user_id, device_id, display_name, state, is_primary, created_ts, last_seen_ts, "
-    "last_seen_ip, last_seen_user_agent";
+    "last_seen_ip, last_seen_user_agent, wipe_requested_ts";
 
 DeviceRecord ReadDevice(const sql::Row& r) {
-  return {r.Text(0),   r.Text(1), r.OptText(2), DeviceStateFromString(r.Text(3)),
-          r.Bool(4),   r.Int(5),  r.OptInt(6),  r.OptText(7),
-          r.OptText(8)};
+  return {r.Text(0),    r.Text(1), r.OptText(2), DeviceStateFromString(r.Text(3)),
+          r.Bool(4),    r.Int(5),  r.OptInt(6),  r.OptText(7),
+          r.OptText(8), r.OptInt(9)};
 }
 
 }  // namespace
@@ -48,10 +50,11 @@ DeviceState DeviceStateFromString(std::string_view s) {
 
 void AccountStore::CreateUser(sql::Tx& tx, const UserRecord& u) {
   tx.Query(
-      "INSERT INTO users (user_id, tenant_id, password_hash, is_admin, deactivated, created_ts) "
-      "VALUES ($1, $2, $3, $4, $5, $6)",
+      "INSERT INTO users (user_id, tenant_id, password_hash, is_admin, deactivated, created_ts, "
+      "tenant_admin, person_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
       {u.user_id, u.tenant_id, Opt(u.password_hash), std::int64_t{u.is_admin},
-       std::int64_t{u.deactivated}, u.created_ts});
+       std::int64_t{u.deactivated}, u.created_ts, std::int64_t{u.tenant_admin},
+       Opt(u.person_id)});
   tx.Query("INSERT INTO profiles (user_id) VALUES ($1)", {u.user_id});
 }
 
@@ -89,6 +92,45 @@ void AccountStore::SetDeactivated(sql::Tx& tx, std::string_view user_id, bool de
 void AccountStore::SetAdmin(sql::Tx& tx, std::string_view user_id, bool admin) {
   tx.Query("UPDATE users SET is_admin = $1 WHERE user_id = $2",
            {std::int64_t{admin}, Str(user_id)});
+}
+
+void AccountStore::SetTenantAdmin(sql::Tx& tx, std::string_view user_id, bool admin) {
+  tx.Query("UPDATE users SET tenant_admin = $1 WHERE user_id = $2",
+           {std::int64_t{admin}, Str(user_id)});
+}
+
+void AccountStore::SetTenant(sql::Tx& tx, std::string_view user_id, std::string_view tenant_id) {
+  tx.Query("UPDATE users SET tenant_id = $1 WHERE user_id = $2", {Str(tenant_id), Str(user_id)});
+}
+
+void AccountStore::SetPersonId(sql::Tx& tx, std::string_view user_id,
+                               const std::optional<std::string>& person_id) {
+  tx.Query("UPDATE users SET person_id = $1 WHERE user_id = $2", {Opt(person_id), Str(user_id)});
+}
+
+std::vector<UserRecord> AccountStore::OtherAccountsOfPerson(sql::Tx& tx,
+                                                            std::string_view person_id,
+                                                            std::string_view user_id) {
+  auto res = tx.Query(std::string("SELECT ") + kUserCols +
+                          " FROM users WHERE person_id = $1 AND user_id <> $2 ORDER BY user_id",
+                      {Str(person_id), Str(user_id)});
+  std::vector<UserRecord> out;
+  for (const auto& r : res.rows) out.push_back(ReadUser(r));
+  return out;
+}
+
+std::vector<UserRecord> AccountStore::ListTenantUsers(sql::Tx& tx, std::string_view tenant_id,
+                                                      std::int64_t from, std::int64_t limit) {
+  auto res = tx.Query(std::string("SELECT ") + kUserCols +
+                          " FROM users WHERE tenant_id = $1 ORDER BY user_id LIMIT $2 OFFSET $3",
+                      {Str(tenant_id), limit, from});
+  std::vector<UserRecord> out;
+  for (const auto& r : res.rows) out.push_back(ReadUser(r));
+  return out;
+}
+
+std::int64_t AccountStore::CountTenantUsers(sql::Tx& tx, std::string_view tenant_id) {
+  return tx.QueryOne("SELECT COUNT(*) FROM users WHERE tenant_id = $1", {Str(tenant_id)})->Int(0);
 }
 
 ProfileRecord AccountStore::GetProfile(sql::Tx& tx, std::string_view user_id) {
@@ -160,6 +202,28 @@ bool AccountStore::DeleteDevice(sql::Tx& tx, std::string_view user_id, std::stri
   return tx.Query("DELETE FROM devices WHERE user_id = $1 AND device_id = $2",
                   {Str(user_id), Str(device_id)})
              .affected > 0;
+}
+
+void AccountStore::SetDeviceState(sql::Tx& tx, std::string_view user_id,
+                                  std::string_view device_id, DeviceState state) {
+  tx.Query("UPDATE devices SET state = $1 WHERE user_id = $2 AND device_id = $3",
+           {std::string(ToString(state)), Str(user_id), Str(device_id)});
+}
+
+void AccountStore::SetPrimaryDevice(sql::Tx& tx, std::string_view user_id,
+                                    const std::optional<std::string>& device_id) {
+  tx.Query("UPDATE devices SET is_primary = 0 WHERE user_id = $1 AND is_primary <> 0",
+           {Str(user_id)});
+  if (device_id) {
+    tx.Query("UPDATE devices SET is_primary = 1 WHERE user_id = $1 AND device_id = $2",
+             {Str(user_id), *device_id});
+  }
+}
+
+void AccountStore::SetWipeRequested(sql::Tx& tx, std::string_view user_id,
+                                    std::string_view device_id, std::int64_t ts) {
+  tx.Query("UPDATE devices SET wipe_requested_ts = $1 WHERE user_id = $2 AND device_id = $3",
+           {ts, Str(user_id), Str(device_id)});
 }
 
 void AccountStore::InsertToken(sql::Tx& tx, const TokenRecord& t, std::int64_t ts) {

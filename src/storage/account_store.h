@@ -17,6 +17,8 @@ struct UserRecord {
   bool is_admin = false;
   bool deactivated = false;
   std::int64_t created_ts = 0;
+  bool tenant_admin = false;             // administers its own tenant only
+  std::optional<std::string> person_id;  // links one person's accounts across tenants (X-IM-5)
 };
 
 enum class DeviceState { kPending, kActive, kBanned };
@@ -33,6 +35,7 @@ struct DeviceRecord {
   std::optional<std::int64_t> last_seen_ts;
   std::optional<std::string> last_seen_ip;
   std::optional<std::string> last_seen_user_agent;
+  std::optional<std::int64_t> wipe_requested_ts;  // X-IM-4: told to wipe at next contact
 };
 
 struct TokenRecord {
@@ -65,6 +68,17 @@ class AccountStore {
                               const std::optional<std::string>& hash);
   static void SetDeactivated(sql::Tx& tx, std::string_view user_id, bool deactivated);
   static void SetAdmin(sql::Tx& tx, std::string_view user_id, bool admin);
+  static void SetTenantAdmin(sql::Tx& tx, std::string_view user_id, bool admin);
+  static void SetTenant(sql::Tx& tx, std::string_view user_id, std::string_view tenant_id);
+  static void SetPersonId(sql::Tx& tx, std::string_view user_id,
+                          const std::optional<std::string>& person_id);
+  // Other accounts of the same person (same person_id), excluding `user_id`.
+  static std::vector<UserRecord> OtherAccountsOfPerson(sql::Tx& tx, std::string_view person_id,
+                                                       std::string_view user_id);
+  // Users of a tenant, ordered by id.
+  static std::vector<UserRecord> ListTenantUsers(sql::Tx& tx, std::string_view tenant_id,
+                                                 std::int64_t from, std::int64_t limit);
+  static std::int64_t CountTenantUsers(sql::Tx& tx, std::string_view tenant_id);
 
   // Profiles: absent fields are NULL.
   static ProfileRecord GetProfile(sql::Tx& tx, std::string_view user_id);
@@ -87,6 +101,13 @@ class AccountStore {
   // Deletes the device, its access tokens and its end-to-end keys and
   // to-device inbox (E2eStore::DeleteDevice). Returns false if absent.
   static bool DeleteDevice(sql::Tx& tx, std::string_view user_id, std::string_view device_id);
+  static void SetDeviceState(sql::Tx& tx, std::string_view user_id, std::string_view device_id,
+                             DeviceState state);
+  // Makes `device_id` the user's only primary device (nullopt: none).
+  static void SetPrimaryDevice(sql::Tx& tx, std::string_view user_id,
+                               const std::optional<std::string>& device_id);
+  static void SetWipeRequested(sql::Tx& tx, std::string_view user_id, std::string_view device_id,
+                               std::int64_t ts);
 
   // Access tokens, by SHA-256 hash only: the token itself is never stored.
   static void InsertToken(sql::Tx& tx, const TokenRecord& t, std::int64_t ts);

@@ -27,13 +27,31 @@ std::string LikeLiteral(std::string_view s) {
   return out;
 }
 
+// "col IN ($n, ...)" over `values`, appended to `params`; "1 = 0" when empty.
+std::string InList(const std::string& col, const std::vector<std::string>& values,
+                   std::vector<sql::Value>& params) {
+  if (values.empty()) return "1 = 0";
+  std::string out = col + " IN (";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ", ";
+    params.emplace_back(values[i]);
+    out += "$" + std::to_string(params.size());
+  }
+  return out + ")";
+}
+
 }  // namespace
 
-std::vector<PublishedRoom> DirectoryStore::PublishedRooms(sql::Tx& tx) {
+std::vector<PublishedRoom> DirectoryStore::PublishedRooms(sql::Tx& tx,
+                                                          const std::vector<std::string>& tenants) {
+  std::vector<sql::Value> params;
+  const std::string in_tenants = InList("r.tenant_id", tenants, params);
   auto res = tx.Query(
       "SELECT r.room_nid, r.room_id, COUNT(m.user_id) AS joined FROM rooms r LEFT JOIN "
       "memberships m ON m.room_nid = r.room_nid AND m.membership = 'join' WHERE r.published = 1 "
-      "GROUP BY r.room_nid, r.room_id ORDER BY joined DESC, r.room_id");
+      "AND " +
+          in_tenants + " GROUP BY r.room_nid, r.room_id ORDER BY joined DESC, r.room_id",
+      params);
   std::vector<PublishedRoom> out;
   out.reserve(res.rows.size());
   for (const auto& r : res.rows) out.push_back({r.Int(0), r.Text(1), r.Int(2)});
@@ -69,6 +87,7 @@ std::map<std::int64_t, std::map<std::string, std::string>> DirectoryStore::RoomS
 
 std::vector<UserDirectoryEntry> DirectoryStore::SearchUsers(sql::Tx& tx, std::string_view requester,
                                                             std::string_view folded_term,
+                                                            const std::vector<std::string>& tenants,
                                                             std::int64_t limit) {
   const sql::Dialect d = tx.dialect();
   const std::string lit = LikeLiteral(folded_term);
@@ -77,9 +96,14 @@ std::vector<UserDirectoryEntry> DirectoryStore::SearchUsers(sql::Tx& tx, std::st
       " = 'public' OR " +
       ContentText(d, "cs.type", "m.room.history_visibility", "e.json", "history_visibility") +
       " = 'world_readable')";
+  std::vector<sql::Value> params{std::string(requester), "%" + lit + "%", "@" + lit + "%",
+                                 lit + "%", limit};
+  const std::string in_tenants = InList("u.tenant_id", tenants, params);
   const std::string sql =
       "SELECT u.user_id, p.displayname, p.avatar_url FROM users u LEFT JOIN profiles p ON "
-      "p.user_id = u.user_id WHERE u.deactivated = 0 AND (LOWER(u.user_id) LIKE $2 ESCAPE '!' "
+      "p.user_id = u.user_id WHERE u.deactivated = 0 AND " +
+      in_tenants +
+      " AND (LOWER(u.user_id) LIKE $2 ESCAPE '!' "
       "OR LOWER(COALESCE(p.displayname, '')) LIKE $2 ESCAPE '!') AND EXISTS (SELECT 1 FROM "
       "memberships m WHERE m.user_id = u.user_id AND m.membership = 'join' AND (EXISTS (SELECT 1 "
       "FROM memberships mine WHERE mine.room_nid = m.room_nid AND mine.user_id = $1 AND "
@@ -90,8 +114,7 @@ std::vector<UserDirectoryEntry> DirectoryStore::SearchUsers(sql::Tx& tx, std::st
       "))) ORDER BY CASE WHEN LOWER(u.user_id) LIKE $3 ESCAPE '!' OR "
       "LOWER(COALESCE(p.displayname, '')) LIKE $4 ESCAPE '!' THEN 0 ELSE 1 END, CASE WHEN "
       "p.displayname IS NULL THEN 1 ELSE 0 END, u.user_id LIMIT $5";
-  auto res =
-      tx.Query(sql, {std::string(requester), "%" + lit + "%", "@" + lit + "%", lit + "%", limit});
+  auto res = tx.Query(sql, params);
   std::vector<UserDirectoryEntry> out;
   out.reserve(res.rows.size());
   for (const auto& r : res.rows) out.push_back({r.Text(0), r.OptText(1), r.OptText(2)});

@@ -30,8 +30,10 @@ struct UserDirectoryEntry {
 
 class DirectoryStore {
  public:
-  // Every published room, most joined members first, then by room id.
-  static std::vector<PublishedRoom> PublishedRooms(sql::Tx& tx);
+  // Every published room of one of `tenants` (rooms.tenant_id), most
+  // joined members first, then by room id.
+  static std::vector<PublishedRoom> PublishedRooms(sql::Tx& tx,
+                                                   const std::vector<std::string>& tenants);
 
   // The PDUs (JSON text) of the current state events with an empty state
   // key and one of `types`, for each of `room_nids`: room_nid -> type -> PDU.
@@ -42,11 +44,12 @@ class DirectoryStore {
   // Active users whose lower-cased user id or display name contains
   // `folded_term` (lower case) and who are visible to `requester`: joined
   // to a room the requester is joined to, or to a room whose join rule is
-  // public or whose history is world readable. Users whose id or name
-  // starts with the term come first, then those with a display name, then
-  // by user id. At most `limit`.
+  // public or whose history is world readable; and who belong to one of
+  // `tenants`. Users whose id or name starts with the term come first,
+  // then those with a display name, then by user id. At most `limit`.
   static std::vector<UserDirectoryEntry> SearchUsers(sql::Tx& tx, std::string_view requester,
                                                      std::string_view folded_term,
+                                                     const std::vector<std::string>& tenants,
                                                      std::int64_t limit);
 };
 

@@ -32,6 +32,21 @@ std::map<std::string, std::string> E2eStore::DeviceKeysOfUser(sql::Tx& tx,
   return out;
 }
 
+void E2eStore::BanKey(sql::Tx& tx, std::string_view user_id, std::string_view key_id,
+                      std::string_view key, std::int64_t ts) {
+  tx.Query(
+      "INSERT INTO banned_device_keys (user_id, key_id, key, ts) VALUES ($1, $2, $3, $4) "
+      "ON CONFLICT (user_id, key) DO NOTHING",
+      {Str(user_id), Str(key_id), Str(key), ts});
+}
+
+bool E2eStore::KeyBanned(sql::Tx& tx, std::string_view user_id, std::string_view key) {
+  return tx
+      .QueryOne("SELECT 1 FROM banned_device_keys WHERE user_id = $1 AND key = $2",
+                {Str(user_id), Str(key)})
+      .has_value();
+}
+
 void E2eStore::DeleteDevice(sql::Tx& tx, std::string_view user_id, std::string_view device_id) {
   for (const char* table : {"e2e_device_keys", "e2e_one_time_keys", "e2e_fallback_keys",
                             "to_device_messages", "to_device_txns"}) {

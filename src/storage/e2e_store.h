@@ -116,6 +116,12 @@ class E2eStore {
   // Records a send's transaction id; false if it was already recorded.
   static bool AddToDeviceTxn(sql::Tx& tx, std::string_view user_id, std::string_view device_id,
                              std::string_view txn_id, std::int64_t ts);
+
+  // X-IM-4: identity keys of banned devices, `banned_device_keys(user_id,
+  // key) -> key_id, ts`. Banning a key twice keeps the first record.
+  static void BanKey(sql::Tx& tx, std::string_view user_id, std::string_view key_id,
+                     std::string_view key, std::int64_t ts);
+  static bool KeyBanned(sql::Tx& tx, std::string_view user_id, std::string_view key);
 };
 
 }  // namespace vigie::storage

@@ -309,6 +309,76 @@ CREATE TABLE to_device_txns (
 );
 )sql",
        "", ""},
+      {5, "tenancy and policy: links, policy documents, changes, origins, device controls",
+       R"sql(
+ALTER TABLE users ADD COLUMN tenant_admin INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN person_id TEXT;
+CREATE INDEX users_person ON users (person_id);
+ALTER TABLE devices ADD COLUMN wipe_requested_ts BIGINT;
+ALTER TABLE registration_tokens ADD COLUMN tenant_id TEXT;
+CREATE TABLE tenant_links (
+  tenant_a TEXT NOT NULL REFERENCES tenants (tenant_id),
+  tenant_b TEXT NOT NULL REFERENCES tenants (tenant_id),
+  change_id BIGINT,
+  created_ts BIGINT NOT NULL,
+  PRIMARY KEY (tenant_a, tenant_b),
+  CHECK (tenant_a < tenant_b)
+);
+CREATE TABLE policies (
+  scope TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  document TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  change_id BIGINT,
+  created_ts BIGINT NOT NULL,
+  PRIMARY KEY (scope, version)
+);
+CREATE TABLE policy_changes (
+  change_id {{ID}},
+  scope TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  assessment TEXT NOT NULL,
+  reasons TEXT NOT NULL,
+  required TEXT NOT NULL,
+  approvals TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'applied', 'refused')),
+  proposer TEXT NOT NULL,
+  created_ts BIGINT NOT NULL,
+  decided_ts BIGINT
+);
+CREATE INDEX policy_changes_state ON policy_changes (state, change_id);
+CREATE TABLE session_origins (
+  origin_nid {{ID}},
+  user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  ts BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  ip TEXT NOT NULL,
+  country TEXT,
+  lat DOUBLE PRECISION,
+  lon DOUBLE PRECISION,
+  asn BIGINT,
+  anonymizer INTEGER NOT NULL DEFAULT 0,
+  client_lat DOUBLE PRECISION,
+  client_lon DOUBLE PRECISION,
+  network_type TEXT,
+  anomaly TEXT
+);
+CREATE INDEX session_origins_user ON session_origins (user_id, ts);
+CREATE TABLE banned_device_keys (
+  user_id TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  ts BIGINT NOT NULL,
+  PRIMARY KEY (user_id, key)
+);
+CREATE TABLE server_notice_rooms (
+  user_id TEXT PRIMARY KEY,
+  room_id TEXT NOT NULL
+);
+)sql",
+       "", ""},
   };
   return kMigrations;
 }

@@ -236,4 +236,20 @@ std::pair<std::int64_t, std::int64_t> UserDataStore::UnreadCounts(sql::Tx& tx,
   return {row->Int(0), row->Int(1)};
 }
 
+std::optional<std::string> UserDataStore::NoticeRoom(sql::Tx& tx, std::string_view user_id) {
+  auto r = tx.QueryOne("SELECT room_id FROM server_notice_rooms WHERE user_id = $1",
+                       {std::string(user_id)});
+  if (!r) return std::nullopt;
+  return r->Text(0);
+}
+
+std::string UserDataStore::SetNoticeRoom(sql::Tx& tx, std::string_view user_id,
+                                         std::string_view room_id) {
+  tx.Query(
+      "INSERT INTO server_notice_rooms (user_id, room_id) VALUES ($1, $2) ON CONFLICT (user_id) "
+      "DO NOTHING",
+      {std::string(user_id), std::string(room_id)});
+  return *NoticeRoom(tx, user_id);
+}
+
 }  // namespace vigie::storage

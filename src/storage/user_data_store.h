@@ -37,6 +37,11 @@ struct PresenceRecord {
 
 class UserDataStore {
  public:
+  // The user's server-notices room (X-IM-3), if one was made.
+  static std::optional<std::string> NoticeRoom(sql::Tx& tx, std::string_view user_id);
+  // Records the room unless one is recorded already; returns the recorded one.
+  static std::string SetNoticeRoom(sql::Tx& tx, std::string_view user_id, std::string_view room_id);
+
   // Filters: ids are per server, numeric strings.
   static std::string CreateFilter(sql::Tx& tx, std::string_view user_id, std::string_view json);
   static std::optional<std::string> GetFilter(sql::Tx& tx, std::string_view user_id,

@@ -338,7 +338,10 @@ class VigieServer:
 
     def request(self, method: str, path: str, json_body: Any = None, *,
                 body: Optional[bytes] = None, token: Optional[str] = None,
-                headers: Optional[dict[str, str]] = None, timeout: float = 15) -> Resp:
+                headers: Optional[dict[str, str]] = None, timeout: float = 15,
+                source: Optional[str] = None) -> Resp:
+        """`source` binds the client to a loopback address (e.g. "127.5.0.9"),
+        so tests can come from different networks."""
         h = dict(headers or {})
         if json_body is not None:
             body = json.dumps(json_body).encode()
@@ -354,7 +357,8 @@ class VigieServer:
             conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
                                                context=ctx)
         else:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
+                                              source_address=(source, 0) if source else None)
         try:
             conn.request(method, path, body=body, headers=h)
             r = conn.getresponse()
@@ -379,11 +383,12 @@ class VigieServer:
         assert r.status == 200, r
         return r.json
 
-    def login(self, user: str, password: str, **extra: Any) -> Resp:
+    def login(self, user: str, password: str, source: Optional[str] = None,
+              **extra: Any) -> Resp:
         return self.request("POST", "/_matrix/client/v3/login", {
             "type": "m.login.password",
             "identifier": {"type": "m.id.user", "user": user},
-            "password": password, **extra})
+            "password": password, **extra}, source=source)
 
     def metrics(self) -> str:
         conn = http.client.HTTPConnection("127.0.0.1", self.metrics_port, timeout=10)

@@ -63,7 +63,7 @@ void AddDirectoryRoutes(Router& r, service::Homeserver& hs) {
             q.limit = n;
           }
           if (auto v = c.req.Query("since")) q.since = std::string(*v);
-          auto page = co_await hs.directory.PublicRooms(std::move(q));
+          auto page = co_await hs.directory.PublicRooms(c.who, std::move(q));
           co_return Response::Json(PageJson(page));
         },
         {.auth = AuthMode::kOptional});
@@ -90,7 +90,7 @@ void AddDirectoryRoutes(Router& r, service::Homeserver& hs) {
         q.room_types = std::move(list);
       }
     }
-    auto page = co_await hs.directory.PublicRooms(std::move(q));
+    auto page = co_await hs.directory.PublicRooms(c.who, std::move(q));
     co_return Response::Json(PageJson(page));
   });
 

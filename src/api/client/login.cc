@@ -41,6 +41,8 @@ void AddLoginRoutes(Router& r, service::Homeserver& hs) {
           lr.initial_device_display_name = json::GetString(b, "initial_device_display_name");
           lr.ip = c.req.remote_ip;
           lr.user_agent = c.req.user_agent;
+          lr.client =
+              policy::ClientReport::Parse(c.req.client_location, c.req.network_type);
           auto s = co_await hs.accounts.Login(std::move(lr));
           co_return http::Response::Json(
               {{"user_id", s.user_id},
@@ -56,7 +58,8 @@ void AddLoginRoutes(Router& r, service::Homeserver& hs) {
         [&hs](RequestContext& c) -> boost::asio::awaitable<http::Response> {
           co_await hs.accounts.Logout(c.requester());
           co_return http::Response::Json(boost::json::object{});
-        });
+        },
+        {.allow_pending = true});
 
   // POST /_matrix/client/v3/logout/all
   r.Add("POST", "/_matrix/client/v3/logout/all",

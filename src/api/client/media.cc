@@ -98,7 +98,7 @@ std::optional<std::string> UploadName(const RequestContext& c) {
 awaitable<Response> Download(service::Homeserver& hs, RequestContext& c) {
   std::optional<std::string> file_name;
   if (c.params.size() > 2) file_name = c.params[2];
-  auto m = co_await hs.media.Download(c.params[0], c.params[1], TimeoutMs(c));
+  auto m = co_await hs.media.Download(c.who, c.params[0], c.params[1], TimeoutMs(c));
   co_return MediaResponse(std::move(m), file_name);
 }
 
@@ -110,7 +110,7 @@ awaitable<Response> Thumbnail(service::Homeserver& hs, RequestContext& c) {
     throw InvalidParam("width and height must be between 1 and 65536");
   }
   std::string method(c.req.Query("method").value_or("scale"));
-  auto m = co_await hs.media.Thumbnail(c.params[0], c.params[1], static_cast<int>(*width),
+  auto m = co_await hs.media.Thumbnail(c.who, c.params[0], c.params[1], static_cast<int>(*width),
                                        static_cast<int>(*height), method, TimeoutMs(c));
   co_return MediaResponse(std::move(m), std::nullopt);
 }
@@ -170,6 +170,7 @@ void AddMediaRoutes(Router& r, service::Homeserver& hs) {
   // GET /_matrix/media/v3/download/{serverName}/{mediaId}[/{fileName}] (and r0),
   // GET /_matrix/media/v3/thumbnail/{serverName}/{mediaId} (and r0): only when
   // [media] allow_unauthenticated_download is set; otherwise 404 as Synapse.
+  // Without a requester, only the default tenant's media is served (C4).
   auto legacy_download = [&hs](RequestContext& c) -> awaitable<Response> {
     if (!hs.config().media_allow_unauthenticated_download) throw NotFound("Not found");
     co_return co_await Download(hs, c);

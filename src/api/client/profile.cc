@@ -18,7 +18,7 @@ void AddProfileRoutes(Router& r, service::Homeserver& hs) {
   r.Add("GET", "/_matrix/client/v3/profile/{userId}",
         [&hs](RequestContext& c) -> boost::asio::awaitable<http::Response> {
           CheckUserId(c.params[0]);
-          auto p = co_await hs.profiles.Get(c.params[0]);
+          auto p = co_await hs.profiles.Get(c.who, c.params[0]);
           boost::json::object o;
           if (p.displayname) o["displayname"] = *p.displayname;
           if (p.avatar_url) o["avatar_url"] = *p.avatar_url;
@@ -32,7 +32,7 @@ void AddProfileRoutes(Router& r, service::Homeserver& hs) {
     r.Add("GET", "/_matrix/client/v3/profile/{userId}/" + f,
           [&hs, f](RequestContext& c) -> boost::asio::awaitable<http::Response> {
             CheckUserId(c.params[0]);
-            auto p = co_await hs.profiles.Get(c.params[0]);
+            auto p = co_await hs.profiles.Get(c.who, c.params[0]);
             const auto& v = f == "displayname" ? p.displayname : p.avatar_url;
             if (!v) throw NotFound("No " + f + " set");
             co_return http::Response::Json({{f, *v}});
