@@ -1,6 +1,7 @@
 // vigie: the command line. `vigie serve` runs the homeserver; the other
 // subcommands administer its database directly.
 #include <signal.h>
+#include <spdlog/async.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -22,8 +23,14 @@ namespace {
 
 using namespace vigie;
 
+// Logging is asynchronous: I/O threads only queue a record (one per
+// request), and one background thread formats and writes it. When the
+// queue is full the oldest records are dropped rather than blocking an I/O
+// thread. The queue is flushed at exit.
 void SetupLogging(const Config& c) {
-  auto logger = spdlog::stderr_color_mt("vigie");
+  spdlog::init_thread_pool(16384, 1);
+  auto logger = spdlog::create_async_nb<spdlog::sinks::stderr_color_sink_mt>("vigie");
+  std::atexit([] { spdlog::shutdown(); });
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(c.log_level));
   if (c.log_format == "json") {

@@ -12,8 +12,9 @@ namespace {
 void AddCommonHeaders(http::Response& res, const Config& cfg) {
   res.headers.emplace_back("Access-Control-Allow-Origin", cfg.cors_allow_origin);
   res.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS");
-  res.headers.emplace_back("Access-Control-Allow-Headers",
-                           "X-Requested-With, Content-Type, Authorization, X-Vigie-Location, X-Vigie-Network");
+  res.headers.emplace_back(
+      "Access-Control-Allow-Headers",
+      "X-Requested-With, Content-Type, Authorization, X-Vigie-Location, X-Vigie-Network");
   res.headers.emplace_back("X-Content-Type-Options", "nosniff");
   res.headers.emplace_back("Cache-Control", "no-store");
 }
@@ -155,8 +156,7 @@ boost::asio::awaitable<http::Response> Api::Dispatch(http::Request& req, std::st
       // C4 (suspended tenant) and X-AC-3 (trusted networks), on every request.
       hs_.policy.Require(policy::AccessQuestion{ctx.who->tenant_id, req.remote_ip});
       // X-AC-1/X-AC-2: where this session is now.
-      const auto client =
-          policy::ClientReport::Parse(req.client_location, req.network_type);
+      const auto client = policy::ClientReport::Parse(req.client_location, req.network_type);
       co_await hs_.access.CheckRequest(*ctx.who, req.remote_ip, client);
       if (ctx.who->device_pending && !route.options.allow_pending) {
         throw Forbidden("This device is waiting for approval from your primary device")

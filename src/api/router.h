@@ -30,8 +30,8 @@ using RouteHandler = std::function<boost::asio::awaitable<http::Response>(Reques
 
 struct RouteOptions {
   AuthMode auth = AuthMode::kRequired;
-  bool json_body = true;    // parse the body as a JSON object (POST/PUT)
-  bool login_rate = false;  // also counts against the login/registration limit
+  bool json_body = true;       // parse the body as a JSON object (POST/PUT)
+  bool login_rate = false;     // also counts against the login/registration limit
   bool allow_pending = false;  // X-IM-2: a device awaiting approval may call it
 };
 

@@ -72,7 +72,9 @@ DeviceAdmission AdmitNewDevice(sql::Tx& tx, const PolicyService& policy, const s
   policy::NewDeviceQuestion q{tenant, a.other_devices, false};
   std::vector<const storage::DeviceRecord*> candidates;
   for (const auto& d : live) {
-    if (d.is_primary && d.state == storage::DeviceState::kActive) q.has_active_primary = true;
+    // A primary that is pending again (X-AC-1 step-up) still holds the role:
+    // a newcomer does not take it.
+    if (d.is_primary) q.has_active_primary = true;
     if (!d.is_primary) candidates.push_back(&d);
   }
   std::sort(candidates.begin(), candidates.end(), [](const auto* x, const auto* y) {
@@ -315,8 +317,9 @@ boost::asio::awaitable<Session> AccountService::Login(LoginRequest req) {
         if (step_up) {
           // X-AC-1 step-up: the device must be confirmed again.
           if (existing->is_primary) {
-            throw Forbidden("Unusual sign-in location for your primary device; ask your "
-                            "administrator")
+            throw Forbidden(
+                "Unusual sign-in location for your primary device; ask your "
+                "administrator")
                 .with("io.vigie.requirement", boost::json::string(location.requirement));
           }
           AccountStore::SetDeviceState(tx, user_id, device_id, storage::DeviceState::kPending);

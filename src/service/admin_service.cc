@@ -266,6 +266,9 @@ boost::asio::awaitable<AdminPutResult> AdminService::PutUser(const Requester& wh
   });
   // Admin flags, tenant and deactivation are cached with the tokens.
   auth_.Forget(user_id);
+  if (c.password) {
+    result.warning = co_await accounts_.CheckPasswordReuse(user_id, *c.password, who.user_id);
+  }
   co_return result;
 }
 

@@ -61,6 +61,7 @@ struct AdminUserChanges {
 struct AdminPutResult {
   AdminUserView user;  // as it is after the change
   bool created = false;
+  std::optional<PasswordWarning> warning;  // X-IM-5: the password is used by the person elsewhere
 };
 
 class AdminService {

@@ -23,12 +23,13 @@ std::optional<std::string> PromotePrimaryIfGone(sql::Tx& tx, const std::string& 
                                                 std::string_view actor) {
   std::optional<std::string> oldest;
   bool stale_flag = false;
-  // ListDevices is ordered by created_ts: the first active device is the oldest.
+  // ListDevices is ordered by created_ts: the first active device is the
+  // oldest. A primary that is pending again (X-AC-1 step-up) keeps its role.
   for (const auto& d : AccountStore::ListDevices(tx, user_id)) {
-    const bool usable = d.state == DeviceState::kActive && !d.wipe_requested_ts;
-    if (usable && d.is_primary) return std::nullopt;
+    const bool going = d.state == DeviceState::kBanned || d.wipe_requested_ts;
+    if (d.is_primary && !going) return std::nullopt;
     stale_flag |= d.is_primary;
-    if (usable && !oldest) oldest = d.device_id;
+    if (d.state == DeviceState::kActive && !going && !oldest) oldest = d.device_id;
   }
   if (!oldest) {
     if (stale_flag) AccountStore::SetPrimaryDevice(tx, user_id, std::nullopt);

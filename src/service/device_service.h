@@ -19,10 +19,11 @@ namespace vigie::service {
 
 class ServerNoticeService;
 
-// X-IM-2: if the user has no active primary device, makes the oldest
-// active device (by created_ts) the primary and audits it. Returns the
-// promoted device, nullopt if a primary exists or no device is active.
-// Runs inside the caller's write transaction.
+// X-IM-2: if the user has no primary device any more (none, or it is banned
+// or being wiped), makes the oldest active device (by created_ts) the
+// primary and audits it. A primary that is pending again (step-up) keeps
+// its role. Returns the promoted device, nullopt if a primary exists or no
+// device is active. Runs inside the caller's write transaction.
 std::optional<std::string> PromotePrimaryIfGone(sql::Tx& tx, const std::string& user_id,
                                                 const std::optional<std::string>& tenant_id,
                                                 std::string_view actor);

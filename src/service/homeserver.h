@@ -11,8 +11,8 @@
 
 #include "common/config.h"
 #include "common/metrics.h"
-#include "service/account_data_service.h"
 #include "service/access_control.h"
+#include "service/account_data_service.h"
 #include "service/account_service.h"
 #include "service/admin_service.h"
 #include "service/auth_service.h"
@@ -107,7 +107,7 @@ class Homeserver {
   MediaService media;
   AdminService admin;
   ServerNoticeService notices;
-  PolicyService policy;  // the X.1606 policy engine's service side
+  PolicyService policy;         // the X.1606 policy engine's service side
   AccessControlService access;  // X-AC-1/X-AC-2 location checks
   RateLimiter rl_ip;
   RateLimiter rl_user;

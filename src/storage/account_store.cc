@@ -23,8 +23,8 @@ constexpr const char* kDeviceCols =
     "last_seen_ip, last_seen_user_agent, wipe_requested_ts";
 
 DeviceRecord ReadDevice(const sql::Row& r) {
-  return {r.Text(0),    r.Text(1), r.OptText(2), DeviceStateFromString(r.Text(3)),
-          r.Bool(4),    r.Int(5),  r.OptInt(6),  r.OptText(7),
+  return {r.Text(0),    r.Text(1),  r.OptText(2), DeviceStateFromString(r.Text(3)),
+          r.Bool(4),    r.Int(5),   r.OptInt(6),  r.OptText(7),
           r.OptText(8), r.OptInt(9)};
 }
 
@@ -53,8 +53,7 @@ void AccountStore::CreateUser(sql::Tx& tx, const UserRecord& u) {
       "INSERT INTO users (user_id, tenant_id, password_hash, is_admin, deactivated, created_ts, "
       "tenant_admin, person_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
       {u.user_id, u.tenant_id, Opt(u.password_hash), std::int64_t{u.is_admin},
-       std::int64_t{u.deactivated}, u.created_ts, std::int64_t{u.tenant_admin},
-       Opt(u.person_id)});
+       std::int64_t{u.deactivated}, u.created_ts, std::int64_t{u.tenant_admin}, Opt(u.person_id)});
   tx.Query("INSERT INTO profiles (user_id) VALUES ($1)", {u.user_id});
 }
 
@@ -108,8 +107,7 @@ void AccountStore::SetPersonId(sql::Tx& tx, std::string_view user_id,
   tx.Query("UPDATE users SET person_id = $1 WHERE user_id = $2", {Opt(person_id), Str(user_id)});
 }
 
-std::vector<UserRecord> AccountStore::OtherAccountsOfPerson(sql::Tx& tx,
-                                                            std::string_view person_id,
+std::vector<UserRecord> AccountStore::OtherAccountsOfPerson(sql::Tx& tx, std::string_view person_id,
                                                             std::string_view user_id) {
   auto res = tx.Query(std::string("SELECT ") + kUserCols +
                           " FROM users WHERE person_id = $1 AND user_id <> $2 ORDER BY user_id",
@@ -204,8 +202,8 @@ bool AccountStore::DeleteDevice(sql::Tx& tx, std::string_view user_id, std::stri
              .affected > 0;
 }
 
-void AccountStore::SetDeviceState(sql::Tx& tx, std::string_view user_id,
-                                  std::string_view device_id, DeviceState state) {
+void AccountStore::SetDeviceState(sql::Tx& tx, std::string_view user_id, std::string_view device_id,
+                                  DeviceState state) {
   tx.Query("UPDATE devices SET state = $1 WHERE user_id = $2 AND device_id = $3",
            {std::string(ToString(state)), Str(user_id), Str(device_id)});
 }

@@ -13,7 +13,7 @@ import asyncio
 
 import nio
 
-from tenant_helpers import (audit_entries, create_tenant, create_user, nio_login, provider, raw,
+from tenant_helpers import (audit_entries, create_tenant, create_user, nio_login, provider, put_user, raw,
                             short)
 
 V3 = "/_matrix/client/v3"
@@ -93,3 +93,18 @@ async def test_X_IM_5_no_warning_for_different_password(server):
     finally:
         await c.close()
     assert not [e for e in audit_entries(root, "password.reuse") if e["target"] == c.user_id]
+
+
+def test_X_IM_5_admin_creation_warns_on_reuse(server):
+    """The path operators use: creating the person's second account through
+    the Synapse admin API with the first account's password."""
+    root = provider(server)
+    a = create_tenant(root, "a")
+    b = create_tenant(root, "b")
+    person = f"person-{short()}"
+    create_user(root, "bob-a", a, password=SHARED, person_id=person)
+    r = put_user(root, f"bob-b-{short()}", b, password=SHARED, person_id=person)
+    assert r.status == 201, r
+    assert r.json["io.vigie.warning"]["requirement"] == "X-IM-5", r
+    r = put_user(root, f"bob-c-{short()}", b, password=OTHER, person_id=person)
+    assert r.status == 201 and "io.vigie.warning" not in r.json, r

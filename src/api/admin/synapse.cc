@@ -156,7 +156,12 @@ void AddSynapseAdminRoutes(Router& r, service::Homeserver& hs) {
         [&hs](RequestContext& c) -> boost::asio::awaitable<http::Response> {
           auto changes = ParseUserChanges(c.body);
           auto res = co_await hs.admin.PutUser(c.requester(), c.params[0], std::move(changes));
-          co_return http::Response::Json(res.created ? 201 : 200, UserDetailsJson(res.user));
+          auto body = UserDetailsJson(res.user);
+          if (res.warning) {
+            body["io.vigie.warning"] = {{"requirement", res.warning->requirement},
+                                        {"message", res.warning->message}};
+          }
+          co_return http::Response::Json(res.created ? 201 : 200, body);
         });
 
   // POST /_synapse/admin/v1/deactivate/{userId}

@@ -41,8 +41,7 @@ void AddLoginRoutes(Router& r, service::Homeserver& hs) {
           lr.initial_device_display_name = json::GetString(b, "initial_device_display_name");
           lr.ip = c.req.remote_ip;
           lr.user_agent = c.req.user_agent;
-          lr.client =
-              policy::ClientReport::Parse(c.req.client_location, c.req.network_type);
+          lr.client = policy::ClientReport::Parse(c.req.client_location, c.req.network_type);
           auto s = co_await hs.accounts.Login(std::move(lr));
           co_return http::Response::Json(
               {{"user_id", s.user_id},
