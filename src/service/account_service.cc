@@ -334,12 +334,12 @@ boost::asio::awaitable<Session> AccountService::Login(LoginRequest req) {
           // X-AC-1 step-up: the primary must confirm; without one to ask,
           // the login is refused.
           if (d.is_primary) {
-            out.admission->decision.verdict = policy::Decision::Verdict::kDeny;
-            out.admission->decision.requirement = location.requirement;
-            out.admission->decision.reason =
+            // Thrown, not returned: nothing of this login (evictions
+            // included) may commit.
+            throw Forbidden(
                 "Unusual sign-in location and no primary device to confirm it; ask your "
-                "administrator";
-            return out;
+                "administrator")
+                .with("io.vigie.requirement", boost::json::string(location.requirement));
           }
           d.state = storage::DeviceState::kPending;
           out.admission->decision.pending = true;

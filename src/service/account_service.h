@@ -6,8 +6,8 @@
 #include <optional>
 #include <string>
 
-#include "service/auth_service.h"
 #include "service/access_control.h"
+#include "service/auth_service.h"
 #include "service/context.h"
 #include "service/policy_service.h"
 #include "service/stream.h"
