@@ -162,30 +162,17 @@ boost::asio::awaitable<std::string> DeviceService::RequireControl(const Requeste
 
 boost::asio::awaitable<void> DeviceService::Approve(const Requester& who,
                                                     const std::string& device_id) {
-  std::string label = co_await Offload(ctx_.db_pool, [&] {
-    return stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      RequirePrimary(tx, who);
-      auto d = AccountStore::GetDevice(tx, who.user_id, device_id);
-      if (!d) throw NotFound("Unknown device");
-      if (d->state != DeviceState::kPending) {
-        throw InvalidParam("This device is not waiting for approval");
-      }
-      AccountStore::SetDeviceState(tx, who.user_id, device_id, DeviceState::kActive);
-      NoteDeviceListChange(tx, who.user_id, next, fx);
-      Audit(tx, who.user_id, who.tenant_id, "device.approve", who.user_id,
-            {{"requirement", "X-IM-2"}, {"device_id", device_id}, {"by_device", who.device_id}});
-      return DeviceLabel(device_id, d->display_name);
-    });
-  });
-  auth_.Forget(who.user_id, device_id);
-  boost::json::object details{{"device_id", device_id}, {"requirement", "X-IM-2"}};
-  co_await NoticeDeviceChange(
-      notices_, who.user_id, "device.approved",
-      "Your new device " + label + " was approved from your primary device.", std::move(details));
+  co_await DecidePending(who, device_id, true);
 }
 
 boost::asio::awaitable<void> DeviceService::Deny(const Requester& who,
                                                  const std::string& device_id) {
+  co_await DecidePending(who, device_id, false);
+}
+
+boost::asio::awaitable<void> DeviceService::DecidePending(const Requester& who,
+                                                          const std::string& device_id,
+                                                          bool approve) {
   std::string label = co_await Offload(ctx_.db_pool, [&] {
     return stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
       RequirePrimary(tx, who);
@@ -194,19 +181,25 @@ boost::asio::awaitable<void> DeviceService::Deny(const Requester& who,
       if (d->state != DeviceState::kPending) {
         throw InvalidParam("This device is not waiting for approval");
       }
-      AccountStore::DeleteDevice(tx, who.user_id, device_id);
+      if (approve) {
+        AccountStore::SetDeviceState(tx, who.user_id, device_id, DeviceState::kActive);
+      } else {
+        AccountStore::DeleteDevice(tx, who.user_id, device_id);  // its token dies with it
+      }
       NoteDeviceListChange(tx, who.user_id, next, fx);
-      Audit(tx, who.user_id, who.tenant_id, "device.deny", who.user_id,
+      Audit(tx, who.user_id, who.tenant_id, approve ? "device.approve" : "device.deny", who.user_id,
             {{"requirement", "X-IM-2"}, {"device_id", device_id}, {"by_device", who.device_id}});
       return DeviceLabel(device_id, d->display_name);
     });
   });
   auth_.Forget(who.user_id, device_id);
   boost::json::object details{{"device_id", device_id}, {"requirement", "X-IM-2"}};
-  co_await NoticeDeviceChange(
-      notices_, who.user_id, "device.denied",
-      "The sign-in of " + label + " was refused from your primary device; it has been signed out.",
-      std::move(details));
+  const std::string kind = approve ? "device.approved" : "device.denied";
+  const std::string body =
+      approve ? "Your new device " + label + " was approved from your primary device."
+              : "The sign-in of " + label +
+                    " was refused from your primary device; it has been signed out.";
+  co_await NoticeDeviceChange(notices_, who.user_id, kind, body, std::move(details));
 }
 
 boost::asio::awaitable<void> DeviceService::SetPrimary(const Requester& who,

@@ -90,6 +90,9 @@ class DeviceService {
                                     const boost::json::object* auth);
 
  private:
+  // Approve (pending -> active) or deny (delete) a pending device.
+  boost::asio::awaitable<void> DecidePending(const Requester& who, const std::string& device_id,
+                                             bool approve);
   // Throws M_FORBIDDEN ("io.vigie.requirement": X-IM-2) unless the
   // requesting device is the user's active primary.
   void RequirePrimary(sql::Tx& tx, const Requester& who) const;
