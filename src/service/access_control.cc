@@ -19,6 +19,17 @@ constexpr std::int64_t kHistoryMs = 24 * 3600 * 1000;
 constexpr std::size_t kMaxSeen = 200000;
 constexpr double kSameKm = 100;  // below this, GeoIP noise
 
+const char* ActionName(policy::Decision::Verdict v) {
+  switch (v) {
+    case policy::Decision::Verdict::kDeny:
+      return "block";
+    case policy::Decision::Verdict::kStepUp:
+      return "step_up";
+    default:
+      return "notify";
+  }
+}
+
 std::string Join(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
@@ -89,9 +100,7 @@ boost::asio::awaitable<policy::Decision> AccessControlService::Observe(
       if (!dec.signals.empty()) {
         boost::json::array signals;
         for (const auto& s : dec.signals) signals.emplace_back(s);
-        const char* action = dec.verdict == policy::Decision::Verdict::kDeny     ? "block"
-                             : dec.verdict == policy::Decision::Verdict::kStepUp ? "step_up"
-                                                                                 : "notify";
+        const char* action = ActionName(dec.verdict);
         Audit(tx, "server", tenant, "access.anomaly", user_id,
               {{"requirement", dec.requirement},
                {"device_id", device_id},
@@ -175,9 +184,7 @@ boost::asio::awaitable<void> AccessControlService::Notify(const std::string& use
                                                           const policy::Decision& d) {
   boost::json::array signals;
   for (const auto& s : d.signals) signals.emplace_back(s);
-  const char* action = d.verdict == policy::Decision::Verdict::kDeny     ? "block"
-                       : d.verdict == policy::Decision::Verdict::kStepUp ? "step_up"
-                                                                         : "notify";
+  const char* action = ActionName(d.verdict);
   const std::string kind = "access.anomaly";
   const std::string body = "Unusual sign-in location for device " + device_id + " (" + ip +
                            "): " + Join(d.signals) + ". Action: " + action + ".";

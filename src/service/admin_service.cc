@@ -5,6 +5,7 @@
 #include "common/offload.h"
 #include "common/time.h"
 #include "service/keys_service.h"
+#include "service/policy_service.h"
 #include "storage/admin_store.h"
 #include "storage/room_store.h"
 #include "storage/tenant_store.h"
@@ -18,11 +19,6 @@ namespace {
 
 constexpr const char* kDefaultTenant = "default";
 constexpr std::int64_t kMaxLimit = 1000;
-
-// Throws M_FORBIDDEN unless `who` administers users at all.
-void RequireAdmin(const Requester& who) {
-  if (!who.is_admin && !who.tenant_admin) throw Forbidden("You are not a server admin");
-}
 
 bool InScope(const Requester& who, const UserRecord& u) {
   return who.is_admin || (who.tenant_admin && u.tenant_id == who.tenant_id);
@@ -109,7 +105,7 @@ void AdminService::RequireLocalUserId(const std::string& user_id) const {
 
 boost::asio::awaitable<AdminUserPage> AdminService::ListUsers(const Requester& who,
                                                               AdminUserQuery q) {
-  RequireAdmin(who);
+  RequireAnyAdmin(who);
   if (q.from < 0) throw InvalidParam("from must not be negative");
   if (q.limit < 1 || q.limit > kMaxLimit) throw InvalidParam("limit must be 1-1000");
   storage::UserFilter f;
@@ -132,7 +128,7 @@ boost::asio::awaitable<AdminUserPage> AdminService::ListUsers(const Requester& w
 
 boost::asio::awaitable<AdminUserView> AdminService::GetUser(const Requester& who,
                                                             const std::string& user_id) {
-  RequireAdmin(who);
+  RequireAnyAdmin(who);
   RequireLocalUserId(user_id);
   co_return co_await Offload(ctx_.db_pool, [&] {
     return ctx_.db.Read([&](sql::Tx& tx) {
@@ -145,7 +141,7 @@ boost::asio::awaitable<AdminUserView> AdminService::GetUser(const Requester& who
 boost::asio::awaitable<AdminPutResult> AdminService::PutUser(const Requester& who,
                                                              const std::string& user_id,
                                                              AdminUserChanges c) {
-  RequireAdmin(who);
+  RequireAnyAdmin(who);
   RequireLocalUserId(user_id);
   ValidateProfile(c);
   if (c.password && c.deactivated.value_or(false)) {
@@ -274,7 +270,7 @@ boost::asio::awaitable<AdminPutResult> AdminService::PutUser(const Requester& wh
 
 boost::asio::awaitable<void> AdminService::DeactivateUser(const Requester& who,
                                                           const std::string& user_id, bool erase) {
-  RequireAdmin(who);
+  RequireAnyAdmin(who);
   RequireLocalUserId(user_id);
   co_await Offload(ctx_.db_pool, [&] {
     stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
@@ -290,7 +286,7 @@ boost::asio::awaitable<void> AdminService::ResetPassword(const Requester& who,
                                                          const std::string& user_id,
                                                          const std::string& new_password,
                                                          bool logout_devices) {
-  RequireAdmin(who);
+  RequireAnyAdmin(who);
   RequireLocalUserId(user_id);
   accounts_.CheckPasswordStrength(new_password);
   std::string hash =
@@ -310,7 +306,7 @@ boost::asio::awaitable<void> AdminService::ResetPassword(const Requester& who,
 
 boost::asio::awaitable<std::vector<std::string>> AdminService::JoinedRooms(
     const Requester& who, const std::string& user_id) {
-  RequireAdmin(who);
+  RequireAnyAdmin(who);
   RequireLocalUserId(user_id);
   co_return co_await Offload(ctx_.db_pool, [&] {
     return ctx_.db.Read([&](sql::Tx& tx) {
@@ -326,7 +322,7 @@ boost::asio::awaitable<std::vector<std::string>> AdminService::JoinedRooms(
 
 boost::asio::awaitable<std::vector<storage::DeviceRecord>> AdminService::ListDevices(
     const Requester& who, const std::string& user_id) {
-  RequireAdmin(who);
+  RequireAnyAdmin(who);
   RequireLocalUserId(user_id);
   co_return co_await Offload(ctx_.db_pool, [&] {
     return ctx_.db.Read([&](sql::Tx& tx) {
@@ -338,7 +334,7 @@ boost::asio::awaitable<std::vector<storage::DeviceRecord>> AdminService::ListDev
 
 boost::asio::awaitable<storage::DeviceRecord> AdminService::GetDevice(
     const Requester& who, const std::string& user_id, const std::string& device_id) {
-  RequireAdmin(who);
+  RequireAnyAdmin(who);
   RequireLocalUserId(user_id);
   auto d = co_await Offload(ctx_.db_pool, [&] {
     return ctx_.db.Read([&](sql::Tx& tx) {
@@ -352,7 +348,7 @@ boost::asio::awaitable<storage::DeviceRecord> AdminService::GetDevice(
 
 boost::asio::awaitable<std::size_t> AdminService::DeleteDevicesOf(
     const Requester& who, const std::string& user_id, const std::vector<std::string>& device_ids) {
-  RequireAdmin(who);
+  RequireAnyAdmin(who);
   RequireLocalUserId(user_id);
   if (device_ids.size() > 1000) throw InvalidParam("Too many devices in one request");
   std::size_t deleted = co_await Offload(ctx_.db_pool, [&] {
@@ -388,7 +384,7 @@ boost::asio::awaitable<void> AdminService::DeleteDevices(
 
 boost::asio::awaitable<std::vector<storage::DeviceRecord>> AdminService::Whois(
     const Requester& who, const std::string& user_id) {
-  if (who.user_id != user_id) RequireAdmin(who);
+  if (who.user_id != user_id) RequireAnyAdmin(who);
   RequireLocalUserId(user_id);
   co_return co_await Offload(ctx_.db_pool, [&] {
     return ctx_.db.Read([&](sql::Tx& tx) {

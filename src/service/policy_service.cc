@@ -54,6 +54,15 @@ std::vector<std::string> TenantsOf(const PolicyChangeRecord& c) {
   return out;
 }
 
+// Any admin reads the server default; a scope's own admins read a tenant's.
+void RequireReader(const Requester& actor, const std::string& scope) {
+  if (scope == kServerScope) {
+    RequireAnyAdmin(actor);
+  } else {
+    RequireAdminOf(actor, scope);
+  }
+}
+
 bool MayView(const Requester& actor, const PolicyChangeRecord& c) {
   if (actor.is_admin) return true;
   if (!actor.tenant_admin) return false;
@@ -82,6 +91,10 @@ bool Reaches(const policy::Snapshot& s, const std::optional<std::string>& from,
 
 void RequireProviderAdmin(const Requester& actor) {
   if (!actor.is_admin) throw Forbidden("You are not a server admin");
+}
+
+void RequireAnyAdmin(const Requester& actor) {
+  if (!actor.is_admin && !actor.tenant_admin) throw Forbidden("You are not a server admin");
 }
 
 void RequireAdminOf(const Requester& actor, const std::string& tenant_id) {
@@ -197,7 +210,7 @@ boost::asio::awaitable<storage::TenantRecord> PolicyService::CreateTenant(
 
 boost::asio::awaitable<std::vector<storage::TenantRecord>> PolicyService::ListTenants(
     const Requester& actor) {
-  if (!actor.is_admin && !actor.tenant_admin) throw Forbidden("You are not a server admin");
+  RequireAnyAdmin(actor);
   auto all = co_await Offload(ctx_.db_pool, [&] {
     return ctx_.db.Read([&](sql::Tx& tx) { return TenantStore::ListTenants(tx); });
   });
@@ -250,11 +263,7 @@ boost::asio::awaitable<storage::TenantRecord> PolicyService::UpdateTenant(
 
 boost::asio::awaitable<PolicyService::PolicyView> PolicyService::GetPolicy(
     const Requester& actor, const std::string& scope) {
-  if (scope == kServerScope) {
-    if (!actor.is_admin && !actor.tenant_admin) throw Forbidden("You are not a server admin");
-  } else {
-    RequireAdminOf(actor, scope);
-  }
+  RequireReader(actor, scope);
   auto snap = snapshot();
   if (scope != kServerScope && !snap->tenant(scope)) throw NotFound("Unknown tenant");
   PolicyView v;
@@ -268,11 +277,7 @@ boost::asio::awaitable<PolicyService::PolicyView> PolicyService::GetPolicy(
 
 boost::asio::awaitable<std::vector<storage::PolicyRecord>> PolicyService::PolicyHistory(
     const Requester& actor, const std::string& scope) {
-  if (scope == kServerScope) {
-    if (!actor.is_admin && !actor.tenant_admin) throw Forbidden("You are not a server admin");
-  } else {
-    RequireAdminOf(actor, scope);
-  }
+  RequireReader(actor, scope);
   co_return co_await Offload(ctx_.db_pool, [&] {
     return ctx_.db.Read([&](sql::Tx& tx) { return TenantStore::PolicyHistory(tx, scope); });
   });
@@ -475,7 +480,7 @@ boost::asio::awaitable<ChangeOutcome> PolicyService::Refuse(const Requester& act
 
 boost::asio::awaitable<std::vector<PolicyChangeRecord>> PolicyService::ListChanges(
     const Requester& actor, const std::string& state) {
-  if (!actor.is_admin && !actor.tenant_admin) throw Forbidden("You are not a server admin");
+  RequireAnyAdmin(actor);
   if (!state.empty() && state != "pending" && state != "applied" && state != "refused") {
     throw InvalidParam("'state' must be pending, applied or refused");
   }
@@ -498,7 +503,7 @@ boost::asio::awaitable<PolicyChangeRecord> PolicyService::GetChange(const Reques
 
 boost::asio::awaitable<std::vector<storage::AuditEntry>> PolicyService::ListAudit(
     const Requester& actor, std::int64_t from_seq, std::int64_t limit) {
-  if (!actor.is_admin && !actor.tenant_admin) throw Forbidden("You are not a server admin");
+  RequireAnyAdmin(actor);
   if (limit < 1 || limit > 1000) throw InvalidParam("'limit' must be 1-1000");
   std::vector<storage::AuditEntry> out;
   // A tenant admin's page is filtered, so read on until it is full.

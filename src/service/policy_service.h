@@ -140,5 +140,7 @@ class PolicyService {
 // Provider admin: anything. Tenant admin: its own tenant. Else M_FORBIDDEN.
 void RequireAdminOf(const Requester& actor, const std::string& tenant_id);
 void RequireProviderAdmin(const Requester& actor);
+// A provider or tenant admin of any tenant.
+void RequireAnyAdmin(const Requester& actor);
 
 }  // namespace vigie::service

@@ -167,7 +167,7 @@ void AddVigieAdminRoutes(Router& r, service::Homeserver& hs) {
   // GET /_vigie/admin/v1/links
   r.Add("GET", Path("/links"), [&hs](RequestContext& c) -> boost::asio::awaitable<http::Response> {
     const auto& who = c.requester();
-    if (!who.is_admin && !who.tenant_admin) throw Forbidden("You are not a server admin");
+    service::RequireAnyAdmin(who);
     boost::json::array a;
     auto snap = hs.policy.snapshot();
     for (const auto& [x, y] : snap->links()) {
