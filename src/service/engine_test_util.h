@@ -12,6 +12,7 @@
 
 #include <boost/json/parse.hpp>
 #include <filesystem>
+#include <functional>
 
 #include "service/service_test_util.h"
 #include "storage/storage_test_util.h"
@@ -24,9 +25,13 @@ class EngineHomeserverTest : public sql::testutil::EngineTest {
     sql::testutil::EngineTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
     crypto::Init();
-    Config c = TestConfig();
     data_dir_ =
         std::filesystem::temp_directory_path() / ("vigie_hs_" + sql::testutil::RandomSuffix());
+    hs_ = std::make_unique<Homeserver>(EngineConfig());
+  }
+  // TestConfig() on this test's engine, database and data_dir.
+  Config EngineConfig() {
+    Config c = TestConfig();
     c.data_dir = data_dir_.string();
     if (is_postgres()) {
       c.db_engine = "postgres";
@@ -37,7 +42,16 @@ class EngineHomeserverTest : public sql::testutil::EngineTest {
       c.sqlite_path = scratch().location();  // absolute: used as is
       c.sqlite_synchronous = "NORMAL";
     }
-    hs_ = std::make_unique<Homeserver>(c);
+    return c;
+  }
+  // Stops the Homeserver and starts a new one on the same database and
+  // data_dir, with EngineConfig() changed by `change`: a restart, or a
+  // restart with another configuration.
+  void RestartHomeserver(const std::function<void(Config&)>& change = {}) {
+    hs_.reset();
+    Config c = EngineConfig();
+    if (change) change(c);
+    hs_ = std::make_unique<Homeserver>(std::move(c));
   }
   void TearDown() override {
     hs_.reset();  // before the database goes

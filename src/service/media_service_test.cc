@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "common/time.h"
-#include "service/service_test_util.h"
+#include "service/engine_test_util.h"
 #include "storage/media_store.h"
 
 namespace vigie::service {
@@ -15,19 +15,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class MediaTest : public ::testing::Test {
+// Runs on both engines; data_dir (and so the stored files) is the fixture's.
+class MediaTest : public EngineHomeserverTest {
  protected:
-  void SetUp() override { Start(TestConfig()); }
-  void TearDown() override {
-    hs_.reset();
-    fs::remove_all(dir_);
-  }
-  void Start(Config c) {
-    hs_.reset();
-    if (dir_.empty()) dir_ = fs::temp_directory_path() / ("vigie-media-" + crypto::RandomAlnum(8));
-    c.data_dir = dir_.string();
-    hs_ = std::make_unique<Homeserver>(std::move(c));
-  }
   static Requester User(const std::string& local) {
     return Requester{"@" + local + ":test.local", "DEV", "default", false, ""};
   }
@@ -41,7 +31,7 @@ class MediaTest : public ::testing::Test {
   // Regular files under data_dir/media, thumbnails excluded.
   std::size_t BlobCount() const {
     std::size_t n = 0;
-    for (const auto& e : fs::recursive_directory_iterator(dir_ / "media")) {
+    for (const auto& e : fs::recursive_directory_iterator(media_dir())) {
       if (e.is_regular_file() && e.path().string().find("thumbnails") == std::string::npos) ++n;
     }
     return n;
@@ -67,11 +57,10 @@ class MediaTest : public ::testing::Test {
     return out;
   }
 
-  fs::path dir_;
-  std::unique_ptr<Homeserver> hs_;
+  fs::path media_dir() const { return data_dir_ / "media"; }
 };
 
-TEST_F(MediaTest, UploadsDownloadsAndStoresIdenticalContentOnce) {
+TEST_P(MediaTest, UploadsDownloadsAndStoresIdenticalContentOnce) {
   auto alice = User("alice");
   auto a = Upload(alice, "hello world");
   auto b = Upload(User("bob"), "hello world");
@@ -87,7 +76,7 @@ TEST_F(MediaTest, UploadsDownloadsAndStoresIdenticalContentOnce) {
   EXPECT_EQ(BlobCount(), 2u);
   // Stored under ab/cd/<sha256>, no temporary file left behind.
   const std::string sha = crypto::Sha256Hex("hello world");
-  EXPECT_TRUE(fs::exists(dir_ / "media" / sha.substr(0, 2) / sha.substr(2, 2) / sha));
+  EXPECT_TRUE(fs::exists(media_dir() / sha.substr(0, 2) / sha.substr(2, 2) / sha));
   // The uploader's tenant is recorded.
   auto row = hs_->db().Read([&](sql::Tx& tx) { return storage::MediaStore::Get(tx, IdOf(a)); });
   ASSERT_TRUE(row);
@@ -96,7 +85,7 @@ TEST_F(MediaTest, UploadsDownloadsAndStoresIdenticalContentOnce) {
   EXPECT_EQ(row->size, 11);
 }
 
-TEST_F(MediaTest, MissingMediaIsNotFound) {
+TEST_P(MediaTest, MissingMediaIsNotFound) {
   EXPECT_EQ(ErrorOf([&] { Download("nosuchid"); }).code(), ErrorCode::kNotFound);
   auto uri = Upload(User("alice"), "x");
   EXPECT_EQ(ErrorOf([&] {
@@ -105,11 +94,11 @@ TEST_F(MediaTest, MissingMediaIsNotFound) {
             ErrorCode::kNotFound);
 }
 
-TEST_F(MediaTest, RefusesOversizeAndOverQuotaUploads) {
-  Config c = TestConfig();
-  c.max_media_bytes = 10;
-  c.media_user_quota_bytes = 15;
-  Start(c);
+TEST_P(MediaTest, RefusesOversizeAndOverQuotaUploads) {
+  RestartHomeserver([](Config& c) {
+    c.max_media_bytes = 10;
+    c.media_user_quota_bytes = 15;
+  });
   auto alice = User("alice");
   EXPECT_EQ(ErrorOf([&] { Upload(alice, std::string(11, 'a')); }).code(), ErrorCode::kTooLarge);
   Upload(alice, std::string(10, 'a'));
@@ -118,7 +107,7 @@ TEST_F(MediaTest, RefusesOversizeAndOverQuotaUploads) {
   Upload(User("bob"), std::string(10, 'c'));  // quotas are per user
 }
 
-TEST_F(MediaTest, CreateThenUploadOnlyOnceByTheCreator) {
+TEST_P(MediaTest, CreateThenUploadOnlyOnceByTheCreator) {
   auto alice = User("alice");
   auto created = hs_->RunSync(hs_->media.Create(alice));
   const std::string id = IdOf(created.content_uri);
@@ -139,7 +128,7 @@ TEST_F(MediaTest, CreateThenUploadOnlyOnceByTheCreator) {
       ErrorCode::kNotFound);
 }
 
-TEST_F(MediaTest, DownloadWaitsForAPendingUpload) {
+TEST_P(MediaTest, DownloadWaitsForAPendingUpload) {
   auto alice = User("alice");
   const std::string id = IdOf(hs_->RunSync(hs_->media.Create(alice)).content_uri);
   std::thread uploader([&] {
@@ -152,7 +141,7 @@ TEST_F(MediaTest, DownloadWaitsForAPendingUpload) {
   EXPECT_EQ(m.content_type, "application/octet-stream");
 }
 
-TEST_F(MediaTest, ExpiredReservationsCannotBeUsedAndPendingIdsAreBounded) {
+TEST_P(MediaTest, ExpiredReservationsCannotBeUsedAndPendingIdsAreBounded) {
   auto alice = User("alice");
   hs_->db().Write([&](sql::Tx& tx) {
     storage::MediaStore::Insert(tx, {"expired", std::nullopt, 0, std::nullopt, std::nullopt,
@@ -175,7 +164,7 @@ TEST_F(MediaTest, ExpiredReservationsCannotBeUsedAndPendingIdsAreBounded) {
       hs_->db().Read([&](sql::Tx& tx) { return storage::MediaStore::Get(tx, "expired"); }));
 }
 
-TEST_F(MediaTest, ThumbnailsScaleCropAndAreCached) {
+TEST_P(MediaTest, ThumbnailsScaleCropAndAreCached) {
   const std::string id = IdOf(Upload(User("alice"), Png(200, 100), "image/png"));
   auto thumb = [&](int w, int h, const std::string& method) {
     return hs_->RunSync(hs_->media.Thumbnail(User("alice"), "test.local", id, w, h, method, 0));
@@ -189,7 +178,7 @@ TEST_F(MediaTest, ThumbnailsScaleCropAndAreCached) {
   EXPECT_EQ(Size(thumb(5000, 5000, "scale").bytes), (std::pair<int, int>{200, 100}));
   EXPECT_EQ(thumb(64, 64, "scale").bytes, scaled.bytes);
   std::size_t cached = 0;
-  for (const auto& e : fs::recursive_directory_iterator(dir_ / "media" / "thumbnails")) {
+  for (const auto& e : fs::recursive_directory_iterator(media_dir() / "thumbnails")) {
     if (e.is_regular_file()) ++cached;
   }
   EXPECT_EQ(cached, 3u);
@@ -208,6 +197,8 @@ TEST_F(MediaTest, ThumbnailsScaleCropAndAreCached) {
       }).code(),
       ErrorCode::kUnknown);
 }
+
+VIGIE_INSTANTIATE_ENGINE_TEST_SUITE(MediaTest);
 
 TEST(WriteFileDurablyTest, ReplacesAtomically) {
   const auto dir = fs::temp_directory_path() / ("vigie-wfd-" + crypto::RandomAlnum(8));
