@@ -60,6 +60,7 @@ Api::Api(service::Homeserver& hs) : hs_(hs) {
   AddHistoryRoutes(router_, hs);
   AddDirectoryRoutes(router_, hs);
   AddKeysRoutes(router_, hs);
+  AddRoomKeysRoutes(router_, hs);
   AddMediaRoutes(router_, hs);
   AddVigieDeviceRoutes(router_, hs);
   AddVigieAdminRoutes(router_, hs);

@@ -45,6 +45,7 @@ void AddPushRuleRoutes(Router& r, service::Homeserver& hs);
 void AddHistoryRoutes(Router& r, service::Homeserver& hs);
 void AddDirectoryRoutes(Router& r, service::Homeserver& hs);
 void AddKeysRoutes(Router& r, service::Homeserver& hs);
+void AddRoomKeysRoutes(Router& r, service::Homeserver& hs);
 void AddMediaRoutes(Router& r, service::Homeserver& hs);
 // X.1606 device controls (api/client/vigie_devices.cc).
 void AddVigieDeviceRoutes(Router& r, service::Homeserver& hs);

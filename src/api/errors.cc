@@ -104,6 +104,9 @@ std::pair<const char*, int> MatrixErrcode(const Error& e) {
     case ErrorCode::kNotYetUploaded:
       r = {"M_NOT_YET_UPLOADED", 504};
       break;
+    case ErrorCode::kWrongRoomKeysVersion:
+      r = {"M_WRONG_ROOM_KEYS_VERSION", 403};
+      break;
   }
   if (e.status_override()) r.second = e.status_override();
   return r;

@@ -42,6 +42,7 @@ enum class ErrorCode {
   kUiaRequired,              // 401, body is extra() only (flows, session, ...)
   kCannotOverwriteMedia,     // M_CANNOT_OVERWRITE_MEDIA 409
   kNotYetUploaded,           // M_NOT_YET_UPLOADED 504
+  kWrongRoomKeysVersion,     // M_WRONG_ROOM_KEYS_VERSION 403
 };
 
 class Error : public std::exception {

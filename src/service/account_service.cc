@@ -13,6 +13,7 @@
 #include "service/keys_service.h"
 #include "service/server_notices.h"
 #include "storage/audit_store.h"
+#include "storage/key_backup_store.h"
 
 namespace vigie::service {
 
@@ -29,6 +30,26 @@ void Audit(sql::Tx& tx, std::string_view actor, std::optional<std::string> tenan
   e.target = std::move(target);
   e.details = boost::json::serialize(details);
   storage::AuditStore::Append(tx, std::move(e));
+}
+
+std::size_t DeleteAllDevices(sql::Tx& tx, const std::string& user_id, const Stream::NextPos& next,
+                             Stream::Effects& fx) {
+  auto devices = AccountStore::ListDevices(tx, user_id);
+  for (const auto& d : devices) AccountStore::DeleteDevice(tx, user_id, d.device_id);
+  if (!devices.empty()) NoteDeviceListChange(tx, user_id, next, fx);
+  return devices.size();
+}
+
+void DeactivateInTx(sql::Tx& tx, const std::string& user_id, bool erase,
+                    const Stream::NextPos& next, Stream::Effects& fx) {
+  DeleteAllDevices(tx, user_id, next, fx);
+  storage::KeyBackupStore::DeleteAllOf(tx, user_id);
+  AccountStore::SetPasswordHash(tx, user_id, std::nullopt);
+  AccountStore::SetDeactivated(tx, user_id, true);
+  if (erase) {
+    AccountStore::SetDisplayName(tx, user_id, std::nullopt);
+    AccountStore::SetAvatarUrl(tx, user_id, std::nullopt);
+  }
 }
 
 namespace {
@@ -542,18 +563,7 @@ boost::asio::awaitable<void> AccountService::DeactivateUser(const std::string& u
     stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
       auto user = AccountStore::GetUser(tx, user_id);
       if (!user) throw NotFound("Unknown user");
-      bool any = false;
-      for (const auto& d : AccountStore::ListDevices(tx, user_id)) {
-        AccountStore::DeleteDevice(tx, user_id, d.device_id);
-        any = true;
-      }
-      if (any) NoteDeviceListChange(tx, user_id, next, fx);
-      AccountStore::SetPasswordHash(tx, user_id, std::nullopt);
-      AccountStore::SetDeactivated(tx, user_id, true);
-      if (erase) {
-        AccountStore::SetDisplayName(tx, user_id, std::nullopt);
-        AccountStore::SetAvatarUrl(tx, user_id, std::nullopt);
-      }
+      DeactivateInTx(tx, user_id, erase, next, fx);
       Audit(tx, actor, user->tenant_id, "user.deactivate", user_id, {{"erase", erase}});
     });
   });

@@ -18,6 +18,17 @@ namespace vigie::service {
 
 class ServerNoticeService;
 
+// Deletes the user's devices (tokens, keys, inboxes with them); returns how
+// many. A deletion is a device-list change. Call inside Stream::Write.
+std::size_t DeleteAllDevices(sql::Tx& tx, const std::string& user_id, const Stream::NextPos& next,
+                             Stream::Effects& fx);
+
+// What deactivation does to a user: no device, token, password or key
+// backup left; with `erase`, no profile either. Call inside Stream::Write;
+// the caller audits.
+void DeactivateInTx(sql::Tx& tx, const std::string& user_id, bool erase,
+                    const Stream::NextPos& next, Stream::Effects& fx);
+
 struct Session {
   std::string user_id;
   std::string device_id;

@@ -4,6 +4,7 @@
 #include "common/ids.h"
 #include "common/offload.h"
 #include "common/time.h"
+#include "service/account_service.h"
 #include "service/keys_service.h"
 #include "service/policy_service.h"
 #include "storage/admin_store.h"
@@ -60,29 +61,6 @@ void ValidateProfile(const AdminUserChanges& c) {
   }
   if (c.tenant && (c.tenant->empty() || c.tenant->size() > 255)) {
     throw InvalidParam("io.vigie.tenant must be 1-255 bytes");
-  }
-}
-
-// Deletes the user's devices (tokens, keys, inboxes with them); returns how
-// many. A deletion is a device-list change.
-std::size_t DeleteAllDevices(sql::Tx& tx, const std::string& user_id, const Stream::NextPos& next,
-                             Stream::Effects& fx) {
-  auto devices = AccountStore::ListDevices(tx, user_id);
-  for (const auto& d : devices) AccountStore::DeleteDevice(tx, user_id, d.device_id);
-  if (!devices.empty()) NoteDeviceListChange(tx, user_id, next, fx);
-  return devices.size();
-}
-
-// What deactivation does to a user: no device, token or password left;
-// with `erase`, no profile either.
-void DeactivateInTx(sql::Tx& tx, const std::string& user_id, bool erase,
-                    const Stream::NextPos& next, Stream::Effects& fx) {
-  DeleteAllDevices(tx, user_id, next, fx);
-  AccountStore::SetPasswordHash(tx, user_id, std::nullopt);
-  AccountStore::SetDeactivated(tx, user_id, true);
-  if (erase) {
-    AccountStore::SetDisplayName(tx, user_id, std::nullopt);
-    AccountStore::SetAvatarUrl(tx, user_id, std::nullopt);
   }
 }
 

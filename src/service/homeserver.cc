@@ -74,6 +74,7 @@ Homeserver::Homeserver(Config config)
       sync(ctx_, stream, typing),
       keys(ctx_, stream, uia),
       to_device(ctx_, stream),
+      key_backup(ctx_),
       presence(ctx_, stream, policy),
       receipts(ctx_, stream),
       account_data(ctx_, stream),

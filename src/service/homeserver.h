@@ -19,6 +19,7 @@
 #include "service/device_service.h"
 #include "service/directory_service.h"
 #include "service/history_service.h"
+#include "service/key_backup_service.h"
 #include "service/keys_service.h"
 #include "service/media_service.h"
 #include "service/password_hasher.h"
@@ -99,6 +100,7 @@ class Homeserver {
   SyncService sync;
   KeysService keys;
   ToDeviceService to_device;
+  KeyBackupService key_backup;
   PresenceService presence;
   ReceiptService receipts;
   AccountDataService account_data;

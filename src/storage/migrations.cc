@@ -379,6 +379,31 @@ CREATE TABLE server_notice_rooms (
 );
 )sql",
        "", ""},
+      {6, "server-side key backups: versions and their encrypted session keys",
+       R"sql(
+CREATE TABLE key_backup_versions (
+  user_id TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  algorithm TEXT NOT NULL,
+  auth_data TEXT NOT NULL,
+  etag BIGINT NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  created_ts BIGINT NOT NULL,
+  PRIMARY KEY (user_id, version)
+);
+CREATE TABLE key_backup_keys (
+  user_id TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  room_id TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  first_message_index BIGINT NOT NULL,
+  forwarded_count BIGINT NOT NULL,
+  is_verified INTEGER NOT NULL,
+  session_data TEXT NOT NULL,
+  PRIMARY KEY (user_id, version, room_id, session_id)
+);
+)sql",
+       "", ""},
   };
   return kMigrations;
 }
