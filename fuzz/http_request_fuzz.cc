@@ -1,5 +1,6 @@
 // Fuzzes what vigie parses out of a request line before any handler runs:
-// the query string, percent-decoding of path parameters, and routing.
+// the query string, percent-decoding of path parameters, and routing; and
+// the Range header of downloads.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -39,6 +40,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (vigie::http::PercentDecode(path, &decoded)) {
     if (decoded.size() > path.size()) std::abort();
     if (decoded.find('\0') != std::string::npos && path.find('\0') == std::string_view::npos) {
+      std::abort();
+    }
+  }
+  // A partial answer lies inside the representation.
+  for (std::uint64_t size : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{1000}}) {
+    vigie::http::ByteRange r;
+    if (vigie::http::ParseRange(in, size, &r) == vigie::http::RangeAnswer::kPartial &&
+        (r.first > r.last || r.last >= size)) {
       std::abort();
     }
   }

@@ -1,6 +1,9 @@
 #include "http/message.h"
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
+#include <cctype>
+#include <charconv>
 
 #include "common/utf8.h"
 
@@ -63,6 +66,59 @@ std::vector<std::pair<std::string, std::string>> ParseQuery(std::string_view qs)
     out.emplace_back(std::move(dk), std::move(dv));
   }
   return out;
+}
+
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// A non-empty run of digits that fits in 64 bits.
+std::optional<std::uint64_t> ParseDigits(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return n;
+}
+
+}  // namespace
+
+RangeAnswer ParseRange(std::string_view header, std::uint64_t size, ByteRange* out) {
+  header = Trim(header);
+  constexpr std::string_view kUnit = "bytes=";
+  if (header.size() <= kUnit.size() || size == 0) return RangeAnswer::kWhole;
+  for (std::size_t i = 0; i < kUnit.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != kUnit[i]) {
+      return RangeAnswer::kWhole;
+    }
+  }
+  const std::string_view spec = Trim(header.substr(kUnit.size()));
+  if (spec.find(',') != std::string_view::npos) return RangeAnswer::kWhole;
+  const auto dash = spec.find('-');
+  if (dash == std::string_view::npos) return RangeAnswer::kWhole;
+  const std::string_view a = spec.substr(0, dash), b = spec.substr(dash + 1);
+  if (a.empty()) {  // "-n": the last n bytes
+    auto n = ParseDigits(b);
+    if (!n) return RangeAnswer::kWhole;
+    if (*n == 0) return RangeAnswer::kUnsatisfiable;
+    *out = {*n >= size ? 0 : size - *n, size - 1};
+    return RangeAnswer::kPartial;
+  }
+  auto first = ParseDigits(a);
+  if (!first) return RangeAnswer::kWhole;
+  std::uint64_t last = size - 1;
+  if (!b.empty()) {
+    auto l = ParseDigits(b);
+    if (!l || *l < *first) return RangeAnswer::kWhole;  // invalid: ignored
+    last = std::min(*l, size - 1);
+  }
+  if (*first >= size) return RangeAnswer::kUnsatisfiable;
+  *out = {*first, last};
+  return RangeAnswer::kPartial;
 }
 
 }  // namespace vigie::http

@@ -2,7 +2,11 @@
 // so that only the server's own translation unit pays Beast's compile cost.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/json/value.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +26,8 @@ struct Request {
   std::string user_agent;
   std::string content_type;
   std::string origin;
+  std::string range;     // Range
+  std::string if_range;  // If-Range
   // X-AC-2 signals a client may report: "lat,lon" and its network type.
   std::string client_location;  // X-Vigie-Location
   std::string network_type;     // X-Vigie-Network
@@ -35,15 +41,51 @@ struct Request {
   }
 };
 
+// A response body produced piece by piece rather than held in memory (a
+// large file). The server sends Content-Length: size, then calls `read`
+// until `size` bytes have come.
+struct BodyStream {
+  std::uint64_t size = 0;
+  // Writes up to `max` bytes of the body, starting `pos` bytes into it, to
+  // `buf`; returns how many (at least 1 while pos < size). Called on the
+  // connection's thread, one call at a time. An exception, or a short body,
+  // closes the connection: the status line has already gone.
+  std::function<boost::asio::awaitable<std::size_t>(std::uint64_t pos, char* buf, std::size_t max)>
+      read;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body comes from here and `body` is ignored.
+  std::shared_ptr<const BodyStream> stream;
 
   static Response Json(int status, const boost::json::value& v);
   static Response Json(const boost::json::value& v) { return Json(200, v); }
 };
+
+// An inclusive byte range of a representation: bytes first..last.
+struct ByteRange {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+  std::uint64_t length() const { return last - first + 1; }
+};
+
+enum class RangeAnswer {
+  kWhole,          // no usable Range: send the whole representation (200)
+  kPartial,        // send *out (206, Content-Range: bytes first-last/size)
+  kUnsatisfiable,  // 416, Content-Range: bytes */size
+};
+
+// Interprets a Range header (RFC 9110 14.2) for a representation of `size`
+// bytes. Only one "bytes" range is honoured: "a-b", "a-" or "-n" (the last
+// n bytes). An empty, malformed or multi-range header, another unit, or an
+// empty representation give kWhole, as the RFC allows a server to ignore
+// Range. A well-formed range starting at or beyond `size`, or "-0", gives
+// kUnsatisfiable. `last` is clamped to size - 1.
+RangeAnswer ParseRange(std::string_view header, std::uint64_t size, ByteRange* out);
 
 // Splits a query string into decoded key/value pairs ('+' is a space).
 // A component that does not decode to valid UTF-8 is kept as sent, with

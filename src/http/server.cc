@@ -63,20 +63,34 @@ struct Server::Impl {
   template <typename Stream>
   asio::awaitable<bool> Write(Stream& stream, Response res, bool keep_alive, unsigned version,
                               std::string_view request_id);
+  template <typename Stream>
+  asio::awaitable<bool> WriteStreamed(Stream& stream, Response res, bool keep_alive,
+                                      unsigned version, std::string_view request_id);
 };
 
 namespace {
 
-bhttp::response<bhttp::string_body> ToBeast(Response&& res, bool keep_alive, unsigned version,
-                                            std::string_view request_id) {
-  bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
-  if (!res.body.empty() || res.status != 204) {
+// Piece size of streamed bodies: large enough that a 10 MiB file takes 40
+// trips to the file reader, small enough to hold one per connection.
+constexpr std::size_t kStreamChunk = 256 * 1024;
+
+// Status, content type, headers and connection handling of `res` on `out`.
+template <typename Body>
+void SetHeader(bhttp::response<Body>& out, Response& res, bool keep_alive,
+               std::string_view request_id) {
+  if (!res.body.empty() || res.stream || res.status != 204) {
     out.set(bhttp::field::content_type, res.content_type);
   }
   for (auto& [k, v] : res.headers) out.insert(k, v);
   if (!request_id.empty()) out.set("X-Request-Id", request_id);
-  out.body() = std::move(res.body);
   out.keep_alive(keep_alive);
+}
+
+bhttp::response<bhttp::string_body> ToBeast(Response&& res, bool keep_alive, unsigned version,
+                                            std::string_view request_id) {
+  bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
+  SetHeader(out, res, keep_alive, request_id);
+  out.body() = std::move(res.body);
   out.prepare_payload();
   return out;
 }
@@ -97,10 +111,63 @@ std::string RemoteIp(const tcp::socket& s) {
 template <typename Stream>
 asio::awaitable<bool> Server::Impl::Write(Stream& stream, Response res, bool keep_alive,
                                           unsigned version, std::string_view request_id) {
+  if (res.stream) {
+    co_return co_await WriteStreamed(stream, std::move(res), keep_alive, version, request_id);
+  }
   auto msg = ToBeast(std::move(res), keep_alive, version, request_id);
   beast::get_lowest_layer(stream).expires_after(opts.body_timeout);
   auto [ec, n] = co_await bhttp::async_write(stream, msg, kTuple);
   co_return !ec;
+}
+
+// Sends the header, then the body piece by piece as res.stream produces it;
+// each piece gets body_timeout to be written, so a slow client may take
+// its time over a large file but must keep reading.
+template <typename Stream>
+asio::awaitable<bool> Server::Impl::WriteStreamed(Stream& stream, Response res, bool keep_alive,
+                                                  unsigned version, std::string_view request_id) {
+  const std::shared_ptr<const BodyStream> source = std::move(res.stream);
+  bhttp::response<bhttp::buffer_body> msg{static_cast<bhttp::status>(res.status), version};
+  SetHeader(msg, res, keep_alive, request_id);
+  msg.content_length(source->size);
+  msg.body().data = nullptr;
+  msg.body().more = true;
+  bhttp::response_serializer<bhttp::buffer_body> sr{msg};
+  beast::get_lowest_layer(stream).expires_after(opts.body_timeout);
+  {
+    auto [ec, n] = co_await bhttp::async_write_header(stream, sr, kTuple);
+    if (ec) co_return false;
+  }
+  std::vector<char> buf(static_cast<std::size_t>(
+      std::min<std::uint64_t>(kStreamChunk, std::max<std::uint64_t>(source->size, 1))));
+  std::uint64_t pos = 0;
+  do {
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), source->size - pos));
+    std::size_t got = 0;
+    if (want > 0) {
+      try {
+        got = co_await source->read(pos, buf.data(), want);
+      } catch (const std::exception& e) {
+        spdlog::error("request_id={} response body failed after {} of {} bytes: {}", request_id,
+                      pos, source->size, e.what());
+        co_return false;
+      }
+      if (got == 0 || got > want) {
+        spdlog::error("request_id={} response body ended after {} of {} bytes", request_id, pos,
+                      source->size);
+        co_return false;
+      }
+    }
+    pos += got;
+    msg.body().data = got > 0 ? buf.data() : nullptr;
+    msg.body().size = got;
+    msg.body().more = pos < source->size;
+    beast::get_lowest_layer(stream).expires_after(opts.body_timeout);
+    auto [ec, n] = co_await bhttp::async_write(stream, sr, kTuple);
+    if (ec && ec != bhttp::error::need_buffer) co_return false;
+  } while (pos < source->size);
+  co_return sr.is_done();
 }
 
 template <typename Stream>
@@ -184,6 +251,9 @@ asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::strin
     req.user_agent = utf8::Sanitize(hdr[bhttp::field::user_agent], 512);
     req.content_type = std::string(hdr[bhttp::field::content_type]);
     req.origin = std::string(hdr[bhttp::field::origin]);
+    // Only parsed (http::ParseRange); an absurdly long one is ignored.
+    if (auto r = hdr[bhttp::field::range]; r.size() <= 256) req.range = std::string(r);
+    req.if_range = utf8::Sanitize(hdr[bhttp::field::if_range], 256);
     req.client_location = utf8::Sanitize(hdr["X-Vigie-Location"], 64);
     req.network_type = utf8::Sanitize(hdr["X-Vigie-Network"], 32);
     req.request_id = crypto::Hex(crypto::RandomBytes(8));

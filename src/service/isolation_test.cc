@@ -105,7 +105,10 @@ class IsolationTest : public EngineHomeserverTest {
     return uri.substr(uri.rfind('/') + 1);
   }
   std::string Download(const std::optional<Requester>& who, const std::string& id) {
-    return hs_->RunSync(hs_->media.Download(who, "test.local", id, 0)).bytes;
+    auto m = hs_->RunSync(hs_->media.Download(who, "test.local", id, 0));
+    std::string out(m.file->size(), '\0');
+    out.resize(m.file->ReadNow(0, out.data(), out.size()));
+    return out;
   }
 
   Requester provider_, alice_, amy_, bob_, admin_a_, admin_b_;

@@ -1,6 +1,7 @@
 #include "service/media_service.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vips/vips.h>
 
@@ -42,8 +43,10 @@ void FsyncDir(const std::filesystem::path& dir) {
   if (rc != 0) throw std::runtime_error(SysError("cannot fsync", dir.string()));
 }
 
-std::string ReadFile(const std::string& path) {
+// The whole file, or nullopt if it does not exist.
+std::optional<std::string> ReadFileIfExists(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) return std::nullopt;
   if (fd < 0) throw std::runtime_error(SysError("cannot open", path));
   std::string out;
   std::error_code ec;
@@ -156,6 +159,27 @@ void WriteFileDurably(const std::string& path, const std::string& bytes) {
   FsyncDir(target.parent_path());
 }
 
+MediaFile::MediaFile(int fd, std::uint64_t size, boost::asio::thread_pool& pool)
+    : fd_(fd), size_(size), pool_(pool) {}
+
+MediaFile::~MediaFile() { ::close(fd_); }
+
+std::size_t MediaFile::ReadNow(std::uint64_t offset, char* buf, std::size_t max) const {
+  if (offset >= size_) return 0;
+  max = static_cast<std::size_t>(std::min<std::uint64_t>(max, size_ - offset));
+  for (;;) {
+    ssize_t n = ::pread(fd_, buf, max, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error(std::string("cannot read media: ") + std::strerror(errno));
+    return static_cast<std::size_t>(n);
+  }
+}
+
+boost::asio::awaitable<std::size_t> MediaFile::Read(std::uint64_t offset, char* buf,
+                                                    std::size_t max) const {
+  co_return co_await Offload(pool_, [&] { return ReadNow(offset, buf, max); });
+}
+
 MediaService::MediaService(ServiceContext& ctx, PolicyService& policy)
     : ctx_(ctx),
       policy_(policy),
@@ -163,6 +187,15 @@ MediaService::MediaService(ServiceContext& ctx, PolicyService& policy)
 
 std::string MediaService::MediaPath(const std::string& sha256) const {
   return (std::filesystem::path(media_dir_) / sha256.substr(0, 2) / sha256.substr(2, 2) / sha256)
+      .string();
+}
+
+std::string MediaService::ThumbnailPath(const std::string& sha256, int width, int height,
+                                        const std::string& method, bool jpeg) const {
+  return (std::filesystem::path(media_dir_) / "thumbnails" / sha256.substr(0, 2) /
+          sha256.substr(2, 2) /
+          (sha256 + "-" + std::to_string(width) + "x" + std::to_string(height) + "-" + method +
+           (jpeg ? ".jpg" : ".png")))
       .string();
 }
 
@@ -267,7 +300,7 @@ boost::asio::awaitable<void> MediaService::UploadTo(
   });
 }
 
-boost::asio::awaitable<MediaContent> MediaService::Download(const std::optional<Requester>& who,
+boost::asio::awaitable<MediaRow> MediaService::FindUploaded(const std::optional<Requester>& who,
                                                             const std::string& server_name,
                                                             const std::string& media_id,
                                                             std::int64_t timeout_ms) {
@@ -278,7 +311,7 @@ boost::asio::awaitable<MediaContent> MediaService::Download(const std::optional<
       std::chrono::steady_clock::now() +
       std::chrono::milliseconds(std::clamp<std::int64_t>(timeout_ms, 0, kMaxWaitMs));
   for (;;) {
-    std::optional<MediaContent> out = co_await Offload(ctx_.db_pool, [&] {
+    std::optional<MediaRow> row = co_await Offload(ctx_.db_pool, [&] {
       auto row = ctx_.db.Read([&](sql::Tx& tx) { return MediaStore::Get(tx, media_id); });
       if (!row) throw NotFound("Unknown media");
       // C4: media of a tenant the requester may not contact. Answered
@@ -290,13 +323,11 @@ boost::asio::awaitable<MediaContent> MediaService::Download(const std::optional<
         if (row->unused_expires_ts && *row->unused_expires_ts <= NowMs()) {
           throw NotFound("Unknown media");
         }
-        return std::optional<MediaContent>();
+        return std::optional<MediaRow>();
       }
-      return std::optional<MediaContent>(
-          MediaContent{row->content_type.value_or("application/octet-stream"), row->upload_name,
-                       ReadFile(MediaPath(*row->sha256))});
+      return row;
     });
-    if (out) co_return std::move(*out);
+    if (row) co_return std::move(*row);
     if (std::chrono::steady_clock::now() >= deadline) {
       throw Error(ErrorCode::kNotYetUploaded, "Media has not been uploaded yet");
     }
@@ -307,32 +338,70 @@ boost::asio::awaitable<MediaContent> MediaService::Download(const std::optional<
   }
 }
 
-boost::asio::awaitable<MediaContent> MediaService::Thumbnail(const std::optional<Requester>& who,
+std::shared_ptr<const MediaFile> MediaService::Open(const MediaRow& row) const {
+  const std::string path = MediaPath(*row.sha256);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno != ENOENT) throw std::runtime_error(SysError("cannot open", path));
+    // Deleted since the row was read, or lost: only the first is expected.
+    auto again = ctx_.db.Read([&](sql::Tx& tx) { return MediaStore::Get(tx, row.media_id); });
+    if (again && again->sha256 == row.sha256) {
+      throw Internal("The stored file of media " + row.media_id + " is missing");
+    }
+    throw NotFound("Unknown media");
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    std::string msg = SysError("cannot stat", path);
+    ::close(fd);
+    throw std::runtime_error(msg);
+  }
+  return std::make_shared<const MediaFile>(fd, static_cast<std::uint64_t>(st.st_size),
+                                           ctx_.db_pool);
+}
+
+boost::asio::awaitable<MediaDownload> MediaService::Download(const std::optional<Requester>& who,
                                                              const std::string& server_name,
-                                                             const std::string& media_id, int width,
-                                                             int height, const std::string& method,
+                                                             const std::string& media_id,
                                                              std::int64_t timeout_ms) {
+  MediaRow row = co_await FindUploaded(who, server_name, media_id, timeout_ms);
+  MediaDownload out{row.content_type.value_or("application/octet-stream"), row.upload_name,
+                    nullptr};
+  out.file = co_await Offload(ctx_.db_pool, [&] { return Open(row); });
+  co_return out;
+}
+
+boost::asio::awaitable<MediaThumbnail> MediaService::Thumbnail(const std::optional<Requester>& who,
+                                                               const std::string& server_name,
+                                                               const std::string& media_id,
+                                                               int width, int height,
+                                                               const std::string& method,
+                                                               std::int64_t timeout_ms) {
   if (width < 1 || height < 1) throw InvalidParam("width and height must be positive");
   if (method != "scale" && method != "crop") throw InvalidParam("method must be scale or crop");
   width = std::min(width, kMaxThumbWidth);
   height = std::min(height, kMaxThumbHeight);
-  MediaContent src = co_await Download(who, server_name, media_id, timeout_ms);
-  const std::string type = Essence(src.content_type);
+  MediaRow row = co_await FindUploaded(who, server_name, media_id, timeout_ms);
+  const std::string type = Essence(row.content_type.value_or(""));
   if (type != "image/jpeg" && type != "image/png" && type != "image/gif" && type != "image/webp") {
     throw Error(ErrorCode::kUnknown, "Cannot generate a thumbnail of this media type");
   }
   const bool jpeg = type == "image/jpeg";
-  MediaContent out{jpeg ? "image/jpeg" : "image/png", std::nullopt, {}};
+  MediaThumbnail out{jpeg ? "image/jpeg" : "image/png", {}};
   out.bytes = co_await Offload(ctx_.db_pool, [&] {
-    const std::string sha = crypto::Sha256Hex(src.bytes);
-    const auto path = std::filesystem::path(media_dir_) / "thumbnails" / sha.substr(0, 2) /
-                      sha.substr(2, 2) /
-                      (sha + "-" + std::to_string(width) + "x" + std::to_string(height) + "-" +
-                       method + (jpeg ? ".jpg" : ".png"));
-    if (std::filesystem::exists(path)) return ReadFile(path.string());
-    std::string thumb = MakeThumbnail(src.bytes, width, height, method == "crop", jpeg);
-    std::filesystem::create_directories(path.parent_path());
-    WriteFileDurably(path.string(), thumb);
+    const auto path = ThumbnailPath(*row.sha256, width, height, method, jpeg);
+    if (auto cached = ReadFileIfExists(path)) return std::move(*cached);
+    auto file = Open(row);
+    std::string src(static_cast<std::size_t>(file->size()), '\0');
+    std::size_t done = 0;
+    while (done < src.size()) {
+      std::size_t n = file->ReadNow(done, src.data() + done, src.size() - done);
+      if (n == 0) throw std::runtime_error("media file shorter than its size");
+      done += n;
+    }
+    std::string thumb = MakeThumbnail(src, width, height, method == "crop", jpeg);
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    WriteFileDurably(path, thumb);
     return thumb;
   });
   co_return out;

@@ -13,18 +13,51 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "service/auth_service.h"
 #include "service/context.h"
 #include "service/policy_service.h"
+#include "storage/media_store.h"
 
 namespace vigie::service {
 
-struct MediaContent {
+// A stored file, open for reading. It stays readable after the media is
+// deleted (the descriptor holds the data), so a download that has it can
+// finish. Reads run on the pool given at construction.
+class MediaFile {
+ public:
+  // Takes ownership of `fd`, an open file of `size` bytes.
+  MediaFile(int fd, std::uint64_t size, boost::asio::thread_pool& pool);
+  ~MediaFile();
+  MediaFile(const MediaFile&) = delete;
+  MediaFile& operator=(const MediaFile&) = delete;
+
+  std::uint64_t size() const { return size_; }
+  // Reads up to `max` bytes at `offset` into `buf`; returns how many (0 at
+  // or past the end). Throws std::runtime_error on an I/O error.
+  boost::asio::awaitable<std::size_t> Read(std::uint64_t offset, char* buf, std::size_t max) const;
+  // The same, blocking the calling thread (not an I/O thread).
+  std::size_t ReadNow(std::uint64_t offset, char* buf, std::size_t max) const;
+
+ private:
+  int fd_;
+  std::uint64_t size_;
+  boost::asio::thread_pool& pool_;
+};
+
+struct MediaDownload {
   std::string content_type;                // as uploaded (application/octet-stream if none)
   std::optional<std::string> upload_name;  // as uploaded
+  std::shared_ptr<const MediaFile> file;   // never null
+};
+
+struct MediaThumbnail {
+  std::string content_type;  // image/png or image/jpeg
   std::string bytes;
 };
 
@@ -65,29 +98,41 @@ class MediaService {
                                         const std::string& media_id, std::string content_type,
                                         std::optional<std::string> upload_name, std::string bytes);
 
-  // The content of a media id. M_NOT_FOUND for another server, an
-  // unknown id, or (C4) media uploaded in a tenant `who` may not contact
+  // The content of a media id, as an open file: nothing is read yet. M_NOT_FOUND for
+  // another server, an unknown id, or (C4) media uploaded in a tenant `who` may not contact
   // (without an access token, `who` nullopt: any tenant but the default
   // one); for a reserved id not yet uploaded, waits up to `timeout_ms`
   // (capped at 60 s) for the upload, then M_NOT_YET_UPLOADED.
-  boost::asio::awaitable<MediaContent> Download(const std::optional<Requester>& who,
-                                                const std::string& server_name,
-                                                const std::string& media_id,
-                                                std::int64_t timeout_ms);
+  boost::asio::awaitable<MediaDownload> Download(const std::optional<Requester>& who,
+                                                 const std::string& server_name,
+                                                 const std::string& media_id,
+                                                 std::int64_t timeout_ms);
 
   // A thumbnail of an image, at most width x height ("scale": the whole
   // image fits inside; "crop": exactly that size, centred), capped at
   // kMaxThumbWidth x kMaxThumbHeight. PNG, or JPEG for JPEG sources.
   // Errors as Download, plus M_INVALID_PARAM for a bad size or method and
   // M_UNKNOWN (400) for content that is not a supported image.
-  boost::asio::awaitable<MediaContent> Thumbnail(const std::optional<Requester>& who,
-                                                 const std::string& server_name,
-                                                 const std::string& media_id, int width, int height,
-                                                 const std::string& method,
-                                                 std::int64_t timeout_ms);
+  boost::asio::awaitable<MediaThumbnail> Thumbnail(const std::optional<Requester>& who,
+                                                   const std::string& server_name,
+                                                   const std::string& media_id, int width,
+                                                   int height, const std::string& method,
+                                                   std::int64_t timeout_ms);
 
  private:
+  // The uploaded media's row, after the checks and the wait Download
+  // describes.
+  boost::asio::awaitable<storage::MediaRow> FindUploaded(const std::optional<Requester>& who,
+                                                         const std::string& server_name,
+                                                         const std::string& media_id,
+                                                         std::int64_t timeout_ms);
+  // Opens the stored file of `row` (on the database pool). M_NOT_FOUND if
+  // the media was deleted since `row` was read.
+  std::shared_ptr<const MediaFile> Open(const storage::MediaRow& row) const;
   std::string MediaPath(const std::string& sha256) const;
+  // data_dir/media/thumbnails/<ab>/<cd>/<sha256>-<w>x<h>-<method>.<png|jpg>
+  std::string ThumbnailPath(const std::string& sha256, int width, int height,
+                            const std::string& method, bool jpeg) const;
   // Writes `bytes` under its hash unless present; returns the hex hash.
   std::string StoreBlob(const std::string& bytes) const;
   void CheckSize(std::size_t size) const;

@@ -25,9 +25,22 @@ class MediaTest : public EngineHomeserverTest {
     return hs_->RunSync(hs_->media.Upload(who, std::move(type), "f.txt", std::move(bytes)));
   }
   static std::string IdOf(const std::string& uri) { return uri.substr(uri.rfind('/') + 1); }
-  MediaContent Download(const std::string& id, std::int64_t timeout_ms = 0) {
+  MediaDownload Download(const std::string& id, std::int64_t timeout_ms = 0) {
     return hs_->RunSync(hs_->media.Download(User("alice"), "test.local", id, timeout_ms));
   }
+  // Everything a download's file holds, read as the server would.
+  std::string Bytes(const MediaDownload& m) {
+    std::string out(m.file->size(), '\0');
+    std::size_t done = 0;
+    while (done < out.size()) {
+      std::size_t n = hs_->RunSync(m.file->Read(done, out.data() + done, out.size() - done));
+      if (n == 0) break;
+      done += n;
+    }
+    out.resize(done);
+    return out;
+  }
+  std::string Bytes(const std::string& id) { return Bytes(Download(id)); }
   // Regular files under data_dir/media, thumbnails excluded.
   std::size_t BlobCount() const {
     std::size_t n = 0;
@@ -67,10 +80,10 @@ TEST_P(MediaTest, UploadsDownloadsAndStoresIdenticalContentOnce) {
   EXPECT_TRUE(a.starts_with("mxc://test.local/"));
   EXPECT_NE(a, b);
   auto m = Download(IdOf(a));
-  EXPECT_EQ(m.bytes, "hello world");
+  EXPECT_EQ(Bytes(m), "hello world");
   EXPECT_EQ(m.content_type, "text/plain");
   EXPECT_EQ(m.upload_name, "f.txt");
-  EXPECT_EQ(Download(IdOf(b)).bytes, "hello world");
+  EXPECT_EQ(Bytes(IdOf(b)), "hello world");
   EXPECT_EQ(BlobCount(), 1u);
   Upload(alice, "other");
   EXPECT_EQ(BlobCount(), 2u);
@@ -83,6 +96,22 @@ TEST_P(MediaTest, UploadsDownloadsAndStoresIdenticalContentOnce) {
   EXPECT_EQ(row->tenant_id, "default");
   EXPECT_EQ(row->user_id, alice.user_id);
   EXPECT_EQ(row->size, 11);
+}
+
+TEST_P(MediaTest, DownloadsReadTheOpenFileAtAnyOffsetEvenOnceItIsGone) {
+  std::string data(300'000, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 % 251);
+  auto m = Download(IdOf(Upload(User("alice"), data, "application/octet-stream")));
+  ASSERT_EQ(m.file->size(), data.size());
+  // The file goes (as the sweep would remove it); the open download does not notice.
+  const std::string sha = crypto::Sha256Hex(data);
+  fs::remove(media_dir() / sha.substr(0, 2) / sha.substr(2, 2) / sha);
+  char buf[100];
+  EXPECT_EQ(hs_->RunSync(m.file->Read(1000, buf, sizeof buf)), sizeof buf);
+  EXPECT_EQ(std::string(buf, sizeof buf), data.substr(1000, 100));
+  EXPECT_EQ(hs_->RunSync(m.file->Read(data.size() - 10, buf, sizeof buf)), 10u);
+  EXPECT_EQ(hs_->RunSync(m.file->Read(data.size(), buf, sizeof buf)), 0u);
+  EXPECT_EQ(Bytes(m), data);
 }
 
 TEST_P(MediaTest, MissingMediaIsNotFound) {
@@ -120,7 +149,7 @@ TEST_P(MediaTest, CreateThenUploadOnlyOnceByTheCreator) {
   EXPECT_EQ(ErrorOf([&] { put(alice, "other.server"); }).code(), ErrorCode::kNotFound);
   put(alice);
   EXPECT_EQ(ErrorOf([&] { put(alice); }).code(), ErrorCode::kCannotOverwriteMedia);
-  EXPECT_EQ(Download(id).bytes, "content");
+  EXPECT_EQ(Bytes(id), "content");
   EXPECT_EQ(
       ErrorOf([&] {
         hs_->RunSync(hs_->media.UploadTo(alice, "test.local", "unknown", "", std::nullopt, "x"));
@@ -137,7 +166,7 @@ TEST_P(MediaTest, DownloadWaitsForAPendingUpload) {
   });
   auto m = Download(id, 5000);
   uploader.join();
-  EXPECT_EQ(m.bytes, "late");
+  EXPECT_EQ(Bytes(m), "late");
   EXPECT_EQ(m.content_type, "application/octet-stream");
 }
 
