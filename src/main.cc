@@ -86,6 +86,10 @@ int Serve(const Config& cfg, const sigset_t& signals) {
       [&api](http::ProtocolError e) { return api.ProtocolErrorResponse(e); });
   hs.metrics.AddGauge("vigie_open_connections", "Open client connections.",
                       [&server] { return static_cast<double>(server.OpenConnections()); });
+  hs.metrics.AddGauge("vigie_stream_write_batches", "Transactions committed by stream writes.",
+                      [&hs] { return static_cast<double>(hs.stream.BatchesCommitted()); });
+  hs.metrics.AddGauge("vigie_stream_writes", "Stream writes committed (group commit joins them).",
+                      [&hs] { return static_cast<double>(hs.stream.WritesCommitted()); });
 
   std::unique_ptr<http::Server> metrics_server;
   if (cfg.metrics_enabled) {

@@ -12,6 +12,85 @@ Stream::Stream(sql::Database& db) : db_(db) {
   current_ = db_.Read([](sql::Tx& tx) { return storage::RoomStore::MaxStreamPos(tx); });
 }
 
+namespace {
+
+// Bounds one transaction's work and its callers' wait.
+constexpr std::size_t kMaxBatch = 256;
+
+}  // namespace
+
+void Stream::RunBatched(const WriteFn& fn) {
+  Job job{&fn};
+  std::unique_lock lock(queue_mu_);
+  queue_.push_back(&job);
+  queue_cv_.wait(lock, [&] { return job.done || !leading_; });
+  if (!job.done) {
+    // Lead: take the queue (our own job is in it) and run it as one batch.
+    leading_ = true;
+    std::vector<Job*> batch;
+    if (queue_.size() <= kMaxBatch) {
+      batch.swap(queue_);
+    } else {
+      batch.assign(queue_.begin(), queue_.begin() + kMaxBatch);
+      queue_.erase(queue_.begin(), queue_.begin() + kMaxBatch);
+    }
+    lock.unlock();
+    RunBatch(batch);
+    lock.lock();
+    for (Job* j : batch) j->done = true;
+    leading_ = false;
+    queue_cv_.notify_all();
+  }
+  lock.unlock();
+  if (job.error) std::rethrow_exception(job.error);
+}
+
+void Stream::RunBatch(const std::vector<Job*>& batch) {
+  std::int64_t next = current_.load();
+  NextPos alloc = [&next] { return ++next; };
+  const bool alone = batch.size() == 1;
+  try {
+    db_.Write([&](sql::Tx& tx) {
+      next = current_.load();
+      for (Job* j : batch) {
+        j->error = nullptr;
+        j->effects = {};
+        if (alone) {
+          (*j->fn)(tx, alloc, j->effects);  // a throw rolls the transaction back
+          continue;
+        }
+        const std::int64_t before = next;
+        tx.Query("SAVEPOINT vigie_write");
+        try {
+          (*j->fn)(tx, alloc, j->effects);
+          tx.Query("RELEASE SAVEPOINT vigie_write");
+        } catch (...) {
+          j->error = std::current_exception();
+          j->effects = {};
+          next = before;
+          tx.Query("ROLLBACK TO SAVEPOINT vigie_write");
+          tx.Query("RELEASE SAVEPOINT vigie_write");
+        }
+      }
+    });
+  } catch (...) {
+    // Nothing committed: every write fails, with its own error if it had one.
+    for (Job* j : batch) {
+      if (!j->error) j->error = std::current_exception();
+    }
+    return;
+  }
+  current_.store(next, std::memory_order_release);
+  batches_.fetch_add(1, std::memory_order_relaxed);
+  std::set<std::string> wake;
+  for (Job* j : batch) {
+    if (j->error) continue;
+    writes_.fetch_add(1, std::memory_order_relaxed);
+    wake.merge(j->effects.wake);
+  }
+  notifier_.Notify({wake.begin(), wake.end()});
+}
+
 Notifier::Subscription::Subscription(Notifier& n, std::string user_id,
                                      boost::asio::any_io_executor ex)
     : n_(n), w_(std::make_shared<Waiter>(std::move(ex))) {

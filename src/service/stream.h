@@ -15,9 +15,12 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <condition_variable>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -84,38 +87,57 @@ class Stream {
   };
   using NextPos = std::function<std::int64_t()>;
 
-  // Runs fn(tx, next_pos, effects) in one write transaction under the
-  // writer lock; positions from next_pos() become visible after commit,
-  // then the users in effects.wake are notified. Blocking: call it from a
-  // worker thread. Returns fn's result.
+  // Runs fn(tx, next_pos, effects) in a write transaction; positions from
+  // next_pos() become visible after commit, then the users in effects.wake
+  // are notified. Blocking: call it from a worker thread. Returns fn's
+  // result, or rethrows what fn threw (its changes undone).
+  //
+  // Group commit: concurrent writes share one transaction (and so one
+  // fsync). The first caller to find no batch running leads: it takes every
+  // queued write, runs each in its own savepoint (a write that throws is
+  // rolled back alone, the others go on), commits once, publishes, and
+  // wakes the others. Each fn still runs exactly once, on the leader's
+  // thread, while its caller waits; writes run in arrival order and see
+  // the writes before them.
   template <typename F>
   auto Write(F&& fn) {
-    Effects effects;
-    std::unique_lock lock(mu_);
-    std::int64_t next = current_.load();
-    NextPos alloc = [&next] { return ++next; };
-    auto commit = [&] {
-      current_.store(next, std::memory_order_release);
-      lock.unlock();
-      notifier_.Notify({effects.wake.begin(), effects.wake.end()});
-    };
-    using R = decltype(fn(std::declval<sql::Tx&>(), alloc, effects));
+    using R =
+        decltype(fn(std::declval<sql::Tx&>(), std::declval<NextPos&>(), std::declval<Effects&>()));
     if constexpr (std::is_void_v<R>) {
-      db_.Write([&](sql::Tx& tx) { fn(tx, alloc, effects); });
-      commit();
+      RunBatched([&](sql::Tx& tx, NextPos& alloc, Effects& fx) { fn(tx, alloc, fx); });
     } else {
-      auto r = db_.Write([&](sql::Tx& tx) { return fn(tx, alloc, effects); });
-      commit();
-      return r;
+      std::optional<R> out;
+      RunBatched([&](sql::Tx& tx, NextPos& alloc, Effects& fx) { out.emplace(fn(tx, alloc, fx)); });
+      return std::move(*out);
     }
   }
+
+  // How many transactions the writes took, and how many writes: their ratio
+  // is the group-commit batch size (metrics).
+  std::uint64_t BatchesCommitted() const { return batches_.load(std::memory_order_relaxed); }
+  std::uint64_t WritesCommitted() const { return writes_.load(std::memory_order_relaxed); }
 
   Notifier& notifier() { return notifier_; }
 
  private:
+  using WriteFn = std::function<void(sql::Tx&, NextPos&, Effects&)>;
+  struct Job {
+    const WriteFn* fn;
+    Effects effects;
+    std::exception_ptr error;
+    bool done = false;
+  };
+  void RunBatched(const WriteFn& fn);
+  void RunBatch(const std::vector<Job*>& batch);
+
   sql::Database& db_;
-  std::mutex mu_;  // the writer lock
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<Job*> queue_;  // guarded by queue_mu_
+  bool leading_ = false;     // a batch is running; guarded by queue_mu_
   std::atomic<std::int64_t> current_{0};
+  std::atomic<std::uint64_t> batches_{0};
+  std::atomic<std::uint64_t> writes_{0};
   Notifier notifier_;
 };
 

@@ -1,0 +1,128 @@
+#include "service/stream.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "service/engine_test_util.h"
+
+namespace vigie::service {
+namespace {
+
+class StreamTest : public EngineHomeserverTest {
+ protected:
+  void SetUp() override {
+    EngineHomeserverTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    hs_->db().ExecScript("CREATE TABLE stream_test (k TEXT PRIMARY KEY, pos BIGINT NOT NULL)");
+  }
+  // Inserts row `k` at a new position; returns the position.
+  std::int64_t Insert(const std::string& k) {
+    return hs_->stream.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects&) {
+      const std::int64_t pos = next();
+      tx.Query("INSERT INTO stream_test (k, pos) VALUES ($1, $2)", {k, pos});
+      return pos;
+    });
+  }
+  std::set<std::string> Keys() {
+    return hs_->db().Read([](sql::Tx& tx) {
+      std::set<std::string> out;
+      for (const auto& r : tx.Query("SELECT k FROM stream_test").rows) out.insert(r.Text(0));
+      return out;
+    });
+  }
+};
+
+// Concurrent writes share transactions; each one's result, error and
+// positions stay its own: a write that fails (by throwing, or by a failing
+// statement, which PostgreSQL would otherwise let abort the whole
+// transaction) is undone alone, and the others in its batch commit.
+TEST_P(StreamTest, ConcurrentWritesCommitTogetherAndFailAlone) {
+  const auto batches_before = hs_->stream.BatchesCommitted();
+  const auto writes_before = hs_->stream.WritesCommitted();
+  Insert("taken");
+
+  constexpr int kThreads = 12;
+  std::atomic<bool> first_running{false};
+  std::vector<std::thread> threads;
+  std::vector<std::int64_t> positions(kThreads, -1);
+  std::vector<ErrorCode> errors(kThreads, ErrorCode::kInternal);
+  std::vector<bool> failed(kThreads, false);
+  // The first write holds its batch open until the others have queued up
+  // behind it, so they run as one later batch.
+  threads.emplace_back([&] {
+    hs_->stream.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects&) {
+      first_running = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      positions[0] = next();
+      tx.Query("INSERT INTO stream_test (k, pos) VALUES ('w0', $1)", {positions[0]});
+    });
+  });
+  while (!first_running) std::this_thread::yield();
+  for (int i = 1; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        if (i == 4) {
+          // Throws after writing and taking a position.
+          hs_->stream.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects&) {
+            tx.Query("INSERT INTO stream_test (k, pos) VALUES ('thrown', $1)", {next()});
+            throw Forbidden("no");
+          });
+        } else if (i == 7) {
+          Insert("taken");  // a failing statement: the key exists
+        } else {
+          positions[i] = Insert("w" + std::to_string(i));
+        }
+      } catch (const Error& e) {
+        failed[i] = true;
+        errors[i] = e.code();
+      } catch (const sql::UniqueViolation&) {
+        failed[i] = true;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+
+  EXPECT_TRUE(failed[4]);
+  EXPECT_EQ(errors[4], ErrorCode::kForbidden);
+  EXPECT_TRUE(failed[7]);
+  auto keys = Keys();
+  EXPECT_EQ(keys.count("thrown"), 0u);
+  std::set<std::int64_t> unique;
+  for (int i = 0; i < kThreads; ++i) {
+    if (i == 4 || i == 7) continue;
+    EXPECT_FALSE(failed[i]) << i;
+    EXPECT_EQ(keys.count("w" + std::to_string(i)), 1u) << i;
+    EXPECT_GT(positions[i], 0) << i;
+    EXPECT_LE(positions[i], hs_->stream.Current());
+    unique.insert(positions[i]);
+  }
+  EXPECT_EQ(unique.size(), static_cast<std::size_t>(kThreads - 2));
+  // Positions stay dense: a failed write's positions are given again.
+  EXPECT_EQ(*unique.rbegin() - *unique.begin(), kThreads - 3);
+
+  const auto writes = hs_->stream.WritesCommitted() - writes_before;
+  const auto batches = hs_->stream.BatchesCommitted() - batches_before;
+  EXPECT_EQ(writes, static_cast<std::uint64_t>(kThreads - 2 + 1));
+  EXPECT_LT(batches, writes);  // the queued writes shared a transaction
+}
+
+TEST_P(StreamTest, AWriteAloneThatThrowsLeavesNothing) {
+  const auto before = hs_->stream.Current();
+  EXPECT_THROW(hs_->stream.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects&) {
+    tx.Query("INSERT INTO stream_test (k, pos) VALUES ('x', $1)", {next()});
+    throw Forbidden("no");
+  }),
+               Error);
+  EXPECT_EQ(hs_->stream.Current(), before);
+  EXPECT_TRUE(Keys().empty());
+  EXPECT_EQ(Insert("y"), before + 1);
+}
+
+VIGIE_INSTANTIATE_ENGINE_TEST_SUITE(StreamTest);
+
+}  // namespace
+}  // namespace vigie::service
