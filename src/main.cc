@@ -114,6 +114,7 @@ int Serve(const Config& cfg, const sigset_t& signals) {
   }
   server.Start();
   if (metrics_server) metrics_server->Start();
+  hs.media.StartSweeper(server.executor(), std::chrono::seconds(cfg.media_sweep_interval_s));
   for (const auto& [host, port] : server.BoundAddresses()) {
     std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
     std::cout << "vigie " << VIGIE_VERSION << " listening on http" << (cfg.tls_enabled ? "s" : "")
@@ -128,6 +129,7 @@ int Serve(const Config& cfg, const sigset_t& signals) {
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("signal {}: shutting down", sig);
+  hs.media.StopSweeper();
   hs.stream.notifier().Shutdown();  // long-polling syncs answer now
   server.Stop(std::chrono::seconds(10));
   if (metrics_server) metrics_server->Stop(std::chrono::seconds(1));

@@ -172,6 +172,7 @@ Config ParseConfig(const std::string& text, const std::string& origin) {
     Section s(root, "media", origin);
     s.Get("user_quota_bytes", c.media_user_quota_bytes);
     s.Get("allow_unauthenticated_download", c.media_allow_unauthenticated_download);
+    s.Get("sweep_interval_s", c.media_sweep_interval_s);
   }
   {
     Section s(root, "geoip", origin);
@@ -204,6 +205,7 @@ Config ParseConfig(const std::string& text, const std::string& origin) {
     Fail(origin, "[limits] max_json_depth must be between 2 and 512");
   }
   if (c.max_body_bytes < 1024) Fail(origin, "[limits] max_body_bytes must be at least 1024");
+  if (c.media_sweep_interval_s < 0) Fail(origin, "[media] sweep_interval_s must be >= 0");
   if (c.argon2_mem_kib < 8 || c.argon2_ops < 1) Fail(origin, "[passwords] argon2 too weak");
   if (c.worker_threads < 1 || c.hash_threads < 1) {
     Fail(origin, "[server] worker_threads and [passwords] hash_threads must be >= 1");
@@ -311,6 +313,9 @@ user_quota_bytes = 1073741824
 # Serve the legacy unauthenticated /_matrix/media/v3/download and /thumbnail
 # endpoints (Matrix 1.11 made media downloads authenticated).
 allow_unauthenticated_download = false
+# Every this many seconds, delete expired upload reservations and stored
+# files no media id names any more (0: never).
+sweep_interval_s = 3600
 
 [geoip]
 # A MaxMind DB file (GeoLite2/GeoIP2-City, optionally with ASN and anonymiser

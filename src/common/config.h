@@ -80,6 +80,7 @@ struct Config {
   // [media] (the upload size limit is [limits] max_media_bytes)
   std::size_t media_user_quota_bytes = std::size_t{1} << 30;  // sum of a user's uploads
   bool media_allow_unauthenticated_download = false;          // legacy /_matrix/media/v3
+  int media_sweep_interval_s = 3600;  // garbage collection of media files; 0: never
 
   // [geoip] (X.1606 X-AC-1/X-AC-2 location checks)
   std::string geoip_database;  // MaxMind DB (.mmdb) file; empty: GeoIP disabled

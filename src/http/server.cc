@@ -419,6 +419,11 @@ std::vector<std::pair<std::string, std::uint16_t>> Server::BoundAddresses() cons
 
 std::int64_t Server::OpenConnections() const { return impl_->open.load(); }
 
+boost::asio::any_io_executor Server::executor() const {
+  if (impl_->workers.empty()) throw std::logic_error("http::Server::executor() before Bind()");
+  return impl_->workers.front()->ioc.get_executor();
+}
+
 void Server::Stop(std::chrono::milliseconds grace) {
   auto& im = *impl_;
   {

@@ -7,6 +7,7 @@
 // blocking work to a worker pool (see common/offload.h).
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
@@ -66,6 +67,10 @@ class Server {
   // Blocks until the I/O threads have exited.
   void Join();
   std::int64_t OpenConnections() const;
+  // The executor of the first I/O thread, for timers of background work
+  // that must stop with the server. Valid from Bind() until the server is
+  // destroyed; throws std::logic_error before Bind().
+  boost::asio::any_io_executor executor() const;
 
  private:
   struct Impl;

@@ -1,11 +1,16 @@
 #include "service/media_service.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vips/vips.h>
 
 #include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -13,18 +18,21 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/offload.h"
 #include "common/time.h"
+#include "service/account_service.h"
 #include "storage/media_store.h"
 
 namespace vigie::service {
 
 using storage::MediaRow;
 using storage::MediaStore;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -125,6 +133,51 @@ std::string MakeThumbnail(const std::string& src, int width, int height, bool cr
   return result;
 }
 
+// A SHA-256 in lower-case hex, as stored files are named.
+bool IsSha256Hex(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// A temporary file of WriteFileDurably (`<name>.tmp-<random>`).
+bool IsTemporary(const fs::path& p) {
+  return p.filename().string().find(".tmp-") != std::string::npos;
+}
+
+// Removes `p` if it is a temporary file last written more than
+// MediaService::kTemporaryFileMaxAge ago; returns whether it did.
+bool RemoveIfStaleTemporary(const fs::path& p) {
+  if (!IsTemporary(p)) return false;
+  std::error_code ec;
+  const auto mtime = fs::last_write_time(p, ec);
+  if (ec || fs::file_time_type::clock::now() - mtime < MediaService::kTemporaryFileMaxAge) {
+    return false;
+  }
+  return fs::remove(p, ec);
+}
+
+// The regular files two directory levels under `root` (root/<ab>/<cd>/f),
+// grouped by their first-level directory's name. Directories that vanish
+// meanwhile are skipped.
+template <typename Fn>
+void ForEachStoredFile(const fs::path& root, const Fn& fn) {
+  std::error_code ec;
+  for (const auto& l1 : fs::directory_iterator(root, ec)) {
+    const std::string prefix = l1.path().filename().string();
+    if (prefix.size() != 2 || !l1.is_directory()) continue;  // skips thumbnails/
+    std::vector<fs::path> files;
+    std::error_code ec2;
+    for (const auto& l2 : fs::directory_iterator(l1.path(), ec2)) {
+      std::error_code ec3;
+      for (const auto& f : fs::directory_iterator(l2.path(), ec3)) {
+        if (f.is_regular_file()) files.push_back(f.path());
+      }
+    }
+    if (!files.empty()) fn(prefix, files);
+  }
+}
+
 }  // namespace
 
 void WriteFileDurably(const std::string& path, const std::string& bytes) {
@@ -185,6 +238,12 @@ MediaService::MediaService(ServiceContext& ctx, PolicyService& policy)
       policy_(policy),
       media_dir_((std::filesystem::path(ctx.config.data_dir) / "media").string()) {}
 
+MediaService::~MediaService() { StopSweeper(); }
+
+std::mutex& MediaService::BlobLock(const std::string& sha256) {
+  return blob_locks_[std::hash<std::string>{}(sha256) % blob_locks_.size()];
+}
+
 std::string MediaService::MediaPath(const std::string& sha256) const {
   return (std::filesystem::path(media_dir_) / sha256.substr(0, 2) / sha256.substr(2, 2) / sha256)
       .string();
@@ -199,12 +258,11 @@ std::string MediaService::ThumbnailPath(const std::string& sha256, int width, in
       .string();
 }
 
-std::string MediaService::StoreBlob(const std::string& bytes) const {
-  std::string sha = crypto::Sha256Hex(bytes);
+void MediaService::StoreBlob(const std::string& sha, const std::string& bytes) const {
   const std::string path = MediaPath(sha);
   std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);
-  if (!ec && size == bytes.size()) return sha;  // identical content already stored
+  if (!ec && size == bytes.size()) return;  // identical content already stored
   const std::filesystem::path dir = std::filesystem::path(path).parent_path();
   if (!std::filesystem::exists(dir)) {
     std::filesystem::create_directories(dir);
@@ -212,7 +270,6 @@ std::string MediaService::StoreBlob(const std::string& bytes) const {
     FsyncDir(dir.parent_path().parent_path());
   }
   WriteFileDurably(path, bytes);
-  return sha;
 }
 
 void MediaService::CheckSize(std::size_t size) const {
@@ -239,7 +296,9 @@ boost::asio::awaitable<std::string> MediaService::Upload(const Requester& who,
   const std::string media_id = crypto::RandomAlnum(24);
   co_await Offload(ctx_.db_pool, [&] {
     ctx_.db.Read([&](sql::Tx& tx) { CheckQuota(tx, who.user_id, bytes.size()); });
-    std::string sha = StoreBlob(bytes);
+    const std::string sha = crypto::Sha256Hex(bytes);
+    std::lock_guard blob_lock(BlobLock(sha));  // until the row naming the file commits
+    StoreBlob(sha, bytes);
     ctx_.db.Write([&](sql::Tx& tx) {
       // Again under the write lock: another upload may have landed meanwhile.
       CheckQuota(tx, who.user_id, bytes.size());
@@ -289,7 +348,9 @@ boost::asio::awaitable<void> MediaService::UploadTo(
     };
     ctx_.db.Read(check);
     CheckSize(bytes.size());
-    std::string sha = StoreBlob(bytes);
+    const std::string sha = crypto::Sha256Hex(bytes);
+    std::lock_guard blob_lock(BlobLock(sha));  // until the row naming the file commits
+    StoreBlob(sha, bytes);
     ctx_.db.Write([&](sql::Tx& tx) {
       check(tx);
       if (!MediaStore::Complete(tx, media_id, sha, static_cast<std::int64_t>(bytes.size()),
@@ -405,6 +466,134 @@ boost::asio::awaitable<MediaThumbnail> MediaService::Thumbnail(const std::option
     return thumb;
   });
   co_return out;
+}
+
+boost::asio::awaitable<void> MediaService::Delete(const Requester& who,
+                                                  const std::string& server_name,
+                                                  const std::string& media_id) {
+  RequireAnyAdmin(who);
+  if (server_name != ctx_.config.server_name) throw InvalidParam("Can only delete local media");
+  co_await Offload(ctx_.db_pool, [&] {
+    const MediaRow row = ctx_.db.Write([&](sql::Tx& tx) {
+      auto row = MediaStore::Get(tx, media_id);
+      // A tenant admin's scope is its tenant: other media is as if absent.
+      if (!row || (!who.is_admin && row->tenant_id != who.tenant_id)) {
+        throw NotFound("Unknown media");
+      }
+      MediaStore::Delete(tx, media_id);
+      boost::json::object details{{"user_id", row->user_id}, {"size", row->size}};
+      if (row->sha256) details["sha256"] = *row->sha256;
+      Audit(tx, who.user_id, row->tenant_id, "admin.media.delete",
+            "mxc://" + server_name + "/" + media_id, details);
+      return *row;
+    });
+    // After the commit: a crash before this leaves a file no row names,
+    // for the sweep; never a row without its file.
+    SweepResult removed;
+    if (row.sha256) RemoveIfUnreferenced(*row.sha256, &removed);
+  });
+}
+
+std::int64_t MediaService::RemoveThumbnails(const std::string& sha256) const {
+  const fs::path dir =
+      fs::path(media_dir_) / "thumbnails" / sha256.substr(0, 2) / sha256.substr(2, 2);
+  std::int64_t n = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    // A temporary file belongs to a thumbnail being written: left to it
+    // (or, if it was interrupted, to a later sweep).
+    if (!e.path().filename().string().starts_with(sha256 + "-") || IsTemporary(e.path())) continue;
+    std::error_code rec;
+    if (fs::remove(e.path(), rec)) ++n;
+  }
+  return n;
+}
+
+void MediaService::RemoveIfUnreferenced(const std::string& sha256, SweepResult* out) {
+  std::lock_guard blob_lock(BlobLock(sha256));
+  if (ctx_.db.Read([&](sql::Tx& tx) { return MediaStore::IsReferenced(tx, sha256); })) return;
+  // Thumbnails first: a crash in between leaves the stored file, which
+  // the next sweep finds again.
+  out->thumbnails += RemoveThumbnails(sha256);
+  const std::string path = MediaPath(sha256);
+  if (::unlink(path.c_str()) == 0) {
+    ++out->files;
+  } else if (errno != ENOENT) {
+    spdlog::warn("media: cannot remove {}: {}", path, std::strerror(errno));
+  }
+}
+
+boost::asio::awaitable<SweepResult> MediaService::Sweep() {
+  co_return co_await Offload(ctx_.db_pool, [&] {
+    SweepResult r;
+    r.expired_reservations =
+        ctx_.db.Write([&](sql::Tx& tx) { return MediaStore::DeleteExpiredPending(tx, NowMs()); });
+    // Stored files (media/<ab>/<cd>/<sha256>) and cached thumbnails
+    // (media/thumbnails/<ab>/<cd>/<sha256>-...) of content no row names.
+    // One query per first-level directory lists the content rows name;
+    // each candidate is checked again under its lock before it goes.
+    for (const fs::path& root : {fs::path(media_dir_), fs::path(media_dir_) / "thumbnails"}) {
+      ForEachStoredFile(root, [&](const std::string& prefix, const std::vector<fs::path>& files) {
+        const std::set<std::string> named =
+            ctx_.db.Read([&](sql::Tx& tx) { return MediaStore::ReferencedWithPrefix(tx, prefix); });
+        std::set<std::string> unnamed;
+        for (const auto& f : files) {
+          if (IsTemporary(f)) {
+            r.temporary_files += RemoveIfStaleTemporary(f);
+            continue;
+          }
+          const std::string sha = f.filename().string().substr(0, 64);
+          if (IsSha256Hex(sha) && !named.count(sha)) unnamed.insert(sha);
+        }
+        for (const auto& sha : unnamed) RemoveIfUnreferenced(sha, &r);
+      });
+    }
+    return r;
+  });
+}
+
+void MediaService::StartSweeper(boost::asio::any_io_executor executor,
+                                std::chrono::milliseconds interval) {
+  if (interval.count() <= 0) return;
+  auto timer = std::make_shared<boost::asio::steady_timer>(executor);
+  {
+    std::lock_guard lock(sweeper_mu_);
+    if (sweeper_timer_ || sweeper_stopped_) return;
+    sweeper_timer_ = timer;
+  }
+  boost::asio::co_spawn(executor, SweepLoop(std::move(timer), interval), boost::asio::detached);
+}
+
+void MediaService::StopSweeper() {
+  sweeper_stopped_ = true;
+  std::shared_ptr<boost::asio::steady_timer> timer;
+  {
+    std::lock_guard lock(sweeper_mu_);
+    timer = std::move(sweeper_timer_);
+  }
+  // The timer belongs to its executor's thread.
+  if (timer) boost::asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+}
+
+boost::asio::awaitable<void> MediaService::SweepLoop(
+    std::shared_ptr<boost::asio::steady_timer> timer, std::chrono::milliseconds interval) {
+  for (;;) {
+    if (sweeper_stopped_) co_return;
+    timer->expires_after(interval);
+    auto [ec] = co_await timer->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (ec || sweeper_stopped_) co_return;
+    try {
+      const SweepResult r = co_await Sweep();
+      if (r.expired_reservations || r.files || r.thumbnails || r.temporary_files) {
+        spdlog::info(
+            "media sweep: {} expired reservations, {} files, {} thumbnails, {} temporary files "
+            "removed",
+            r.expired_reservations, r.files, r.thumbnails, r.temporary_files);
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("media sweep failed: {}", e.what());
+    }
+  }
 }
 
 }  // namespace vigie::service

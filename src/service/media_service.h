@@ -7,15 +7,28 @@
 // metadata row commits, so an acknowledged upload survives a crash.
 // Thumbnails are generated with libvips on first request and cached under
 // data_dir/media/thumbnails/ keyed by (sha256, width, height, method).
-// Files are never deleted yet (no media retention).
+//
+// Deletion: a row goes first, in its own transaction; the file (and its
+// thumbnails) after the commit, once no other row names the content. A
+// crash in between leaves a file no row names, which the periodic Sweep
+// removes; never a row without its file. Uploads hold the content's blob
+// lock from writing the file until their row commits, and removal holds it
+// from checking that no row names the content until the unlink, so the two
+// cannot cross (one process per data_dir).
 //
 // All file and database work runs on the database pool.
 #pragma once
 
+#include <array>
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -66,6 +79,14 @@ struct CreatedMedia {
   std::int64_t unused_expires_at = 0;
 };
 
+// What one MediaService::Sweep removed.
+struct SweepResult {
+  std::int64_t expired_reservations = 0;  // ids from Create never uploaded to
+  std::int64_t files = 0;                 // stored files no id names
+  std::int64_t thumbnails = 0;            // cached thumbnails of such content
+  std::int64_t temporary_files = 0;       // left by writes a crash interrupted
+};
+
 class MediaService {
  public:
   // How long an id from Create stays reserved for its upload.
@@ -76,8 +97,11 @@ class MediaService {
   static constexpr int kMaxThumbWidth = 800;
   static constexpr int kMaxThumbHeight = 600;
   static constexpr std::int64_t kMaxSourcePixels = 64LL * 1024 * 1024;
+  // Temporary files older than this are debris of an interrupted write.
+  static constexpr auto kTemporaryFileMaxAge = std::chrono::hours(1);
 
   MediaService(ServiceContext& ctx, PolicyService& policy);
+  ~MediaService();
 
   // Stores `bytes` and returns its mxc:// URI. M_TOO_LARGE (413) above
   // [limits] max_media_bytes; M_LIMIT_EXCEEDED (429) when the user's
@@ -119,6 +143,33 @@ class MediaService {
                                                    int height, const std::string& method,
                                                    std::int64_t timeout_ms);
 
+  // DELETE /_synapse/admin/v1/media/{serverName}/{mediaId}: deletes an id,
+  // uploaded or only reserved. For admins only (M_FORBIDDEN otherwise); a
+  // tenant admin may delete media uploaded in its own tenant only, and gets
+  // M_NOT_FOUND for any other, as for an unknown id. M_INVALID_PARAM for
+  // another server's media. Audited as admin.media.delete in the deleting
+  // transaction. Afterwards the id is M_NOT_FOUND, the bytes no longer count
+  // towards the uploader's quota, and the stored file and its thumbnails
+  // are removed unless another id names the same content. A download that
+  // already has the file open finishes.
+  boost::asio::awaitable<void> Delete(const Requester& who, const std::string& server_name,
+                                      const std::string& media_id);
+
+  // Garbage collection: deletes expired reservations, then removes stored
+  // files no id names (with their thumbnails), cached thumbnails of content
+  // no id names, and temporary files older than kTemporaryFileMaxAge. Safe
+  // to run while the server serves.
+  boost::asio::awaitable<SweepResult> Sweep();
+
+  // Runs Sweep every `interval` (nothing when it is not positive) with its
+  // timer on `executor`, an I/O thread's: the work goes to the database
+  // pool. Logs what each sweep removed and any failure.
+  void StartSweeper(boost::asio::any_io_executor executor, std::chrono::milliseconds interval);
+  // Stops the sweeper: no sweep starts after this returns, and one under way
+  // ends with the current sweep. Call it, and stop the executor, before the
+  // Homeserver goes. Idempotent; the destructor calls it.
+  void StopSweeper();
+
  private:
   // The uploaded media's row, after the checks and the wait Download
   // describes.
@@ -133,14 +184,28 @@ class MediaService {
   // data_dir/media/thumbnails/<ab>/<cd>/<sha256>-<w>x<h>-<method>.<png|jpg>
   std::string ThumbnailPath(const std::string& sha256, int width, int height,
                             const std::string& method, bool jpeg) const;
-  // Writes `bytes` under its hash unless present; returns the hex hash.
-  std::string StoreBlob(const std::string& bytes) const;
+  // Writes `bytes` as the stored file of `sha256` unless present. The
+  // caller holds BlobLock(sha256) until the row naming it has committed.
+  void StoreBlob(const std::string& sha256, const std::string& bytes) const;
+  // The lock of one content hash (shared by hashes in one of 64 shards).
+  std::mutex& BlobLock(const std::string& sha256);
+  // Removes the stored file of `sha256` and its thumbnails if no id names
+  // the content; counts what it removed into *out. Blocking.
+  void RemoveIfUnreferenced(const std::string& sha256, SweepResult* out);
+  // Removes the cached thumbnails of `sha256`; returns how many.
+  std::int64_t RemoveThumbnails(const std::string& sha256) const;
+  boost::asio::awaitable<void> SweepLoop(std::shared_ptr<boost::asio::steady_timer> timer,
+                                         std::chrono::milliseconds interval);
   void CheckSize(std::size_t size) const;
   void CheckQuota(sql::Tx& tx, const std::string& user_id, std::size_t size) const;
 
   ServiceContext& ctx_;
   PolicyService& policy_;
   std::string media_dir_;
+  std::array<std::mutex, 64> blob_locks_;
+  std::atomic<bool> sweeper_stopped_{false};
+  std::mutex sweeper_mu_;
+  std::shared_ptr<boost::asio::steady_timer> sweeper_timer_;  // guarded by sweeper_mu_
 };
 
 // Writes `bytes` to `path` durably: a temporary file in the same directory,

@@ -55,4 +55,25 @@ std::int64_t MediaStore::DeleteExpiredPending(sql::Tx& tx, std::int64_t now_ms) 
       .affected;
 }
 
+bool MediaStore::Delete(sql::Tx& tx, const std::string& media_id) {
+  return tx.Query("DELETE FROM media WHERE media_id = $1", {media_id}).affected == 1;
+}
+
+bool MediaStore::IsReferenced(sql::Tx& tx, const std::string& sha256) {
+  return tx.QueryOne("SELECT 1 FROM media WHERE sha256 = $1 LIMIT 1", {sha256}).has_value();
+}
+
+std::set<std::string> MediaStore::ReferencedWithPrefix(sql::Tx& tx, const std::string& prefix) {
+  // A range rather than LIKE, so that the sha256 index serves it. The
+  // upper bound appends 'g', above every hex digit in byte order and in
+  // the usual locale collations alike.
+  auto rows = tx.Query(
+      "SELECT DISTINCT sha256 FROM media WHERE sha256 >= CAST($1 AS TEXT) AND "
+      "sha256 < CAST($2 AS TEXT)",
+      {prefix, prefix + "g"});
+  std::set<std::string> out;
+  for (const auto& r : rows.rows) out.insert(r.Text(0));
+  return out;
+}
+
 }  // namespace vigie::storage

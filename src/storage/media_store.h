@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "storage/sql.h"
@@ -40,6 +41,13 @@ class MediaStore {
   static std::int64_t PendingCount(sql::Tx& tx, const std::string& user_id, std::int64_t now_ms);
   // Deletes pending ids that expired before `now_ms`; returns how many.
   static std::int64_t DeleteExpiredPending(sql::Tx& tx, std::int64_t now_ms);
+  // Deletes one id; returns false if there was none.
+  static bool Delete(sql::Tx& tx, const std::string& media_id);
+  // Whether any id names the content `sha256`.
+  static bool IsReferenced(sql::Tx& tx, const std::string& sha256);
+  // The distinct content hashes named by some id that begin with `prefix`
+  // (lower-case hex digits, e.g. "ab").
+  static std::set<std::string> ReferencedWithPrefix(sql::Tx& tx, const std::string& prefix);
 };
 
 }  // namespace vigie::storage

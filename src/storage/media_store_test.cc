@@ -88,6 +88,34 @@ TEST_P(MediaStoreTest, UsagePendingCountAndExpiry) {
   });
 }
 
+TEST_P(MediaStoreTest, DeleteAndWhichContentIsStillNamed) {
+  const std::string sha_a(64, 'a'), sha_a2 = "ab" + std::string(62, '0'), sha_b(64, 'b');
+  db().Write([&](Tx& tx) {
+    MediaStore::Insert(tx, Stored("m1", "@a:x", sha_a, 5));
+    MediaStore::Insert(tx, Stored("m2", "@b:x", sha_a, 5));
+    MediaStore::Insert(tx, Stored("m3", "@b:x", sha_a2, 5));
+    MediaStore::Insert(tx, Stored("m4", "@b:x", sha_b, 5));
+    MediaStore::Insert(tx, Pending("p1", "@a:x", 1000));
+  });
+  db().Read([&](Tx& tx) {
+    EXPECT_EQ(MediaStore::ReferencedWithPrefix(tx, "aa"), (std::set<std::string>{sha_a}));
+    EXPECT_EQ(MediaStore::ReferencedWithPrefix(tx, "ab"), (std::set<std::string>{sha_a2}));
+    EXPECT_EQ(MediaStore::ReferencedWithPrefix(tx, "ff"), std::set<std::string>{});
+  });
+  EXPECT_TRUE(db().Write([](Tx& tx) { return MediaStore::Delete(tx, "m1"); }));
+  EXPECT_FALSE(db().Write([](Tx& tx) { return MediaStore::Delete(tx, "m1"); }));
+  EXPECT_TRUE(db().Read([&](Tx& tx) { return MediaStore::IsReferenced(tx, sha_a); }));
+  EXPECT_TRUE(db().Write([](Tx& tx) { return MediaStore::Delete(tx, "m2"); }));
+  EXPECT_TRUE(db().Write([](Tx& tx) { return MediaStore::Delete(tx, "p1"); }));
+  db().Read([&](Tx& tx) {
+    EXPECT_FALSE(MediaStore::IsReferenced(tx, sha_a));
+    EXPECT_TRUE(MediaStore::IsReferenced(tx, sha_b));
+    EXPECT_EQ(MediaStore::ReferencedWithPrefix(tx, "aa"), std::set<std::string>{});
+    EXPECT_EQ(MediaStore::UsageBytes(tx, "@a:x"), 0);  // deleted media frees the quota
+    EXPECT_EQ(MediaStore::UsageBytes(tx, "@b:x"), 10);
+  });
+}
+
 VIGIE_INSTANTIATE_ENGINE_TEST_SUITE(MediaStoreTest);
 
 }  // namespace

@@ -548,3 +548,18 @@ def test_synadm_modifies_prunes_and_deactivates(server, root, tmp_path):
 
     synadm(server, root, tmp_path, "user", "deactivate", user_id)
     assert root.req("GET", f"{ADMIN}/v2/users/{q(user_id)}").json["deactivated"] is True
+
+
+@pytest.mark.skipif(not os.access(SYNADM, os.X_OK), reason="synadm is not installed")
+def test_synadm_deletes_media(server, root, tmp_path):
+    c = login(server, localpart(make_user(root, "synmedia")))
+    r = server.request("POST", "/_matrix/media/v3/upload", body=b"to be deleted", token=c.token,
+                       headers={"Content-Type": "text/plain"})
+    assert r.status == 200, r
+    media_id = r.json["content_uri"].rsplit("/", 1)[1]
+    out = json.loads(synadm(server, root, tmp_path, "media", "delete", "-i", media_id))
+    assert out == {"deleted_media": [media_id], "total": 1}
+    r = c.req("GET", f"/_matrix/client/v1/media/download/{SERVER_NAME}/{media_id}")
+    assert_error(r, 404, "M_NOT_FOUND")
+    assert audit_actions(server, root.user_id, f"mxc://{SERVER_NAME}/{media_id}") == [
+        "admin.media.delete"]

@@ -1,7 +1,9 @@
 """The content repository against a live vigie: uploads and downloads with a
 real client (matrix-nio 0.20), the authenticated Matrix 1.11 download and
 thumbnail endpoints over raw HTTP, limits, safe response headers, the
-create-then-upload flow, and durability across SIGKILL.
+create-then-upload flow, streamed downloads and Range requests, deletion
+through the Synapse admin API and the garbage-collecting sweep, and
+durability across SIGKILL.
 
 nio 0.20 downloads through the legacy unauthenticated /_matrix/media/r0
 paths, so the nio test enables [media] allow_unauthenticated_download.
@@ -9,6 +11,7 @@ paths, so the nio test enables [media] allow_unauthenticated_download.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import io
 import os
@@ -20,6 +23,7 @@ import nio
 import pytest
 
 from conftest import SERVER_NAME
+from tenant_helpers import create_tenant, create_user, login_admin, provider, audit_entries
 
 PASSWORD = "correct horse battery"
 NIO_CONFIG = nio.AsyncClientConfig(max_limit_exceeded=0, max_timeouts=0, request_timeout=60)
@@ -321,6 +325,75 @@ def test_ranges_resume_a_large_download_over_keep_alive(server_factory):
         assert resp.status == 200 and resp.read() == data
     finally:
         conn.close()
+
+
+def test_admin_deletes_media_then_its_file(server_factory):
+    s = server_factory({"media": {"user_quota_bytes": 150_000}})
+    root = provider(s)
+    tenant = create_tenant(root, "media")
+    tenant_admin = login_admin(s, create_user(root, "tadmin", tenant, tenant_admin=True))
+    tok = s.register("deluser", PASSWORD)["access_token"]
+    other = s.register("deluser2", PASSWORD)["access_token"]
+    data = os.urandom(100_000)
+    sn, a = mxc_parts(upload(s, tok, data).json["content_uri"])
+    _, b = mxc_parts(upload(s, other, data).json["content_uri"])
+    sha = hashlib.sha256(data).hexdigest()
+    blob = s.data_dir / "media" / sha[:2] / sha[2:4] / sha
+    assert blob.exists()
+    r = upload(s, tok, os.urandom(60_000))
+    assert r.status == 429 and r.json["errcode"] == "M_LIMIT_EXCEEDED", r
+
+    path = f"/_synapse/admin/v1/media/{sn}/{a}"
+    r = s.request("DELETE", path, token=other)
+    assert r.status == 403 and r.json["errcode"] == "M_FORBIDDEN", r
+    # Another tenant's admin: as if the media did not exist.
+    r = tenant_admin.req("DELETE", path)
+    assert r.status == 404 and r.json["errcode"] == "M_NOT_FOUND", r
+    r = root.req("DELETE", f"/_synapse/admin/v1/media/other.example/{a}")
+    assert r.status == 400 and r.json["errcode"] == "M_INVALID_PARAM", r
+    r = root.req("DELETE", path)
+    assert r.status == 200 and r.json == {"deleted_media": [a], "total": 1}, r
+    d = s.request("GET", f"{V1}/download/{sn}/{a}", token=tok)
+    assert d.status == 404 and d.json["errcode"] == "M_NOT_FOUND", d
+    r = root.req("DELETE", path)
+    assert r.status == 404 and r.json["errcode"] == "M_NOT_FOUND", r
+    # The other id names the same content: the file stays.
+    assert blob.exists()
+    d = s.request("GET", f"{V1}/download/{sn}/{b}", token=tok)
+    assert d.status == 200 and d.body == data
+    # The uploader's quota has room again.
+    assert upload(s, tok, os.urandom(60_000)).status == 200
+    r = root.req("DELETE", f"/_synapse/admin/v1/media/{sn}/{b}")
+    assert r.status == 200, r
+    assert not blob.exists()
+    # A tenant admin deletes its own tenant's media.
+    tenant_user = login_admin(s, create_user(root, "tuser", tenant))
+    _, c = mxc_parts(upload(s, tenant_user.token, b"tenant file").json["content_uri"])
+    r = tenant_admin.req("DELETE", f"/_synapse/admin/v1/media/{sn}/{c}")
+    assert r.status == 200 and r.json == {"deleted_media": [c], "total": 1}, r
+    entries = audit_entries(root, "admin.media.delete")
+    assert [e["target"] for e in entries] == [f"mxc://{sn}/{x}" for x in (a, b, c)]
+    assert [e["tenant_id"] for e in entries] == ["default", "default", tenant]
+    assert entries[2]["actor"] == tenant_admin.user_id
+
+
+def test_sweep_removes_files_no_media_names(server_factory):
+    s = server_factory({"media": {"sweep_interval_s": 1}})
+    tok = s.register("swept", PASSWORD)["access_token"]
+    kept = os.urandom(5000)
+    sn, mid = mxc_parts(upload(s, tok, kept).json["content_uri"])
+    # What a crash between writing a file and committing its row leaves.
+    orphan = os.urandom(5000)
+    osha = hashlib.sha256(orphan).hexdigest()
+    path = s.data_dir / "media" / osha[:2] / osha[2:4] / osha
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orphan)
+    deadline = time.time() + 15
+    while path.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    assert not path.exists()
+    d = s.request("GET", f"{V1}/download/{sn}/{mid}", token=tok)
+    assert d.status == 200 and d.body == kept
 
 
 def test_throughput_10mib(server_factory, capsys):

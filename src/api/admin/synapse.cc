@@ -1,7 +1,8 @@
 // The subset of Synapse's admin API that operators' tools (synadm and the
-// like) use: server version, users, their devices and sessions. The rules,
-// including who may do what, are AdminService's; this file is the wire
-// format, plus vigie's own user fields under "io.vigie.*".
+// like) use: server version, users, their devices and sessions, deleting
+// media. The rules, including who may do what, are AdminService's (and
+// MediaService's for media); this file is the wire format, plus vigie's
+// own user fields under "io.vigie.*".
 #include <charconv>
 
 #include "api/api.h"
@@ -241,6 +242,14 @@ void AddSynapseAdminRoutes(Router& r, service::Homeserver& hs) {
           }
           co_return http::Response::Json(
               {{"user_id", c.params[0]}, {"devices", std::move(by_device)}});
+        });
+
+  // DELETE /_synapse/admin/v1/media/{serverName}/{mediaId}
+  r.Add("DELETE", "/_synapse/admin/v1/media/{serverName}/{mediaId}",
+        [&hs](RequestContext& c) -> boost::asio::awaitable<http::Response> {
+          co_await hs.media.Delete(c.requester(), c.params[0], c.params[1]);
+          co_return http::Response::Json(
+              {{"deleted_media", bj::array{bj::value(c.params[1])}}, {"total", 1}});
         });
 }
 
