@@ -88,7 +88,7 @@ if [ "${VIGIE_SKIP_ASAN:-0}" != 1 ]; then
   stage "build (ASan + UBSan)"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVIGIE_SANITIZE=ON -DVIGIE_TESTS=ON >/dev/null
   # Only what the sanitized run executes (not the load generator).
-  cmake --build build-asan -j"$JOBS" --target vigie common_tests events_tests policy_tests storage_tests \
+  cmake --build build-asan -j"$JOBS" --target vigie common_tests events_tests policy_tests http_tests storage_tests \
     service_tests api_tests bench_tests
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <vips/vips.h>
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
@@ -26,6 +25,7 @@
 #include "common/offload.h"
 #include "common/time.h"
 #include "service/account_service.h"
+#include "service/libvips.h"
 #include "storage/media_store.h"
 
 namespace vigie::service {
@@ -87,49 +87,36 @@ std::string Essence(std::string_view content_type) {
   return out;
 }
 
-void InitVips() {
-  static std::once_flag once;
-  static bool ok = false;
-  std::call_once(once, [] {
-    ok = VIPS_INIT("vigie") == 0;
-    if (ok) {
-      vips_cache_set_max(0);  // keep no decoded images between requests
-      vips_concurrency_set(1);
-    }
-  });
-  if (!ok) throw Internal("libvips failed to initialise");
-}
-
-Error CannotThumbnail() {
-  vips_error_clear();
+Error CannotThumbnail(const libvips::Api& vips) {
+  vips.error_clear();
   return Error(ErrorCode::kUnknown, "Cannot generate a thumbnail of this media");
 }
 
 // Decodes `src` and encodes a thumbnail (PNG, or JPEG when `jpeg`).
 std::string MakeThumbnail(const std::string& src, int width, int height, bool crop, bool jpeg) {
-  InitVips();
-  VipsImage* header = vips_image_new_from_buffer(src.data(), src.size(), "", nullptr);
-  if (!header) throw CannotThumbnail();
+  const libvips::Api& vips = libvips::Get();
+  VipsImage* header = vips.image_new_from_buffer(src.data(), src.size(), "", nullptr);
+  if (!header) throw CannotThumbnail(vips);
   const std::int64_t pixels =
-      std::int64_t{vips_image_get_width(header)} * vips_image_get_height(header);
-  g_object_unref(header);
-  if (pixels <= 0 || pixels > MediaService::kMaxSourcePixels) throw CannotThumbnail();
+      std::int64_t{vips.image_get_width(header)} * vips.image_get_height(header);
+  vips.object_unref(header);
+  if (pixels <= 0 || pixels > MediaService::kMaxSourcePixels) throw CannotThumbnail(vips);
 
   VipsImage* out = nullptr;
-  int rc = crop ? vips_thumbnail_buffer(const_cast<char*>(src.data()), src.size(), &out, width,
+  int rc = crop ? vips.thumbnail_buffer(const_cast<char*>(src.data()), src.size(), &out, width,
                                         "height", height, "size", VIPS_SIZE_DOWN, "crop",
                                         VIPS_INTERESTING_CENTRE, nullptr)
-                : vips_thumbnail_buffer(const_cast<char*>(src.data()), src.size(), &out, width,
+                : vips.thumbnail_buffer(const_cast<char*>(src.data()), src.size(), &out, width,
                                         "height", height, "size", VIPS_SIZE_DOWN, nullptr);
-  if (rc != 0 || !out) throw CannotThumbnail();
+  if (rc != 0 || !out) throw CannotThumbnail(vips);
   void* buf = nullptr;
   std::size_t len = 0;
-  rc = vips_image_write_to_buffer(out, jpeg ? ".jpg[Q=80,strip]" : ".png[strip]", &buf, &len,
+  rc = vips.image_write_to_buffer(out, jpeg ? ".jpg[Q=80,strip]" : ".png[strip]", &buf, &len,
                                   nullptr);
-  g_object_unref(out);
-  if (rc != 0 || !buf) throw CannotThumbnail();
+  vips.object_unref(out);
+  if (rc != 0 || !buf) throw CannotThumbnail(vips);
   std::string result(static_cast<const char*>(buf), len);
-  g_free(buf);
+  vips.free(buf);
   return result;
 }
 
