@@ -20,6 +20,8 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
+# shellcheck source=bench/vigie-server.sh
+. "$ROOT/bench/vigie-server.sh"
 if [ "$ENGINE" = postgres ]; then
   PG_URI=$("$ROOT/scripts/pg-test-server.sh" start "$TMP/pg" | tail -1)
 fi
@@ -33,36 +35,10 @@ run() {
       "${PG_URI%/*}/bench$RUNS")
   fi
   rm -rf "$TMP/data"
-  cat >"$TMP/vigie.toml" <<TOML
-[server]
-server_name = "localhost"
-listen = ["127.0.0.1:0"]
-data_dir = "$TMP/data"
-worker_threads = $WORKERS
-$db_section
-[registration]
-mode = "open"
-[passwords]
-argon2_ops = 1
-argon2_mem_kib = 8192
-[rate_limits]
-per_ip = [0.0, 0.0]
-per_user = [0.0, 0.0]
-login_per_ip = [0.0, 0.0]
-[metrics]
-enabled = false
-TOML
-  "$BUILD/vigie" -c "$TMP/vigie.toml" serve >"$TMP/server.log" 2>&1 &
-  SERVER_PID=$!
-  local url=""
-  for _ in $(seq 1 300); do
-    url=$(grep -oE 'listening on http://[0-9.]+:[0-9]+' "$TMP/server.log" | head -1 |
-      sed 's/listening on //') || true
-    [ -n "$url" ] && break
-    sleep 0.1
-  done
+  bench_config "$TMP/data" "worker_threads = $WORKERS" "$db_section" >"$TMP/vigie.toml"
+  start_bench_server "$BUILD/vigie" "$TMP/vigie.toml" "$TMP/server.log"
   echo "### $ENGINE: vigie-bench $*"
-  "$BUILD/vigie-bench" --base-url "$url" --server-pid "$SERVER_PID" "$@" 2>/dev/null || true
+  "$BUILD/vigie-bench" --base-url "$URL" --server-pid "$SERVER_PID" "$@" 2>/dev/null || true
   kill "$SERVER_PID"
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=

@@ -32,33 +32,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat >"$TMP/vigie.toml" <<EOF
-[server]
-server_name = "localhost"
-listen = ["127.0.0.1:0"]
-data_dir = "$TMP/data"
-[registration]
-mode = "open"
-[passwords]
-argon2_ops = 1
-argon2_mem_kib = 8192
-[rate_limits]
-per_ip = [0.0, 0.0]
-per_user = [0.0, 0.0]
-login_per_ip = [0.0, 0.0]
-[metrics]
-enabled = false
-EOF
-
-"$VIGIE" -c "$TMP/vigie.toml" serve >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-URL=
-for _ in $(seq 1 300); do
-  URL=$(grep -oE 'listening on http://[0-9.]+:[0-9]+' "$TMP/server.log" | head -1 | sed 's/listening on //')
-  [ -n "$URL" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
-done
+# shellcheck source=bench/vigie-server.sh
+. "$ROOT/bench/vigie-server.sh"
+bench_config "$TMP/data" >"$TMP/vigie.toml"
+start_bench_server "$VIGIE" "$TMP/vigie.toml" "$TMP/server.log"
 if [ -z "$URL" ]; then
   echo "bench smoke: vigie did not start:" >&2
   cat "$TMP/server.log" >&2

@@ -1,0 +1,41 @@
+# Shared by bench/smoke.sh and bench/battery.sh (sourced): a throwaway vigie
+# configured for load (open registration, cheap Argon2, no rate limits, no
+# metrics listener) on an ephemeral port.
+
+# bench_config DATA_DIR [SERVER_LINES] [MORE_SECTIONS]: prints the TOML.
+bench_config() {
+  cat <<TOML
+[server]
+server_name = "localhost"
+listen = ["127.0.0.1:0"]
+data_dir = "$1"
+${2:-}
+${3:-}
+[registration]
+mode = "open"
+[passwords]
+argon2_ops = 1
+argon2_mem_kib = 8192
+[rate_limits]
+per_ip = [0.0, 0.0]
+per_user = [0.0, 0.0]
+login_per_ip = [0.0, 0.0]
+[metrics]
+enabled = false
+TOML
+}
+
+# start_bench_server VIGIE CONFIG LOG: starts it in the background and sets
+# SERVER_PID, and URL once it listens (empty if it did not start in 30 s).
+start_bench_server() {
+  "$1" -c "$2" serve >"$3" 2>&1 &
+  SERVER_PID=$!
+  URL=
+  for _ in $(seq 1 300); do
+    URL=$(grep -oE 'listening on http://[0-9.]+:[0-9]+' "$3" | head -1 | sed 's/listening on //') ||
+      true
+    [ -n "$URL" ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+}
