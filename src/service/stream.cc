@@ -51,10 +51,7 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
   const bool alone = batch.size() == 1;
   try {
     db_.Write([&](sql::Tx& tx) {
-      next = current_.load();
       for (Job* j : batch) {
-        j->error = nullptr;
-        j->effects = {};
         if (alone) {
           (*j->fn)(tx, alloc, j->effects);  // a throw rolls the transaction back
           continue;
