@@ -69,6 +69,7 @@ boost::asio::awaitable<void> AccountDataService::Set(const Requester& who,
   co_await Offload(ctx_.db_pool, [&] {
     stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
       UserDataStore::SetAccountData(tx, user_id, {room_id, type, text, next()});
+      fx.Changed(Change::kAccountData, user_id);
       fx.wake.insert(user_id);
     });
   });
@@ -142,6 +143,7 @@ boost::asio::awaitable<void> AccountDataService::UpdateTags(
       boost::json::object content{{"tags", std::move(tags)}};
       UserDataStore::SetAccountData(tx, who.user_id,
                                     {room_id, "m.tag", boost::json::serialize(content), next()});
+      fx.Changed(Change::kAccountData, who.user_id);
       fx.wake.insert(who.user_id);
     });
   });

@@ -127,11 +127,15 @@ DeviceListDelta DeviceListChanges(sql::Tx& tx, const std::string& user_id, std::
                                   std::int64_t to) {
   DeviceListDelta out;
   if (to <= from) return out;
-  auto sharing_list = storage::RoomStore::UsersSharingRooms(tx, user_id);
-  std::set<std::string> sharing(sharing_list.begin(), sharing_list.end());
   std::set<std::string> changed;
   for (auto& u : E2eStore::DeviceListChangesVisibleTo(tx, user_id, from, to)) changed.insert(u);
-  for (auto& u : E2eStore::MembershipPeersChanged(tx, user_id, from, to)) {
+  auto peers = E2eStore::MembershipPeersChanged(tx, user_id, from, to);
+  std::set<std::string> sharing;
+  if (!peers.empty()) {
+    auto sharing_list = storage::RoomStore::UsersSharingRooms(tx, user_id);
+    sharing.insert(sharing_list.begin(), sharing_list.end());
+  }
+  for (auto& u : peers) {
     if (sharing.count(u)) {
       changed.insert(u);
     } else {
@@ -145,6 +149,7 @@ DeviceListDelta DeviceListChanges(sql::Tx& tx, const std::string& user_id, std::
 void NoteDeviceListChange(sql::Tx& tx, const std::string& user_id, const Stream::NextPos& next_pos,
                           Stream::Effects& effects) {
   E2eStore::AddDeviceListChange(tx, user_id, next_pos());
+  effects.Changed(Change::kDeviceList);
   for (auto& u : storage::RoomStore::UsersSharingRooms(tx, user_id)) effects.wake.insert(u);
   effects.wake.insert(user_id);
 }
@@ -542,6 +547,7 @@ boost::asio::awaitable<void> ToDeviceService::Send(const Requester& who, const s
         for (const auto& d : devices) {
           E2eStore::AddToDevice(tx, m.user, d, next(), who.user_id, type, m.content);
         }
+        if (!devices.empty()) fx.Changed(Change::kToDevice, m.user);
         if (!devices.empty()) fx.wake.insert(m.user);
       }
     });

@@ -30,6 +30,7 @@ boost::asio::awaitable<void> PresenceService::Write(const std::string& user_id,
         if (auto prior = UserDataStore::GetPresence(tx, user_id)) status_msg = prior->status_msg;
       }
       UserDataStore::SetPresence(tx, {user_id, state, status_msg, now, next()});
+      fx.Changed(Change::kPresence);
       for (auto& u : storage::RoomStore::UsersSharingRooms(tx, user_id)) fx.wake.insert(u);
       fx.wake.insert(user_id);
     });

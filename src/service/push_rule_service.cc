@@ -122,6 +122,7 @@ boost::asio::awaitable<void> PushRuleService::Modify(const Requester& who,
       boost::json::object content{{"global", push::RulesetJson(rs, who.user_id)}};
       UserDataStore::SetAccountData(tx, who.user_id,
                                     {"", "m.push_rules", boost::json::serialize(content), next()});
+      fx.Changed(Change::kAccountData, who.user_id);
       fx.wake.insert(who.user_id);
       // Under the writer lock, like every OnEvent: no evaluation can see
       // the old rules after this commits.

@@ -47,6 +47,7 @@ void Apply(sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx, const std::s
       boost::json::object content{{"event_id", mk.event_id}};
       UserDataStore::SetAccountData(
           tx, user_id, {room_id, "m.fully_read", boost::json::serialize(content), next()});
+      fx.Changed(Change::kAccountData, user_id);
       fx.wake.insert(user_id);
       continue;
     }
@@ -63,6 +64,7 @@ void Apply(sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx, const std::s
     UserDataStore::SetReceipt(
         tx, room->room_nid,
         {user_id, mk.type, mk.thread_id, mk.event_id, ev->stream_pos, NowMs(), next()});
+    fx.Changed(Change::kReceipt);
     UserDataStore::ClearPushActions(tx, room->room_nid, user_id, ev->stream_pos, mk.thread_id);
     fx.wake.insert(user_id);
     if (mk.type == "m.read") {

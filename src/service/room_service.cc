@@ -214,6 +214,7 @@ class RoomWriter {
         RoomStore::SetMembership(tx_, {0, room_.room_nid, room_.room_id, *state_key, membership,
                                        rec.event_nid, rec.stream_pos});
         effects_.wake.insert(*state_key);
+        effects_.Changed(Change::kMembership);
       }
     }
     room_.depth = rec.depth;

@@ -8,8 +8,40 @@
 
 namespace vigie::service {
 
-Stream::Stream(sql::Database& db) : db_(db) {
-  current_ = db_.Read([](sql::Tx& tx) { return storage::RoomStore::MaxStreamPos(tx); });
+Stream::Stream(sql::Database& db)
+    : db_(db),
+      current_(db_.Read([](sql::Tx& tx) { return storage::RoomStore::MaxStreamPos(tx); })),
+      changes_(current_.load()) {}
+
+ChangeLog::ChangeLog(std::int64_t floor, std::size_t max_users) : max_users_(max_users) {
+  last_.fill(floor);
+  floor_.fill(floor);
+}
+
+void ChangeLog::Note(Change kind, const std::string& user, std::int64_t pos) {
+  const auto k = static_cast<std::size_t>(kind);
+  std::lock_guard lock(mu_);
+  if (PerUser(kind)) {
+    auto& users = by_user_[k];
+    if (users.size() >= max_users_ && !users.count(user)) {
+      // Forget everyone: what came before now reads as changed.
+      users.clear();
+      floor_[k] = last_[k];
+    }
+    auto& p = users[user];
+    p = std::max(p, pos);
+  }
+  last_[k] = std::max(last_[k], pos);
+}
+
+bool ChangeLog::ChangedSince(Change kind, const std::string& user, std::int64_t since) const {
+  const auto k = static_cast<std::size_t>(kind);
+  std::lock_guard lock(mu_);
+  if (last_[k] <= since) return false;
+  if (!PerUser(kind)) return true;
+  if (floor_[k] > since) return true;
+  auto it = by_user_[k].find(user);
+  return it != by_user_[k].end() && it->second > since;
 }
 
 namespace {
@@ -76,6 +108,12 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
       if (!j->error) j->error = std::current_exception();
     }
     return;
+  }
+  // Changes are noted at the batch's last position (at or above each one's
+  // own) before the positions become visible.
+  for (Job* j : batch) {
+    if (j->error) continue;
+    for (const auto& [kind, user] : j->effects.changed) changes_.Note(kind, user, next);
   }
   current_.store(next, std::memory_order_release);
   batches_.fetch_add(1, std::memory_order_relaxed);

@@ -11,6 +11,7 @@
 // notification cancels. No polling loops.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -74,6 +75,46 @@ class Notifier {
   std::unordered_multimap<std::string, std::shared_ptr<Waiter>> waiters_;  // guarded by mu_
 };
 
+// The kinds of stream data that /sync looks for besides room events.
+enum class Change : std::uint8_t {
+  kMembership,   // any room membership (device-list "left" and peers)
+  kDeviceList,   // someone's device list
+  kReceipt,      // a read receipt in any room
+  kPresence,     // anyone's presence
+  kToDevice,     // a to-device message, per recipient
+  kAccountData,  // account data, per owner
+};
+inline constexpr std::size_t kChangeKinds = 6;
+
+// Where each kind last changed, so that an incremental /sync asks the
+// database only about the kinds that changed since its token (most syncs
+// are woken by one new event and need none of them). Per-user kinds keep a
+// position per user, up to a bound; past it they forget and answer
+// "changed" for anything before the forgetting. Everything before the
+// server started counts as changed.
+//
+// Noted by the stream's writer before the positions become visible, so a
+// reader that sees position P also sees every change at or below P.
+class ChangeLog {
+ public:
+  explicit ChangeLog(std::int64_t floor, std::size_t max_users = 100000);
+  void Note(Change kind, const std::string& user, std::int64_t pos);
+  // False only if nothing of `kind` (for `user`, for per-user kinds) can
+  // have changed at a position above `since`.
+  bool ChangedSince(Change kind, const std::string& user, std::int64_t since) const;
+
+ private:
+  static bool PerUser(Change kind) {
+    return kind == Change::kToDevice || kind == Change::kAccountData;
+  }
+  const std::size_t max_users_;
+  mutable std::mutex mu_;
+  std::array<std::int64_t, kChangeKinds> last_{};  // guarded by mu_
+  // Per-user kinds: a user's last change, and below `floor_` what was forgotten.
+  std::array<std::unordered_map<std::string, std::int64_t>, kChangeKinds> by_user_;
+  std::array<std::int64_t, kChangeKinds> floor_{};
+};
+
 class Stream {
  public:
   explicit Stream(sql::Database& db);
@@ -84,6 +125,11 @@ class Stream {
   // What a write produced: which users to wake once it is visible.
   struct Effects {
     std::set<std::string> wake;
+    // What changed besides room events (user: the owner of a per-user kind).
+    std::vector<std::pair<Change, std::string>> changed;
+    void Changed(Change kind, std::string user = {}) {
+      changed.emplace_back(kind, std::move(user));
+    }
   };
   using NextPos = std::function<std::int64_t()>;
 
@@ -118,6 +164,7 @@ class Stream {
   std::uint64_t WritesCommitted() const { return writes_.load(std::memory_order_relaxed); }
 
   Notifier& notifier() { return notifier_; }
+  const ChangeLog& changes() const { return changes_; }
 
  private:
   using WriteFn = std::function<void(sql::Tx&, NextPos&, Effects&)>;
@@ -139,6 +186,7 @@ class Stream {
   std::atomic<std::uint64_t> batches_{0};
   std::atomic<std::uint64_t> writes_{0};
   Notifier notifier_;
+  ChangeLog changes_;
 };
 
 }  // namespace vigie::service

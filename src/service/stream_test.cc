@@ -122,7 +122,61 @@ TEST_P(StreamTest, AWriteAloneThatThrowsLeavesNothing) {
   EXPECT_EQ(Insert("y"), before + 1);
 }
 
+// What a write notes as changed becomes visible with its positions; a
+// write that fails notes nothing.
+TEST_P(StreamTest, ChangesAreNotedWithTheirWrite) {
+  const auto start = hs_->stream.Current();
+  const ChangeLog& log = hs_->stream.changes();
+  EXPECT_FALSE(log.ChangedSince(Change::kReceipt, "", start));
+  EXPECT_FALSE(log.ChangedSince(Change::kToDevice, "@a:x", start));
+  EXPECT_THROW(hs_->stream.Write([&](sql::Tx&, Stream::NextPos& next, Stream::Effects& fx) {
+    next();
+    fx.Changed(Change::kReceipt);
+    throw Forbidden("no");
+  }),
+               Error);
+  EXPECT_FALSE(log.ChangedSince(Change::kReceipt, "", start));
+  hs_->stream.Write([&](sql::Tx&, Stream::NextPos& next, Stream::Effects& fx) {
+    next();
+    fx.Changed(Change::kToDevice, "@a:x");
+  });
+  const auto after = hs_->stream.Current();
+  EXPECT_TRUE(log.ChangedSince(Change::kToDevice, "@a:x", start));
+  EXPECT_FALSE(log.ChangedSince(Change::kToDevice, "@a:x", after));
+  EXPECT_FALSE(log.ChangedSince(Change::kToDevice, "@b:x", start));  // per user
+  EXPECT_FALSE(log.ChangedSince(Change::kReceipt, "", start));       // per kind
+}
+
 VIGIE_INSTANTIATE_ENGINE_TEST_SUITE(StreamTest);
+
+// Before the floor (the server's start) everything counts as changed;
+// global kinds change for everyone; a full per-user map forgets, and what
+// it forgot reads as changed.
+TEST(ChangeLog, AnswersChangedWheneverItCannotBeSure) {
+  ChangeLog log(10, 2);
+  for (Change k : {Change::kMembership, Change::kToDevice}) {
+    EXPECT_TRUE(log.ChangedSince(k, "@a:x", 9));
+    EXPECT_FALSE(log.ChangedSince(k, "@a:x", 10));
+  }
+  log.Note(Change::kMembership, "", 12);
+  EXPECT_TRUE(log.ChangedSince(Change::kMembership, "@anyone:x", 11));
+  EXPECT_FALSE(log.ChangedSince(Change::kMembership, "@anyone:x", 12));
+
+  log.Note(Change::kAccountData, "@a:x", 13);
+  log.Note(Change::kAccountData, "@b:x", 14);
+  EXPECT_TRUE(log.ChangedSince(Change::kAccountData, "@a:x", 12));
+  EXPECT_FALSE(log.ChangedSince(Change::kAccountData, "@a:x", 13));
+  EXPECT_FALSE(log.ChangedSince(Change::kAccountData, "@c:x", 10));
+  log.Note(Change::kAccountData, "@a:x", 15);  // known: no forgetting
+  EXPECT_FALSE(log.ChangedSince(Change::kAccountData, "@b:x", 14));
+  log.Note(Change::kAccountData, "@c:x", 16);  // a third user: forget
+  EXPECT_TRUE(log.ChangedSince(Change::kAccountData, "@b:x", 14));
+  EXPECT_TRUE(log.ChangedSince(Change::kAccountData, "@d:x", 14));
+  EXPECT_FALSE(log.ChangedSince(Change::kAccountData, "@d:x", 15));
+  EXPECT_TRUE(log.ChangedSince(Change::kAccountData, "@c:x", 15));
+  EXPECT_FALSE(log.ChangedSince(Change::kAccountData, "@c:x", 16));
+  EXPECT_FALSE(log.ChangedSince(Change::kToDevice, "@c:x", 10));  // kinds apart
+}
 
 }  // namespace
 }  // namespace vigie::service

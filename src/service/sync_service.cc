@@ -103,7 +103,18 @@ boost::asio::awaitable<boost::json::object> SyncService::GetFilter(const Request
 boost::asio::awaitable<Filter> SyncService::ResolveFilter(const Requester& who,
                                                           const std::optional<std::string>& p) {
   if (!p || p->empty()) co_return Filter{};
-  if (p->front() != '{') co_return Filter::Parse(co_await GetFilter(who, *p));
+  if (p->front() != '{') {
+    const std::string key = who.user_id + "\n" + *p;
+    {
+      std::lock_guard lock(filters_mu_);
+      if (auto it = filters_.find(key); it != filters_.end()) co_return *it->second;
+    }
+    auto parsed = std::make_shared<const Filter>(Filter::Parse(co_await GetFilter(who, *p)));
+    std::lock_guard lock(filters_mu_);
+    if (filters_.size() >= kMaxCachedFilters) filters_.clear();
+    filters_.emplace(key, parsed);
+    co_return *parsed;
+  }
   auto v = json::Parse(*p, ctx_.config.max_json_depth);
   if (!v.is_object()) throw BadJson("A filter must be a JSON object");
   co_return Filter::Parse(v.as_object());
@@ -158,11 +169,17 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
   SyncResult out;
   out.next_batch = SyncToken{current, typing_serial}.ToString();
 
+  // Only the kinds that changed since the token are looked up.
+  const ChangeLog& changes = stream_.changes();
+  auto changed = [&](Change kind) { return changes.ChangedSince(kind, who.user_id, S); };
+
   ctx_.db.Read([&](sql::Tx& tx) {
     // Receipts for all the user's rooms in one query, by room.
     std::map<std::int64_t, std::vector<storage::ReceiptRecord>> receipts_by_room;
-    for (auto& [room_nid, r] : UserDataStore::ReceiptsInUserRooms(tx, who.user_id, S, current)) {
-      receipts_by_room[room_nid].push_back(std::move(r));
+    if (changed(Change::kReceipt)) {
+      for (auto& [room_nid, r] : UserDataStore::ReceiptsInUserRooms(tx, who.user_id, S, current)) {
+        receipts_by_room[room_nid].push_back(std::move(r));
+      }
     }
     for (const auto& m : RoomStore::RoomsWithHeads(tx, who.user_id)) {
       if (!f.room.MatchesRoom(m.room_id)) continue;
@@ -307,7 +324,11 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
     }
 
     // Account data: global and per room, changed since the token.
-    for (const auto& ad : UserDataStore::AccountDataSince(tx, who.user_id, S, current)) {
+    std::vector<storage::AccountDataRecord> account_data;
+    if (changed(Change::kAccountData)) {
+      account_data = UserDataStore::AccountDataSince(tx, who.user_id, S, current);
+    }
+    for (const auto& ad : account_data) {
       boost::json::object ev{{"type", ad.type}, {"content", boost::json::parse(ad.content)}};
       if (ad.room_id.empty()) {
         if (f.account_data.Matches(ad.type, who.user_id)) out.account_data.push_back(std::move(ev));
@@ -348,7 +369,8 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
     }
 
     // Presence of the users the requester shares a room with.
-    auto updates = UserDataStore::PresenceSince(tx, S, current);
+    std::vector<storage::PresenceRecord> updates;
+    if (changed(Change::kPresence)) updates = UserDataStore::PresenceSince(tx, S, current);
     if (!updates.empty()) {
       auto sharing = RoomStore::UsersSharingRooms(tx, who.user_id);
       std::set<std::string> visible(sharing.begin(), sharing.end());
@@ -369,10 +391,12 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
     // End-to-end encryption: the device's to-device inbox and key counts,
     // and (incrementally) whose device lists changed.
     if (!who.device_id.empty()) {
-      for (const auto& m :
-           storage::E2eStore::ToDeviceFor(tx, who.user_id, who.device_id, S, current)) {
-        out.to_device.push_back(
-            {{"sender", m.sender}, {"type", m.type}, {"content", boost::json::parse(m.content)}});
+      if (changed(Change::kToDevice)) {
+        for (const auto& m :
+             storage::E2eStore::ToDeviceFor(tx, who.user_id, who.device_id, S, current)) {
+          out.to_device.push_back(
+              {{"sender", m.sender}, {"type", m.type}, {"content", boost::json::parse(m.content)}});
+        }
       }
       out.one_time_keys_count = {{"signed_curve25519", 0}};
       for (const auto& [alg, n] :
@@ -383,7 +407,7 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
         out.unused_fallback_key_types.emplace_back(t);
       }
     }
-    if (since) {
+    if (since && (changed(Change::kDeviceList) || changed(Change::kMembership))) {
       auto delta = DeviceListChanges(tx, who.user_id, S, current);
       for (auto& u : delta.changed) out.device_lists_changed.emplace_back(u);
       for (auto& u : delta.left) out.device_lists_left.emplace_back(u);

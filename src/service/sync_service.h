@@ -9,8 +9,11 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <chrono>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "service/auth_service.h"
@@ -97,6 +100,11 @@ class SyncService {
   ServiceContext& ctx_;
   Stream& stream_;
   TypingService& typing_;
+  // Stored filters never change: clients name the same one on every sync,
+  // so the parsed form is kept (by "user\nid"), up to a bound.
+  static constexpr std::size_t kMaxCachedFilters = 10000;
+  std::mutex filters_mu_;
+  std::unordered_map<std::string, std::shared_ptr<const Filter>> filters_;  // guarded
 };
 
 }  // namespace vigie::service

@@ -404,6 +404,26 @@ CREATE TABLE key_backup_keys (
 );
 )sql",
        "", ""},
+      // Unread counts read (room, user, position, highlight) on every /sync
+      // with news: kept in the key's own tree they need no row lookups.
+      {7, "push actions clustered by their key for unread counts", "",
+       R"sql(
+CREATE TABLE event_push_actions_new (
+  room_nid BIGINT NOT NULL,
+  user_id TEXT NOT NULL,
+  stream_pos BIGINT NOT NULL,
+  thread_id TEXT NOT NULL,
+  highlight INTEGER NOT NULL,
+  PRIMARY KEY (room_nid, user_id, stream_pos)
+) WITHOUT ROWID;
+INSERT INTO event_push_actions_new SELECT room_nid, user_id, stream_pos, thread_id, highlight FROM event_push_actions;
+DROP TABLE event_push_actions;
+ALTER TABLE event_push_actions_new RENAME TO event_push_actions;
+)sql",
+       R"sql(
+ALTER TABLE event_push_actions DROP CONSTRAINT event_push_actions_pkey;
+ALTER TABLE event_push_actions ADD PRIMARY KEY (room_nid, user_id, stream_pos) INCLUDE (highlight);
+)sql"},
   };
   return kMigrations;
 }
