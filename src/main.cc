@@ -26,9 +26,13 @@ using namespace vigie;
 // Logging is asynchronous: I/O threads only queue a record (one per
 // request), and one background thread formats and writes it. When the
 // queue is full the oldest records are dropped rather than blocking an I/O
-// thread. The queue is flushed at exit.
+// thread. The queue is flushed at exit. Its records are allocated up front
+// (about 330 bytes each, part of the idle footprint): 4096 hold a burst of
+// 10,000 requests/s for 0.4 s.
+constexpr std::size_t kLogQueue = 4096;
+
 void SetupLogging(const Config& c) {
-  spdlog::init_thread_pool(16384, 1);
+  spdlog::init_thread_pool(kLogQueue, 1);
   auto logger = spdlog::create_async_nb<spdlog::sinks::stderr_color_sink_mt>("vigie");
   std::atexit([] { spdlog::shutdown(); });
   spdlog::set_default_logger(logger);
