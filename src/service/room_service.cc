@@ -47,42 +47,78 @@ std::optional<std::pair<std::string, std::string>> RelationOf(const boost::json:
   return std::make_pair(std::string(id->as_string()), std::string(type->as_string()));
 }
 
+// `members` (ordered by user id) with `m` in place of the user's record.
+std::shared_ptr<const std::vector<storage::MembershipRecord>> WithMember(
+    const std::vector<storage::MembershipRecord>& members, storage::MembershipRecord m) {
+  auto out = std::make_shared<std::vector<storage::MembershipRecord>>(members);
+  auto it = std::lower_bound(out->begin(), out->end(), m.user_id,
+                             [](const auto& r, const std::string& u) { return r.user_id < u; });
+  if (it != out->end() && it->user_id == m.user_id) {
+    *it = std::move(m);
+  } else {
+    out->insert(it, std::move(m));
+  }
+  return out;
+}
+
 // The state of one room as the writer sees it inside its transaction,
 // with the PDUs it has loaded.
 class RoomWriter {
  public:
   // `push` (may be null: no notifications) evaluates each new event.
+  // `cache` (may be null) holds what earlier writers knew of the room; this
+  // writer leaves what it knows there when it is done.
   RoomWriter(sql::Tx& tx, const Config& config, const events::SigningKey& key,
-             Stream::NextPos& next, Stream::Effects& effects, PushRuleService* push)
-      : tx_(tx), config_(config), key_(key), next_(next), effects_(effects), push_(push) {}
+             Stream::NextPos& next, Stream::Effects& effects, PushRuleService* push,
+             RoomCache* cache)
+      : tx_(tx),
+        config_(config),
+        key_(key),
+        next_(next),
+        effects_(effects),
+        push_(push),
+        cache_(cache) {}
+  RoomWriter(const RoomWriter&) = delete;
+  RoomWriter& operator=(const RoomWriter&) = delete;
+  // Also after a throw: a write that was rolled back left the room's head
+  // where it was, which no longer matches this snapshot's.
+  ~RoomWriter() {
+    if (cache_ && opened_) cache_->Put(std::move(s_));
+  }
 
   // Loads an existing room. Throws M_NOT_FOUND.
   void Open(const std::string& room_id) {
     auto room = RoomStore::GetRoom(tx_, room_id);
     if (!room) throw NotFound("Unknown room " + room_id);
-    room_ = *room;
-    version_ = &events::RoomVersionOrThrow(room_.room_version);
-    if (room_.last_event_nid) {
-      auto last = RoomStore::GetEventByNid(tx_, *room_.last_event_nid);
-      last_event_id_ = last->event_id;
+    version_ = &events::RoomVersionOrThrow(room->room_version);
+    opened_ = true;
+    if (cache_) {
+      if (auto s = cache_->Take(*room)) {
+        s_ = std::move(*s);
+        s_.room.published = room->published;
+        return;
+      }
     }
+    s_.room = *room;
+    if (s_.room.last_event_nid) s_.last_event_id = EventIdOf(*s_.room.last_event_nid);
   }
 
   // Starts a new room: the first Append must be its m.room.create.
   void Begin(const events::RoomVersion& version, const std::string& creator,
              const std::string& tenant) {
     version_ = &version;
-    room_.room_version = std::string(version.id);
+    s_.room.room_version = std::string(version.id);
     // Before v12 the server picks the room id; v12 derives it from the
     // create event's hash.
     if (!version.room_id_from_create_event) {
-      room_.room_id = "!" + crypto::RandomAlnum(18) + ":" + config_.server_name;
+      s_.room.room_id = "!" + crypto::RandomAlnum(18) + ":" + config_.server_name;
     }
-    room_.creator = creator;
-    room_.tenant_id = tenant;
+    s_.room.creator = creator;
+    s_.room.tenant_id = tenant;
+    opened_ = true;
   }
 
-  const storage::RoomRecord& room() const { return room_; }
+  const storage::RoomRecord& room() const { return s_.room; }
   const events::RoomVersion& version() const { return *version_; }
 
   // The current event id (nid) for (type, state_key), read through a
@@ -90,11 +126,11 @@ class RoomWriter {
   // sending into a room with 10,000 members does not load 10,000 events.
   std::optional<std::int64_t> StateNid(std::string_view type, std::string_view sk) {
     storage::StateKeyPair key{std::string(type), std::string(sk)};
-    auto it = state_.find(key);
-    if (it != state_.end()) return it->second;
+    auto it = s_.state.find(key);
+    if (it != s_.state.end()) return it->second;
     std::optional<std::int64_t> nid;
-    if (room_.room_nid) nid = RoomStore::CurrentStateEvent(tx_, room_.room_nid, type, sk);
-    state_.emplace(std::move(key), nid);
+    if (s_.room.room_nid) nid = RoomStore::CurrentStateEvent(tx_, s_.room.room_nid, type, sk);
+    s_.state.emplace(std::move(key), nid);
     return nid;
   }
 
@@ -135,15 +171,15 @@ class RoomWriter {
                      const std::optional<std::string>& redacts = std::nullopt,
                      const std::optional<std::pair<std::string, std::string>>& txn = std::nullopt) {
     events::EventDraft draft;
-    draft.room_id = room_.room_id;
+    draft.room_id = s_.room.room_id;
     draft.sender = sender;
     draft.type = type;
     draft.state_key = state_key;
     draft.content = std::move(content);
     draft.redacts = redacts;
-    draft.depth = room_.depth + 1;
+    draft.depth = s_.room.depth + 1;
     draft.origin_server_ts = NowMs();
-    if (!last_event_id_.empty()) draft.prev_events = {last_event_id_};
+    if (!s_.last_event_id.empty()) draft.prev_events = {s_.last_event_id};
 
     // Cite the current events of the keys the auth rules need.
     boost::json::object probe{{"type", type}, {"sender", sender}, {"content", draft.content}};
@@ -174,15 +210,15 @@ class RoomWriter {
     if (!ok) throw Forbidden(ok.reason);
 
     if (type == "m.room.create") {
-      room_.room_id = built.room_id;
-      room_.created_ts = NowMs();
-      room_.room_nid = RoomStore::CreateRoom(tx_, room_);
+      s_.room.room_id = built.room_id;
+      s_.room.created_ts = NowMs();
+      s_.room.room_nid = RoomStore::CreateRoom(tx_, s_.room);
     }
     EventRecord rec;
     rec.event_id = built.event_id;
-    rec.room_nid = room_.room_nid;
+    rec.room_nid = s_.room.room_nid;
     rec.stream_pos = next_();
-    rec.depth = room_.depth + 1;
+    rec.depth = s_.room.depth + 1;
     rec.type = type;
     rec.state_key = state_key;
     rec.sender = sender;
@@ -192,36 +228,41 @@ class RoomWriter {
       rec.txn_id = txn->second;
     }
     rec.json = boost::json::serialize(built.pdu);
-    rec.state_group = room_.state_group.value_or(0);
+    rec.state_group = s_.room.state_group.value_or(0);
     rec.event_nid = RoomStore::InsertEvent(tx_, rec);
-    pdus_.emplace(rec.event_nid, built.pdu);
-    ids_.emplace(rec.event_nid, rec.event_id);
-    if (auto rel = RelationOf(built.pdu)) {
-      RoomStore::AddRelation(tx_, rec.event_nid, room_.room_nid, rel->first, rel->second,
+    const auto& pdu =
+        *s_.pdus.emplace(rec.event_nid, std::make_shared<boost::json::object>(std::move(built.pdu)))
+             .first->second;
+    s_.ids.emplace(rec.event_nid, rec.event_id);
+    if (auto rel = RelationOf(pdu)) {
+      RoomStore::AddRelation(tx_, rec.event_nid, s_.room.room_nid, rel->first, rel->second,
                              rec.stream_pos);
     }
 
     if (state_key) {
       storage::StateMap delta{{{type, *state_key}, rec.event_nid}};
-      rec.state_group = RoomStore::NewStateGroup(tx_, room_.room_nid, room_.state_group, delta);
+      rec.state_group = RoomStore::NewStateGroup(tx_, s_.room.room_nid, s_.room.state_group, delta);
       RoomStore::SetEventStateGroup(tx_, rec.event_nid, rec.state_group);
-      RoomStore::SetCurrentState(tx_, room_.room_nid, {type, *state_key}, rec.event_nid);
-      state_[{type, *state_key}] = rec.event_nid;
-      room_.state_group = rec.state_group;
+      RoomStore::SetCurrentState(tx_, s_.room.room_nid, {type, *state_key}, rec.event_nid);
+      s_.state[{type, *state_key}] = rec.event_nid;
+      s_.room.state_group = rec.state_group;
       if (type == "m.room.member") {
-        std::string membership(built.pdu.at("content").as_object().at("membership").as_string());
+        std::string membership(pdu.at("content").as_object().at("membership").as_string());
         // Only this event's key changed; other cached keys stay valid.
-        RoomStore::SetMembership(tx_, {0, room_.room_nid, room_.room_id, *state_key, membership,
-                                       rec.event_nid, rec.stream_pos});
+        storage::MembershipRecord m{0,          s_.room.room_nid, s_.room.room_id, *state_key,
+                                    membership, rec.event_nid,    rec.stream_pos};
+        RoomStore::SetMembership(tx_, m);
+        if (s_.members) s_.members = WithMember(*s_.members, std::move(m));
         effects_.wake.insert(*state_key);
         effects_.Changed(Change::kMembership);
       }
     }
-    room_.depth = rec.depth;
-    last_event_id_ = rec.event_id;
-    RoomStore::UpdateRoomHead(tx_, room_.room_nid, rec.event_nid, room_.depth,
-                              room_.state_group.value_or(0));
-    const auto members = RoomStore::RoomMembers(tx_, room_.room_nid);
+    s_.room.depth = rec.depth;
+    s_.room.last_event_nid = rec.event_nid;
+    s_.last_event_id = rec.event_id;
+    RoomStore::UpdateRoomHead(tx_, s_.room.room_nid, rec.event_nid, s_.room.depth,
+                              s_.room.state_group.value_or(0));
+    const auto& members = Members();
     for (const auto& m : members) {
       if (m.membership == "join" || m.membership == "invite" || m.membership == "knock") {
         effects_.wake.insert(m.user_id);
@@ -229,7 +270,7 @@ class RoomWriter {
     }
     if (push_) {
       push_->OnEvent(tx_,
-                     {room_.room_nid, rec.stream_pos, &built.pdu, &members, version_,
+                     {s_.room.room_nid, rec.stream_pos, &pdu, &members, version_,
                       StateEvent("m.room.create", ""), StateEvent("m.room.power_levels", ""),
                       [this](const std::string& u) { return StateEvent("m.room.member", u); }});
     }
@@ -237,12 +278,28 @@ class RoomWriter {
   }
 
   const boost::json::object& Pdu(std::int64_t nid) {
-    auto it = pdus_.find(nid);
-    if (it != pdus_.end()) return it->second;
+    auto it = s_.pdus.find(nid);
+    if (it != s_.pdus.end()) return *it->second;
     auto rec = RoomStore::GetEventByNid(tx_, nid);
     if (!rec) throw Internal("state event " + std::to_string(nid) + " missing");
-    ids_.emplace(nid, rec->event_id);
-    return pdus_.emplace(nid, ParsePdu(rec->json)).first->second;
+    s_.ids.emplace(nid, rec->event_id);
+    return *s_.pdus.emplace(nid, std::make_shared<boost::json::object>(ParsePdu(rec->json)))
+                .first->second;
+  }
+
+  // A redaction rewrote event `nid`: read it again when next needed.
+  void Reread(std::int64_t nid) { s_.pdus.erase(nid); }
+
+  // Every membership of the room, by user id.
+  const std::vector<storage::MembershipRecord>& Members() {
+    if (!s_.members) {
+      auto all = RoomStore::RoomMembers(tx_, s_.room.room_nid);
+      // By bytes, whatever the database's collation.
+      std::sort(all.begin(), all.end(),
+                [](const auto& a, const auto& b) { return a.user_id < b.user_id; });
+      s_.members = std::make_shared<const std::vector<storage::MembershipRecord>>(std::move(all));
+    }
+    return *s_.members;
   }
 
   class Lookup : public events::StateLookup {
@@ -258,10 +315,10 @@ class RoomWriter {
   };
 
   const std::string& EventIdOf(std::int64_t nid) {
-    auto it = ids_.find(nid);
-    if (it != ids_.end()) return it->second;
+    auto it = s_.ids.find(nid);
+    if (it != s_.ids.end()) return it->second;
     Pdu(nid);
-    return ids_.at(nid);
+    return s_.ids.at(nid);
   }
 
  private:
@@ -271,12 +328,10 @@ class RoomWriter {
   Stream::NextPos& next_;
   Stream::Effects& effects_;
   PushRuleService* push_;
-  storage::RoomRecord room_;
+  RoomCache* cache_;
+  bool opened_ = false;  // s_ describes a room (opened or begun)
+  RoomSnapshot s_;
   const events::RoomVersion* version_ = nullptr;
-  std::map<storage::StateKeyPair, std::optional<std::int64_t>> state_;
-  std::string last_event_id_;
-  std::map<std::int64_t, boost::json::object> pdus_;
-  std::map<std::int64_t, std::string> ids_;
 };
 
 std::string TenantOf(sql::Tx& tx, const std::string& user_id) {
@@ -374,7 +429,7 @@ boost::asio::awaitable<CreatedRoom> RoomService::CreateRoom(const Requester& who
       // notices account acts within the user's tenant).
       const std::string tenant = who.tenant_id.empty() ? TenantOf(tx, who.user_id) : who.tenant_id;
       for (const auto& u : opts.invite) RequireMayInvite(policy_, tx, tenant, tenant, u);
-      RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
+      RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
       w.Begin(version, who.user_id, tenant);
 
       boost::json::object create = opts.creation_content;
@@ -472,7 +527,7 @@ boost::asio::awaitable<std::string> RoomService::Send(const Requester& who,
       if (auto prior = RoomStore::FindTxn(tx, who.user_id, who.device_id, "send:" + txn_id)) {
         return *prior;
       }
-      RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
+      RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
       w.Open(room_id);
       auto rec = w.Append(who.user_id, type, std::nullopt, std::move(content), std::nullopt,
                           std::make_pair(who.device_id, txn_id));
@@ -500,7 +555,7 @@ boost::asio::awaitable<std::string> RoomService::SetState(const Requester& who,
   }
   co_return co_await Offload(ctx_.db_pool, [&] {
     return stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
+      RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
       w.Open(room_id);
       // A self-join through the state endpoint is a join (C4 as Join).
       if (type == "m.room.member" && w.MembershipOf(who.user_id) != "join") {
@@ -530,7 +585,7 @@ boost::asio::awaitable<std::string> RoomService::Redact(const Requester& who,
       if (auto prior = RoomStore::FindTxn(tx, who.user_id, who.device_id, "redact:" + txn_id)) {
         return *prior;
       }
-      RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
+      RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
       w.Open(room_id);
       auto target = RoomStore::GetEvent(tx, event_id);
       if (!target || target->room_nid != w.room().room_nid) throw NotFound("Unknown event");
@@ -548,6 +603,7 @@ boost::asio::awaitable<std::string> RoomService::Redact(const Requester& who,
         auto redacted = events::Redact(w.version(), ParsePdu(target->json));
         RoomStore::MarkRedacted(tx, target->event_nid, rec.event_id,
                                 boost::json::serialize(redacted), rec.json);
+        w.Reread(target->event_nid);
       }
       RoomStore::InsertTxn(tx, who.user_id, who.device_id, "redact:" + txn_id, rec.event_id,
                            NowMs());
@@ -570,7 +626,7 @@ boost::asio::awaitable<std::string> RoomService::Join(const Requester& who,
   const std::string room_id = co_await RoomIdOf(room_or_alias);
   co_await Offload(ctx_.db_pool, [&] {
     stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
+      RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
       w.Open(room_id);
       if (w.MembershipOf(who.user_id) != "join") RequireMayEnter(policy_, who, w.room());
       boost::json::object content = MemberContent("join", tx, who.user_id, reason);
@@ -617,7 +673,7 @@ boost::asio::awaitable<std::string> RoomService::Knock(const Requester& who,
   const std::string room_id = co_await RoomIdOf(room_or_alias);
   co_await Offload(ctx_.db_pool, [&] {
     stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
+      RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
       w.Open(room_id);
       if (w.MembershipOf(who.user_id) != "join") RequireMayEnter(policy_, who, w.room());
       w.Append(who.user_id, "m.room.member", who.user_id,
@@ -643,7 +699,7 @@ boost::asio::awaitable<void> RoomService::Membership(const Requester& who,
   if (m == kMembershipOf.end()) throw InvalidParam("Unknown membership action");
   co_await Offload(ctx_.db_pool, [&] {
     stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      RoomWriter w(tx, ctx_.config, key_, next, fx, push_);
+      RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
       w.Open(room_id);
       const std::string current = w.MembershipOf(target);
       if (action == "invite") {
@@ -850,7 +906,7 @@ boost::asio::awaitable<void> RoomService::DeleteAlias(const Requester& who,
         auto room = RoomStore::GetRoom(tx, a->first);
         Stream::NextPos none = [] { return std::int64_t{0}; };
         Stream::Effects fx;
-        RoomWriter w(tx, ctx_.config, key_, none, fx, nullptr);
+        RoomWriter w(tx, ctx_.config, key_, none, fx, nullptr, nullptr);
         w.Open(a->first);
         if (!room || w.PowerLevelOf(who.user_id) < w.RequiredLevel("state_default", 50)) {
           throw Forbidden("You may not remove this alias");

@@ -14,6 +14,7 @@
 #include "events/signing.h"
 #include "service/auth_service.h"
 #include "service/context.h"
+#include "service/room_cache.h"
 #include "service/stream.h"
 #include "storage/room_store.h"
 
@@ -144,6 +145,7 @@ class RoomService {
   Stream& stream_;
   const events::SigningKey& key_;
   PushRuleService* push_;
+  RoomCache rooms_;  // the writers' snapshots
   PolicyService& policy_;
 };
 

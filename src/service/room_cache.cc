@@ -1,0 +1,50 @@
+#include "service/room_cache.h"
+
+#include <set>
+
+namespace vigie::service {
+
+std::optional<RoomSnapshot> RoomCache::Take(const storage::RoomRecord& head) {
+  std::lock_guard lock(mu_);
+  auto it = rooms_.find(head.room_id);
+  if (it == rooms_.end()) return std::nullopt;
+  const storage::RoomRecord& r = it->second.room;
+  if (r.room_nid != head.room_nid || r.last_event_nid != head.last_event_nid ||
+      r.depth != head.depth || r.state_group != head.state_group) {
+    return std::nullopt;
+  }
+  std::optional<RoomSnapshot> out(std::move(it->second));
+  members_ -= MembersOf(*out);
+  rooms_.erase(it);
+  return out;
+}
+
+void RoomCache::Put(RoomSnapshot s) {
+  if (s.room.room_id.empty() || !s.room.room_nid) return;
+  // Events that are not (or no longer) current state are not kept.
+  std::set<std::int64_t> current;
+  for (const auto& [_, nid] : s.state) {
+    if (nid) current.insert(*nid);
+  }
+  std::erase_if(s.pdus, [&](const auto& p) { return !current.count(p.first); });
+  std::erase_if(s.ids, [&](const auto& p) { return !current.count(p.first); });
+  std::lock_guard lock(mu_);
+  auto it = rooms_.find(s.room.room_id);
+  if (it != rooms_.end()) {
+    members_ -= MembersOf(it->second);
+    rooms_.erase(it);
+  }
+  if (rooms_.size() >= max_rooms_ || members_ + MembersOf(s) > max_members_) {
+    rooms_.clear();
+    members_ = 0;
+  }
+  members_ += MembersOf(s);
+  rooms_.emplace(s.room.room_id, std::move(s));
+}
+
+std::size_t RoomCache::Size() const {
+  std::lock_guard lock(mu_);
+  return rooms_.size();
+}
+
+}  // namespace vigie::service

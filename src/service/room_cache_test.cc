@@ -1,0 +1,179 @@
+#include "service/room_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/json/parse.hpp>
+#include <thread>
+
+#include "service/engine_test_util.h"
+
+namespace vigie::service {
+namespace {
+
+using storage::RoomStore;
+
+storage::RoomRecord Head(const std::string& id, std::int64_t nid, std::int64_t last,
+                         std::int64_t depth) {
+  storage::RoomRecord r;
+  r.room_id = id;
+  r.room_nid = nid;
+  r.last_event_nid = last;
+  r.depth = depth;
+  r.state_group = last;
+  return r;
+}
+
+RoomSnapshot Snapshot(const storage::RoomRecord& head, std::size_t members) {
+  RoomSnapshot s;
+  s.room = head;
+  s.members = std::make_shared<const std::vector<storage::MembershipRecord>>(members);
+  return s;
+}
+
+// A snapshot is given back only at the head it was taken at, and only
+// once until put back; it keeps only current state events; the bounds
+// empty the cache rather than grow it.
+TEST(RoomCache, TrustsASnapshotOnlyAtItsHead) {
+  RoomCache cache(3, 100);
+  auto a = Snapshot(Head("!a:x", 1, 10, 5), 10);
+  a.state[{"m.room.create", ""}] = 1;
+  a.state[{"m.room.topic", ""}] = std::nullopt;
+  for (std::int64_t nid : {1, 2, 10}) {
+    a.pdus[nid] = std::make_shared<boost::json::object>();
+    a.ids[nid] = "$" + std::to_string(nid);
+  }
+  cache.Put(a);
+  EXPECT_FALSE(cache.Take(Head("!a:x", 1, 11, 6)));  // a later event
+  EXPECT_FALSE(cache.Take(Head("!a:x", 1, 9, 4)));   // a rolled-back one
+  EXPECT_FALSE(cache.Take(Head("!a:x", 2, 10, 5)));  // another room under the id
+  EXPECT_FALSE(cache.Take(Head("!b:x", 1, 10, 5)));
+  auto other_group = Head("!a:x", 1, 10, 5);
+  other_group.state_group = 3;
+  EXPECT_FALSE(cache.Take(other_group));
+  auto taken = cache.Take(Head("!a:x", 1, 10, 5));
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->pdus.size(), 1u);  // only the create event is current state
+  EXPECT_EQ(taken->ids.size(), 1u);
+  EXPECT_EQ(taken->state.size(), 2u);                // the known absence is kept
+  EXPECT_FALSE(cache.Take(Head("!a:x", 1, 10, 5)));  // taken: not there twice
+  cache.Put(std::move(*taken));
+
+  cache.Put(Snapshot(Head("!b:x", 2, 20, 5), 10));
+  cache.Put(Snapshot(Head("!c:x", 3, 30, 5), 10));
+  EXPECT_EQ(cache.Size(), 3u);
+  cache.Put(Snapshot(Head("!a:x", 1, 11, 6), 10));  // replaces: no growth
+  EXPECT_EQ(cache.Size(), 3u);
+  cache.Put(Snapshot(Head("!d:x", 4, 40, 5), 10));  // a fourth room: start again
+  EXPECT_EQ(cache.Size(), 1u);
+  cache.Put(Snapshot(Head("!e:x", 5, 50, 5), 95));  // too many members with !d
+  EXPECT_EQ(cache.Size(), 1u);
+  EXPECT_TRUE(cache.Take(Head("!e:x", 5, 50, 5)));
+}
+
+class RoomWriterCacheTest : public EngineHomeserverTest {
+ protected:
+  // The room's events in stream order.
+  std::vector<storage::EventRecord> Events(const std::string& room_id) {
+    return hs_->db().Read([&](sql::Tx& tx) {
+      auto room = RoomStore::GetRoom(tx, room_id);
+      return RoomStore::RoomEvents(tx, room->room_nid, 0, hs_->stream.Current(), 1000,
+                                   storage::Direction::kForward);
+    });
+  }
+  std::pair<std::int64_t, std::int64_t> Counts(const Requester& who, const std::string& room) {
+    auto r = hs_->RunSync(hs_->sync.Sync(who, SyncRequest{}));
+    for (const auto& j : r.join) {
+      if (j.room_id == room) return {j.notification_count, j.highlight_count};
+    }
+    return {-1, -1};
+  }
+};
+
+// Writes queued together run in one transaction, each seeing the ones
+// before it through the cache: the room's events form one chain, with no
+// fork and no repeated depth, also when a write in the batch fails.
+TEST_P(RoomWriterCacheTest, ConcurrentSendsToOneRoomFormOneChain) {
+  auto alice = Register("alice");
+  auto bob = Register("bob");
+  const std::string room = CreateRoom(alice);
+  Say(alice, room, "warm the cache");
+
+  std::atomic<bool> holding{false};
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {
+    hs_->stream.Write([&](sql::Tx&, Stream::NextPos&, Stream::Effects&) {
+      holding = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    });
+  });
+  while (!holding) std::this_thread::yield();
+  constexpr int kSenders = 8;
+  std::atomic<int> refused{0};
+  for (int i = 0; i < kSenders; ++i) {
+    threads.emplace_back([&, i] {
+      hs_->RunSync(hs_->rooms.Send(alice, room, "m.room.message",
+                                   {{"msgtype", "m.text"}, {"body", "m" + std::to_string(i)}},
+                                   "c" + std::to_string(i)));
+    });
+    if (i == kSenders / 2) {
+      threads.emplace_back([&] {
+        try {
+          hs_->RunSync(
+              hs_->rooms.Send(bob, room, "m.room.message", {{"body", "not a member"}}, "b"));
+        } catch (const Error&) {
+          ++refused;
+        }
+      });
+    }
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(refused, 1);
+  EXPECT_LT(hs_->stream.BatchesCommitted(), hs_->stream.WritesCommitted());
+
+  auto events = Events(room);
+  ASSERT_GE(events.size(), static_cast<std::size_t>(kSenders + 2));
+  for (std::size_t i = 1; i < events.size(); ++i) {
+    auto pdu = boost::json::parse(events[i].json).as_object();
+    const auto& prev = pdu.at("prev_events").as_array();
+    ASSERT_EQ(prev.size(), 1u);
+    EXPECT_EQ(prev[0].as_string(), events[i - 1].event_id) << i;
+    EXPECT_EQ(events[i].depth, events[i - 1].depth + 1) << i;
+  }
+  // Another write after the batch continues the same chain.
+  const std::string last = Say(alice, room, "after");
+  EXPECT_EQ(Events(room).back().event_id, last);
+  EXPECT_EQ(Events(room).back().depth, events.back().depth + 1);
+}
+
+// Memberships and power levels that one write changes are what the next
+// write of the room sees: who is notified, who may send.
+TEST_P(RoomWriterCacheTest, ChangesReachTheNextWriter) {
+  auto alice = Register("alice");
+  auto bob = Register("bob");
+  CreateRoomOptions o;
+  o.preset = "public_chat";
+  const std::string room = CreateRoom(alice, o);
+  Say(alice, room, "before bob");  // member list cached without bob
+  Join(bob, room);
+  Say(alice, room, "for bob");
+  EXPECT_EQ(Counts(bob, room).first, 1);
+  Say(bob, room, "from bob");
+
+  hs_->RunSync(hs_->rooms.SetState(alice, room, "m.room.power_levels", "",
+                                   {{"events_default", 50}, {"state_default", 50}}));
+  EXPECT_EQ(CodeOf([&] { Say(bob, room, "muted"); }), ErrorCode::kForbidden);
+  hs_->RunSync(hs_->rooms.Membership(bob, room, bob.user_id, "leave", std::nullopt));
+  Say(alice, room, "bob has gone");
+  bool found = false;
+  for (const auto& e : Events(room)) found |= Body(e) == "bob has gone";
+  EXPECT_TRUE(found);
+  // Bob left: that message is not counted for him (his room is in "leave").
+  auto r = hs_->RunSync(hs_->sync.Sync(bob, SyncRequest{}));
+  for (const auto& j : r.join) EXPECT_NE(j.room_id, room);
+}
+
+VIGIE_INSTANTIATE_ENGINE_TEST_SUITE(RoomWriterCacheTest);
+
+}  // namespace
+}  // namespace vigie::service
