@@ -36,8 +36,8 @@ struct RoomSnapshot {
   // Parsed PDUs and ids of the events looked up so far, by event nid.
   std::map<std::int64_t, std::shared_ptr<const boost::json::object>> pdus;
   std::map<std::int64_t, std::string> ids;
-  // Every membership of the room, ordered by user id; null until needed.
-  std::shared_ptr<const std::vector<storage::MembershipRecord>> members;
+  // Every membership of the room, ordered by user id; unset until needed.
+  std::optional<std::vector<storage::MembershipRecord>> members;
 };
 
 class RoomCache {

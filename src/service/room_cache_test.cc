@@ -27,7 +27,7 @@ storage::RoomRecord Head(const std::string& id, std::int64_t nid, std::int64_t l
 RoomSnapshot Snapshot(const storage::RoomRecord& head, std::size_t members) {
   RoomSnapshot s;
   s.room = head;
-  s.members = std::make_shared<const std::vector<storage::MembershipRecord>>(members);
+  s.members.emplace(members);
   return s;
 }
 

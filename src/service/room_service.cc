@@ -47,18 +47,15 @@ std::optional<std::pair<std::string, std::string>> RelationOf(const boost::json:
   return std::make_pair(std::string(id->as_string()), std::string(type->as_string()));
 }
 
-// `members` (ordered by user id) with `m` in place of the user's record.
-std::shared_ptr<const std::vector<storage::MembershipRecord>> WithMember(
-    const std::vector<storage::MembershipRecord>& members, storage::MembershipRecord m) {
-  auto out = std::make_shared<std::vector<storage::MembershipRecord>>(members);
-  auto it = std::lower_bound(out->begin(), out->end(), m.user_id,
+// Puts `m` in place of the user's record in `members` (ordered by user id).
+void SetMember(std::vector<storage::MembershipRecord>& members, storage::MembershipRecord m) {
+  auto it = std::lower_bound(members.begin(), members.end(), m.user_id,
                              [](const auto& r, const std::string& u) { return r.user_id < u; });
-  if (it != out->end() && it->user_id == m.user_id) {
+  if (it != members.end() && it->user_id == m.user_id) {
     *it = std::move(m);
   } else {
-    out->insert(it, std::move(m));
+    members.insert(it, std::move(m));
   }
-  return out;
 }
 
 // The state of one room as the writer sees it inside its transaction,
@@ -93,14 +90,13 @@ class RoomWriter {
     version_ = &events::RoomVersionOrThrow(room->room_version);
     opened_ = true;
     if (cache_) {
-      if (auto s = cache_->Take(*room)) {
-        s_ = std::move(*s);
-        s_.room.published = room->published;
-        return;
-      }
+      if (auto s = cache_->Take(*room)) s_ = std::move(*s);
     }
-    s_.room = *room;
-    if (s_.room.last_event_nid) s_.last_event_id = EventIdOf(*s_.room.last_event_nid);
+    const bool cached = s_.room.room_nid != 0;
+    s_.room = *room;  // the head matches; the rest (published) is fresh
+    if (!cached && s_.room.last_event_nid) {
+      s_.last_event_id = RoomStore::GetEventByNid(tx_, *s_.room.last_event_nid)->event_id;
+    }
   }
 
   // Starts a new room: the first Append must be its m.room.create.
@@ -252,7 +248,7 @@ class RoomWriter {
         storage::MembershipRecord m{0,          s_.room.room_nid, s_.room.room_id, *state_key,
                                     membership, rec.event_nid,    rec.stream_pos};
         RoomStore::SetMembership(tx_, m);
-        if (s_.members) s_.members = WithMember(*s_.members, std::move(m));
+        if (s_.members) SetMember(*s_.members, std::move(m));
         effects_.wake.insert(*state_key);
         effects_.Changed(Change::kMembership);
       }
@@ -297,7 +293,7 @@ class RoomWriter {
       // By bytes, whatever the database's collation.
       std::sort(all.begin(), all.end(),
                 [](const auto& a, const auto& b) { return a.user_id < b.user_id; });
-      s_.members = std::make_shared<const std::vector<storage::MembershipRecord>>(std::move(all));
+      s_.members = std::move(all);
     }
     return *s_.members;
   }
