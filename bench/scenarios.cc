@@ -158,7 +158,7 @@ asio::awaitable<void> InitialSync(Runtime& rt, Report& report) {
   }
   Histogram inc;
   std::size_t with_news = 0;
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < 20; ++i) {
     const std::string path = SyncPath(0, filter, since);
     Timed t = co_await TimedRequest(*conn, Method::kGet, path, {}, a.token);
     if (!rt.matrix().Check(t.response, "incremental sync")) {

@@ -7,9 +7,12 @@
 namespace vigie::api {
 
 boost::json::object ClientEvent(const storage::EventRecord& e, const std::string& room_id,
-                                const ClientEventOptions& opts) {
-  boost::json::object pdu = boost::json::parse(e.json).as_object();
-  boost::json::object out;
+                                const ClientEventOptions& opts,
+                                const boost::json::storage_ptr& sp) {
+  boost::json::value parsed = boost::json::parse(e.json, sp);
+  boost::json::object& pdu = parsed.as_object();
+  boost::json::object out(sp);
+  out.reserve(9);
   out["type"] = e.type;
   out["sender"] = e.sender;
   out["event_id"] = e.event_id;
@@ -17,7 +20,11 @@ boost::json::object ClientEvent(const storage::EventRecord& e, const std::string
   if (opts.include_room_id) out["room_id"] = room_id;
   if (e.state_key) out["state_key"] = *e.state_key;
   auto* content = pdu.if_contains("content");
-  out["content"] = content && content->is_object() ? *content : boost::json::object{};
+  if (content && content->is_object()) {
+    out["content"] = std::move(*content);
+  } else {
+    out["content"] = boost::json::object(sp);
+  }
   if (e.type == "m.room.redaction") {
     // Clients read `redacts` at the top level in every room version.
     if (auto* r = pdu.if_contains("redacts")) {
@@ -26,16 +33,16 @@ boost::json::object ClientEvent(const storage::EventRecord& e, const std::string
       out["redacts"] = *rc;
     }
   }
-  boost::json::object unsig{{"age", std::max<std::int64_t>(0, NowMs() - e.origin_server_ts)}};
+  boost::json::object unsig({{"age", std::max<std::int64_t>(0, NowMs() - e.origin_server_ts)}}, sp);
   if (opts.viewer && e.txn_id && e.device_id && e.sender == opts.viewer->user_id &&
       *e.device_id == opts.viewer->device_id) {
     unsig["transaction_id"] = *e.txn_id;
   }
   if (e.redacted_by) {
     // The redaction event itself, in client format.
-    boost::json::object because{{"type", "m.room.redaction"}, {"event_id", *e.redacted_by}};
+    boost::json::object because({{"type", "m.room.redaction"}, {"event_id", *e.redacted_by}}, sp);
     if (e.redacted_because) {
-      auto r = boost::json::parse(*e.redacted_because);
+      auto r = boost::json::parse(*e.redacted_because, sp);
       if (r.is_object()) {
         const auto& rp = r.as_object();
         for (const char* k : {"sender", "origin_server_ts", "content", "redacts"}) {

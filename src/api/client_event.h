@@ -17,7 +17,10 @@ struct ClientEventOptions {
   bool include_room_id = true;
 };
 
+// The event is built in `sp`'s memory (its content moved, not copied, from
+// the parsed PDU): a response of many events passes one arena for all.
 boost::json::object ClientEvent(const storage::EventRecord& e, const std::string& room_id,
-                                const ClientEventOptions& opts = {});
+                                const ClientEventOptions& opts = {},
+                                const boost::json::storage_ptr& sp = {});
 
 }  // namespace vigie::api

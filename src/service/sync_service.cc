@@ -181,9 +181,20 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
         receipts_by_room[room_nid].push_back(std::move(r));
       }
     }
-    for (const auto& m : RoomStore::RoomsWithHeads(tx, who.user_id)) {
+    // Every room change (event, membership, receipt) takes a stream
+    // position and every typing change a typing serial: with neither past
+    // the token, no room has news and the user's rooms are not even listed.
+    const bool rooms_may_have_changed =
+        !since || req.full_state || S < current || since->typing < typing_serial;
+    std::vector<storage::MembershipRecord> rooms;
+    if (rooms_may_have_changed) rooms = RoomStore::RoomsWithHeads(tx, who.user_id);
+    for (const auto& m : rooms) {
       if (!f.room.MatchesRoom(m.room_id)) continue;
       const bool membership_new = !since || m.stream_pos > S;
+      if (since && !req.full_state && !membership_new && m.head_pos <= S &&
+          !receipts_by_room.count(m.room_nid) && typing_.Typing(m.room_id).second <= since->typing) {
+        continue;  // nothing in this room since the token
+      }
 
       if (m.membership == "invite" || m.membership == "knock") {
         if (!membership_new) continue;

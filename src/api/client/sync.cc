@@ -1,4 +1,5 @@
 // Sync and filters.
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -14,30 +15,32 @@ using boost::asio::awaitable;
 using http::Response;
 
 boost::json::array Events(const std::vector<storage::EventRecord>& events,
-                          const std::string& room_id, const ClientEventOptions& opts) {
-  boost::json::array out;
-  for (const auto& e : events) out.push_back(ClientEvent(e, room_id, opts));
+                          const std::string& room_id, const ClientEventOptions& opts,
+                          const boost::json::storage_ptr& sp) {
+  boost::json::array out(sp);
+  out.reserve(events.size());
+  for (const auto& e : events) out.push_back(ClientEvent(e, room_id, opts, sp));
   return out;
 }
 
-boost::json::object RoomJson(const service::RoomSync& r, const service::Requester& who,
-                             bool joined) {
+// Builds the room's section in `sp`'s memory.
+boost::json::object RoomJson(const service::RoomSync& r, const service::Requester& who, bool joined,
+                             const boost::json::storage_ptr& sp) {
   ClientEventOptions opts{&who, false};
-  boost::json::object o{
-      {"timeline",
-       {{"events", Events(r.timeline, r.room_id, opts)},
-        {"limited", r.limited},
-        {"prev_batch", r.prev_batch}}},
-      {"state", {{"events", Events(r.state, r.room_id, opts)}}},
-      {"account_data", {{"events", r.account_data}}},
-  };
+  boost::json::object o(sp);
+  o["timeline"] = boost::json::object({{"events", Events(r.timeline, r.room_id, opts, sp)},
+                                       {"limited", r.limited},
+                                       {"prev_batch", r.prev_batch}},
+                                      sp);
+  o["state"] = boost::json::object({{"events", Events(r.state, r.room_id, opts, sp)}}, sp);
+  o["account_data"] = boost::json::object({{"events", r.account_data}}, sp);
   if (joined) {
-    o["ephemeral"] = {{"events", r.ephemeral}};
-    o["unread_notifications"] = {{"notification_count", r.notification_count},
-                                 {"highlight_count", r.highlight_count}};
-    boost::json::object summary;
+    o["ephemeral"] = boost::json::object({{"events", r.ephemeral}}, sp);
+    o["unread_notifications"] = boost::json::object(
+        {{"notification_count", r.notification_count}, {"highlight_count", r.highlight_count}}, sp);
+    boost::json::object summary(sp);
     if (r.summary) {
-      boost::json::array heroes;
+      boost::json::array heroes(sp);
       for (const auto& h : r.summary->heroes) heroes.emplace_back(h);
       summary["m.heroes"] = std::move(heroes);
       summary["m.joined_member_count"] = r.summary->joined;
@@ -78,26 +81,39 @@ void AddSyncRoutes(Router& r, service::Homeserver& hs) {
     req.filter = co_await hs.sync.ResolveFilter(c.requester(), filter);
     auto res = co_await hs.sync.Sync(c.requester(), std::move(req));
 
+    // The response is built in one arena: a large initial sync is
+    // hundreds of thousands of small values, freed here all at once.
+    boost::json::storage_ptr sp =
+        boost::json::make_shared_resource<boost::json::monotonic_resource>();
     const auto& who = c.requester();
-    boost::json::object join, invite, leave, knock;
-    for (const auto& rs : res.join) join[rs.room_id] = RoomJson(rs, who, true);
-    for (const auto& rs : res.leave) leave[rs.room_id] = RoomJson(rs, who, false);
+    boost::json::object join(sp), invite(sp), leave(sp), knock(sp);
+    for (const auto& rs : res.join) join[rs.room_id] = RoomJson(rs, who, true, sp);
+    for (const auto& rs : res.leave) leave[rs.room_id] = RoomJson(rs, who, false, sp);
     for (const auto& rs : res.invite) {
-      invite[rs.room_id] = {{"invite_state", {{"events", rs.stripped_state}}}};
+      invite[rs.room_id] = boost::json::object(
+          {{"invite_state", boost::json::object({{"events", rs.stripped_state}}, sp)}}, sp);
     }
     for (const auto& rs : res.knock) {
-      knock[rs.room_id] = {{"knock_state", {{"events", rs.stripped_state}}}};
+      knock[rs.room_id] = boost::json::object(
+          {{"knock_state", boost::json::object({{"events", rs.stripped_state}}, sp)}}, sp);
     }
-    boost::json::object body{
-        {"next_batch", res.next_batch},
-        {"rooms", {{"join", join}, {"invite", invite}, {"leave", leave}, {"knock", knock}}},
-        {"presence", {{"events", res.presence}}},
-        {"account_data", {{"events", res.account_data}}},
-        {"to_device", {{"events", res.to_device}}},
-        {"device_lists", {{"changed", res.device_lists_changed}, {"left", res.device_lists_left}}},
-        {"device_one_time_keys_count", res.one_time_keys_count},
-        {"device_unused_fallback_key_types", res.unused_fallback_key_types},
-    };
+    boost::json::object body(
+        {
+            {"next_batch", res.next_batch},
+            {"rooms", boost::json::object({{"join", std::move(join)},
+                                           {"invite", std::move(invite)},
+                                           {"leave", std::move(leave)},
+                                           {"knock", std::move(knock)}},
+                                          sp)},
+            {"presence", {{"events", res.presence}}},
+            {"account_data", {{"events", res.account_data}}},
+            {"to_device", {{"events", res.to_device}}},
+            {"device_lists",
+             {{"changed", res.device_lists_changed}, {"left", res.device_lists_left}}},
+            {"device_one_time_keys_count", res.one_time_keys_count},
+            {"device_unused_fallback_key_types", res.unused_fallback_key_types},
+        },
+        sp);
     co_return Response::Json(body);
   });
 
