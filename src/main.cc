@@ -14,6 +14,7 @@
 #include "api/api.h"
 #include "common/crypto.h"
 #include "common/error.h"
+#include "common/heap_trimmer.h"
 #include "common/time.h"
 #include "service/homeserver.h"
 #include "storage/account_store.h"
@@ -130,6 +131,7 @@ int Serve(const Config& cfg, const sigset_t& signals) {
       std::cout << "metrics on http://" << host << ":" << port << "/metrics" << std::endl;
     }
   }
+  HeapTrimmer trimmer(std::chrono::seconds(cfg.memory_trim_interval_s));
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("signal {}: shutting down", sig);

@@ -108,6 +108,7 @@ Config ParseConfig(const std::string& text, const std::string& origin) {
     s.Get("io_threads", c.io_threads);
     s.Get("worker_threads", c.worker_threads);
     s.Get("max_connections", c.max_connections);
+    s.Get("memory_trim_interval_s", c.memory_trim_interval_s);
     s.Get("data_dir", c.data_dir);
   }
   {
@@ -248,6 +249,9 @@ listen = ["127.0.0.1:8008"]
 io_threads = 0
 worker_threads = 4
 max_connections = 20000
+# Every this many seconds, give the memory a burst of clients freed back to
+# the system (0 = never).
+memory_trim_interval_s = 30
 data_dir = ")" +
          data_dir + R"("
 

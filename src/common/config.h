@@ -28,6 +28,7 @@ struct Config {
   int io_threads = 0;                   // 0: one per core
   int worker_threads = 4;               // database and other blocking work
   int max_connections = 20000;
+  int memory_trim_interval_s = 30;  // 0: never give freed heap back (common/heap_trimmer.h)
   std::string data_dir = "data";
 
   // [tls]

@@ -60,6 +60,18 @@ struct Server::Impl {
   asio::awaitable<void> Accept(Worker& w, tcp::acceptor& acc);
   template <typename Stream>
   asio::awaitable<void> Session(Worker& w, Stream stream, std::string peer);
+  // One request read off the connection. The parser lives in this
+  // coroutine's frame, gone before the handler runs: a long-poll keeps only
+  // the request itself for its minutes of waiting.
+  struct Incoming {
+    bool ok = false;  // false: the connection is done (any error reply written)
+    Request req;
+    unsigned version = 11;
+    bool keep_alive = false;
+  };
+  template <typename Stream>
+  asio::awaitable<Incoming> ReadRequest(Stream& stream, beast::flat_buffer& buffer, bool first,
+                                        const std::string& peer);
   template <typename Stream>
   asio::awaitable<bool> Write(Stream& stream, Response res, bool keep_alive, unsigned version,
                               std::string_view request_id);
@@ -171,6 +183,102 @@ asio::awaitable<bool> Server::Impl::WriteStreamed(Stream& stream, Response res, 
 }
 
 template <typename Stream>
+asio::awaitable<Server::Impl::Incoming> Server::Impl::ReadRequest(Stream& stream,
+                                                                  beast::flat_buffer& buffer,
+                                                                  bool first,
+                                                                  const std::string& peer) {
+  Incoming in;
+  Request& req = in.req;
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(opts.max_header_bytes));
+  // The real limit depends on the route; it is set once the header is in.
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  // A keep-alive connection may sit idle for idle_timeout; once the
+  // first byte of a request is in, its whole header must arrive within
+  // header_timeout (the first request of a connection gets only that).
+  boost::system::error_code ec;
+  if (!first && buffer.size() == 0) {
+    beast::get_lowest_layer(stream).expires_after(opts.idle_timeout);
+    auto [rec, n] = co_await stream.async_read_some(buffer.prepare(1024), kTuple);
+    buffer.commit(n);
+    ec = rec;
+  }
+  if (!ec) {
+    beast::get_lowest_layer(stream).expires_after(opts.header_timeout);
+    auto [rec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+    ec = rec;
+  }
+  if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
+      ec == beast::error::timeout || ec == asio::error::eof ||
+      ec == asio::error::connection_reset) {
+    co_return Incoming{};
+  }
+  if (ec) {
+    ProtocolError pe = ec == bhttp::error::header_limit ? ProtocolError::kHeaderTooLarge
+                                                        : ProtocolError::kBadRequest;
+    co_await Write(stream, on_error(pe), false, 11, {});
+    co_return Incoming{};
+  }
+  auto& hdr = parser.get();
+  req.method = std::string(hdr.method_string());
+  std::string_view target = hdr.target();
+  auto qpos = target.find('?');
+  req.path = std::string(target.substr(0, qpos));
+  if (qpos != std::string_view::npos) req.query = ParseQuery(target.substr(qpos + 1));
+  req.remote_ip = peer;
+  if (opts.trust_x_forwarded_for) {
+    auto xff = hdr["X-Forwarded-For"];
+    if (!xff.empty()) {
+      auto comma = xff.rfind(',');
+      std::string_view last = comma == std::string_view::npos ? xff : xff.substr(comma + 1);
+      while (!last.empty() && last.front() == ' ') last.remove_prefix(1);
+      boost::system::error_code aec;
+      auto addr = asio::ip::make_address(std::string(last), aec);
+      if (!aec) req.remote_ip = addr.to_string();
+    }
+  }
+  req.authorization = std::string(hdr[bhttp::field::authorization]);
+  req.user_agent = utf8::Sanitize(hdr[bhttp::field::user_agent], 512);
+  req.content_type = std::string(hdr[bhttp::field::content_type]);
+  req.origin = std::string(hdr[bhttp::field::origin]);
+  // Only parsed (http::ParseRange); an absurdly long one is ignored.
+  if (auto r = hdr[bhttp::field::range]; r.size() <= 256) req.range = std::string(r);
+  req.if_range = utf8::Sanitize(hdr[bhttp::field::if_range], 256);
+  req.client_location = utf8::Sanitize(hdr["X-Vigie-Location"], 64);
+  req.network_type = utf8::Sanitize(hdr["X-Vigie-Network"], 32);
+  req.request_id = crypto::Hex(crypto::RandomBytes(8));
+  const unsigned version = in.version = hdr.version();
+  in.keep_alive = hdr.keep_alive();
+
+  const std::size_t limit = body_limit(req.method, req.path);
+  auto clen = parser.content_length();
+  if ((clen && *clen > limit) || (!clen && parser.chunked() && limit == 0)) {
+    co_await Write(stream, on_error(ProtocolError::kBodyTooLarge), false, version, req.request_id);
+    co_return Incoming{};
+  }
+  if (!parser.is_done()) {
+    if (beast::iequals(hdr[bhttp::field::expect], "100-continue")) {
+      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
+      auto [wec, wn] = co_await bhttp::async_write(stream, cont, kTuple);
+      if (wec) co_return Incoming{};
+    }
+    parser.body_limit(limit);
+    beast::get_lowest_layer(stream).expires_after(opts.body_timeout);
+    auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+    if (bec == bhttp::error::body_limit) {
+      co_await Write(stream, on_error(ProtocolError::kBodyTooLarge), false, version,
+                     req.request_id);
+      co_return Incoming{};
+    }
+    if (bec) co_return Incoming{};
+  }
+  req.body = std::move(parser.get().body());
+  beast::get_lowest_layer(stream).expires_never();
+  in.ok = true;
+  co_return in;
+}
+
+template <typename Stream>
 asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::string peer) {
   auto it = w.conns.emplace(w.conns.end());
   it->cancel = [&stream] {
@@ -197,94 +305,10 @@ asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::strin
   beast::flat_buffer buffer;
   bool first = true;
   while (!stopping.load(std::memory_order_relaxed)) {
-    bhttp::request_parser<bhttp::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(opts.max_header_bytes));
-    // The real limit depends on the route; it is set once the header is in.
-    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-    // A keep-alive connection may sit idle for idle_timeout; once the
-    // first byte of a request is in, its whole header must arrive within
-    // header_timeout (the first request of a connection gets only that).
-    boost::system::error_code ec;
-    if (!first && buffer.size() == 0) {
-      beast::get_lowest_layer(stream).expires_after(opts.idle_timeout);
-      auto [rec, n] = co_await stream.async_read_some(buffer.prepare(1024), kTuple);
-      buffer.commit(n);
-      ec = rec;
-    }
+    Incoming in = co_await ReadRequest(stream, buffer, first, peer);
     first = false;
-    if (!ec) {
-      beast::get_lowest_layer(stream).expires_after(opts.header_timeout);
-      auto [rec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
-      ec = rec;
-    }
-    if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
-        ec == beast::error::timeout || ec == asio::error::eof ||
-        ec == asio::error::connection_reset) {
-      co_return;
-    }
-    if (ec) {
-      ProtocolError pe = ec == bhttp::error::header_limit ? ProtocolError::kHeaderTooLarge
-                                                          : ProtocolError::kBadRequest;
-      co_await Write(stream, on_error(pe), false, 11, {});
-      co_return;
-    }
-    auto& hdr = parser.get();
-    Request req;
-    req.method = std::string(hdr.method_string());
-    std::string_view target = hdr.target();
-    auto qpos = target.find('?');
-    req.path = std::string(target.substr(0, qpos));
-    if (qpos != std::string_view::npos) req.query = ParseQuery(target.substr(qpos + 1));
-    req.remote_ip = peer;
-    if (opts.trust_x_forwarded_for) {
-      auto xff = hdr["X-Forwarded-For"];
-      if (!xff.empty()) {
-        auto comma = xff.rfind(',');
-        std::string_view last = comma == std::string_view::npos ? xff : xff.substr(comma + 1);
-        while (!last.empty() && last.front() == ' ') last.remove_prefix(1);
-        boost::system::error_code aec;
-        auto addr = asio::ip::make_address(std::string(last), aec);
-        if (!aec) req.remote_ip = addr.to_string();
-      }
-    }
-    req.authorization = std::string(hdr[bhttp::field::authorization]);
-    req.user_agent = utf8::Sanitize(hdr[bhttp::field::user_agent], 512);
-    req.content_type = std::string(hdr[bhttp::field::content_type]);
-    req.origin = std::string(hdr[bhttp::field::origin]);
-    // Only parsed (http::ParseRange); an absurdly long one is ignored.
-    if (auto r = hdr[bhttp::field::range]; r.size() <= 256) req.range = std::string(r);
-    req.if_range = utf8::Sanitize(hdr[bhttp::field::if_range], 256);
-    req.client_location = utf8::Sanitize(hdr["X-Vigie-Location"], 64);
-    req.network_type = utf8::Sanitize(hdr["X-Vigie-Network"], 32);
-    req.request_id = crypto::Hex(crypto::RandomBytes(8));
-    const unsigned version = hdr.version();
-    bool keep_alive = hdr.keep_alive();
-
-    const std::size_t limit = body_limit(req.method, req.path);
-    auto clen = parser.content_length();
-    if ((clen && *clen > limit) || (!clen && parser.chunked() && limit == 0)) {
-      co_await Write(stream, on_error(ProtocolError::kBodyTooLarge), false, version,
-                     req.request_id);
-      co_return;
-    }
-    if (!parser.is_done()) {
-      if (beast::iequals(hdr[bhttp::field::expect], "100-continue")) {
-        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
-        auto [wec, wn] = co_await bhttp::async_write(stream, cont, kTuple);
-        if (wec) co_return;
-      }
-      parser.body_limit(limit);
-      beast::get_lowest_layer(stream).expires_after(opts.body_timeout);
-      auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
-      if (bec == bhttp::error::body_limit) {
-        co_await Write(stream, on_error(ProtocolError::kBodyTooLarge), false, version,
-                       req.request_id);
-        co_return;
-      }
-      if (bec) co_return;
-    }
-    req.body = std::move(parser.get().body());
-    beast::get_lowest_layer(stream).expires_never();
+    if (!in.ok) co_return;
+    Request& req = in.req;
     // From here the request is handled to its end, even during shutdown;
     // before, Stop() may drop the connection.
     it->busy = true;
@@ -299,8 +323,8 @@ asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::strin
       res.status = 500;
     }
     if (observer) observer(req, res, std::chrono::steady_clock::now() - start);
-    keep_alive = keep_alive && !stopping.load(std::memory_order_relaxed);
-    bool ok = co_await Write(stream, std::move(res), keep_alive, version, req.request_id);
+    const bool keep_alive = in.keep_alive && !stopping.load(std::memory_order_relaxed);
+    bool ok = co_await Write(stream, std::move(res), keep_alive, in.version, req.request_id);
     it->busy = false;
     if (!ok || !keep_alive) break;
     if (buffer.size() == 0) buffer.shrink_to_fit();

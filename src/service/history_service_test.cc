@@ -146,7 +146,9 @@ TEST_P(HistoryTest, SyncPrevBatchContinuesIntoMessages) {
   auto room = CreateRoom(alice);
   for (int i = 0; i < 20; ++i) Say(alice, room, "m" + std::to_string(i));
   SyncRequest sreq;
-  sreq.filter.room.timeline.limit = 5;
+  Filter f;
+  f.room.timeline.limit = 5;
+  sreq.filter = std::make_shared<const Filter>(f);
   auto sync = hs_->RunSync(hs_->sync.Sync(alice, sreq));
   ASSERT_EQ(sync.join.size(), 1u);
   EXPECT_EQ(Body(sync.join[0].timeline.front()), "m15");

@@ -33,7 +33,9 @@ class RoomTest : public ::testing::Test {
                   std::int64_t limit = 10) {
     SyncRequest req;
     req.since = since;
-    req.filter.room.timeline.limit = limit;
+    Filter f;
+    f.room.timeline.limit = limit;
+    req.filter = std::make_shared<const Filter>(f);
     return hs_->RunSync(hs_->sync.Sync(who, req));
   }
   static std::string Body(const storage::EventRecord& e) {

@@ -100,24 +100,25 @@ boost::asio::awaitable<boost::json::object> SyncService::GetFilter(const Request
   co_return boost::json::parse(*stored).as_object();
 }
 
-boost::asio::awaitable<Filter> SyncService::ResolveFilter(const Requester& who,
-                                                          const std::optional<std::string>& p) {
-  if (!p || p->empty()) co_return Filter{};
+boost::asio::awaitable<std::shared_ptr<const Filter>> SyncService::ResolveFilter(
+    const Requester& who, const std::optional<std::string>& p) {
+  static const auto kEmpty = std::make_shared<const Filter>();
+  if (!p || p->empty()) co_return kEmpty;
   if (p->front() != '{') {
     const std::string key = who.user_id + "\n" + *p;
     {
       std::lock_guard lock(filters_mu_);
-      if (auto it = filters_.find(key); it != filters_.end()) co_return *it->second;
+      if (auto it = filters_.find(key); it != filters_.end()) co_return it->second;
     }
     auto parsed = std::make_shared<const Filter>(Filter::Parse(co_await GetFilter(who, *p)));
     std::lock_guard lock(filters_mu_);
     if (filters_.size() >= kMaxCachedFilters) filters_.clear();
     filters_.emplace(key, parsed);
-    co_return *parsed;
+    co_return parsed;
   }
   auto v = json::Parse(*p, ctx_.config.max_json_depth);
   if (!v.is_object()) throw BadJson("A filter must be a JSON object");
-  co_return Filter::Parse(v.as_object());
+  co_return std::make_shared<const Filter>(Filter::Parse(v.as_object()));
 }
 
 boost::asio::awaitable<SyncResult> SyncService::Sync(const Requester& who, SyncRequest req) {
@@ -162,7 +163,8 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
   const std::int64_t current = stream_.Current();
   const std::int64_t typing_serial = typing_.Serial();
   const std::int64_t S = since ? std::min(since->pos, current) : 0;
-  const Filter& f = req.filter;
+  static const Filter kNoFilter;
+  const Filter& f = req.filter ? *req.filter : kNoFilter;
   const std::int64_t limit = std::clamp<std::int64_t>(
       f.room.timeline.limit.value_or(kDefaultTimelineLimit), 1, kMaxTimelineLimit);
 
@@ -192,7 +194,8 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
       if (!f.room.MatchesRoom(m.room_id)) continue;
       const bool membership_new = !since || m.stream_pos > S;
       if (since && !req.full_state && !membership_new && m.head_pos <= S &&
-          !receipts_by_room.count(m.room_nid) && typing_.Typing(m.room_id).second <= since->typing) {
+          !receipts_by_room.count(m.room_nid) &&
+          typing_.Typing(m.room_id).second <= since->typing) {
         continue;  // nothing in this room since the token
       }
 

@@ -37,7 +37,9 @@ struct SyncRequest {
   std::optional<std::string> since;
   std::chrono::milliseconds timeout{0};
   bool full_state = false;
-  Filter filter;
+  // Shared with the stored-filter cache (a Filter is over a kilobyte, and a
+  // long-poll holds its request for minutes); none means the empty filter.
+  std::shared_ptr<const Filter> filter;
 };
 
 struct RoomSummary {
@@ -91,8 +93,8 @@ class SyncService {
                                                         const std::string& filter_id);
   // The filter a sync or /messages request names: inline JSON (starting
   // with '{') or a stored filter id; the empty filter when absent.
-  boost::asio::awaitable<Filter> ResolveFilter(const Requester& who,
-                                               const std::optional<std::string>& param);
+  boost::asio::awaitable<std::shared_ptr<const Filter>> ResolveFilter(
+      const Requester& who, const std::optional<std::string>& param);
 
  private:
   SyncResult Compute(const Requester& who, const SyncRequest& req,

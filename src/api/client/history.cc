@@ -46,8 +46,8 @@ awaitable<service::RoomEventFilter> QueryFilter(const RequestContext& c, service
     if (!parsed.is_object()) throw BadJson("filter must be a JSON object");
     co_return service::Filter::ParseRoomEventFilter(parsed.as_object());
   }
-  service::Filter stored = co_await hs.sync.ResolveFilter(c.requester(), v);
-  co_return stored.room.timeline;
+  auto stored = co_await hs.sync.ResolveFilter(c.requester(), v);
+  co_return stored->room.timeline;
 }
 
 // A client event with its bundled aggregations (unsigned.m.relations).

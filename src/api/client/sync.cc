@@ -51,6 +51,44 @@ boost::json::object RoomJson(const service::RoomSync& r, const service::Requeste
   return o;
 }
 
+// The /sync response body. Not a coroutine: what it builds lives on the
+// stack, not in the frame a long-poll keeps for minutes.
+Response SyncResponse(const service::SyncResult& res, const service::Requester& who) {
+  // The response is built in one arena: a large initial sync is
+  // hundreds of thousands of small values, freed here all at once.
+  boost::json::storage_ptr sp =
+      boost::json::make_shared_resource<boost::json::monotonic_resource>();
+  boost::json::object join(sp), invite(sp), leave(sp), knock(sp);
+  for (const auto& rs : res.join) join[rs.room_id] = RoomJson(rs, who, true, sp);
+  for (const auto& rs : res.leave) leave[rs.room_id] = RoomJson(rs, who, false, sp);
+  for (const auto& rs : res.invite) {
+    invite[rs.room_id] = boost::json::object(
+        {{"invite_state", boost::json::object({{"events", rs.stripped_state}}, sp)}}, sp);
+  }
+  for (const auto& rs : res.knock) {
+    knock[rs.room_id] = boost::json::object(
+        {{"knock_state", boost::json::object({{"events", rs.stripped_state}}, sp)}}, sp);
+  }
+  boost::json::object body(
+      {
+          {"next_batch", res.next_batch},
+          {"rooms", boost::json::object({{"join", std::move(join)},
+                                         {"invite", std::move(invite)},
+                                         {"leave", std::move(leave)},
+                                         {"knock", std::move(knock)}},
+                                        sp)},
+          {"presence", {{"events", res.presence}}},
+          {"account_data", {{"events", res.account_data}}},
+          {"to_device", {{"events", res.to_device}}},
+          {"device_lists",
+           {{"changed", res.device_lists_changed}, {"left", res.device_lists_left}}},
+          {"device_one_time_keys_count", res.one_time_keys_count},
+          {"device_unused_fallback_key_types", res.unused_fallback_key_types},
+      },
+      sp);
+  return Response::Json(body);
+}
+
 }  // namespace
 
 void AddSyncRoutes(Router& r, service::Homeserver& hs) {
@@ -79,42 +117,7 @@ void AddSyncRoutes(Router& r, service::Homeserver& hs) {
     std::optional<std::string> filter;
     if (auto f = c.req.Query("filter")) filter = std::string(*f);
     req.filter = co_await hs.sync.ResolveFilter(c.requester(), filter);
-    auto res = co_await hs.sync.Sync(c.requester(), std::move(req));
-
-    // The response is built in one arena: a large initial sync is
-    // hundreds of thousands of small values, freed here all at once.
-    boost::json::storage_ptr sp =
-        boost::json::make_shared_resource<boost::json::monotonic_resource>();
-    const auto& who = c.requester();
-    boost::json::object join(sp), invite(sp), leave(sp), knock(sp);
-    for (const auto& rs : res.join) join[rs.room_id] = RoomJson(rs, who, true, sp);
-    for (const auto& rs : res.leave) leave[rs.room_id] = RoomJson(rs, who, false, sp);
-    for (const auto& rs : res.invite) {
-      invite[rs.room_id] = boost::json::object(
-          {{"invite_state", boost::json::object({{"events", rs.stripped_state}}, sp)}}, sp);
-    }
-    for (const auto& rs : res.knock) {
-      knock[rs.room_id] = boost::json::object(
-          {{"knock_state", boost::json::object({{"events", rs.stripped_state}}, sp)}}, sp);
-    }
-    boost::json::object body(
-        {
-            {"next_batch", res.next_batch},
-            {"rooms", boost::json::object({{"join", std::move(join)},
-                                           {"invite", std::move(invite)},
-                                           {"leave", std::move(leave)},
-                                           {"knock", std::move(knock)}},
-                                          sp)},
-            {"presence", {{"events", res.presence}}},
-            {"account_data", {{"events", res.account_data}}},
-            {"to_device", {{"events", res.to_device}}},
-            {"device_lists",
-             {{"changed", res.device_lists_changed}, {"left", res.device_lists_left}}},
-            {"device_one_time_keys_count", res.one_time_keys_count},
-            {"device_unused_fallback_key_types", res.unused_fallback_key_types},
-        },
-        sp);
-    co_return Response::Json(body);
+    co_return SyncResponse(co_await hs.sync.Sync(c.requester(), std::move(req)), c.requester());
   });
 
   // POST /_matrix/client/v3/user/{userId}/filter
