@@ -38,14 +38,18 @@ run() {
   bench_config "$TMP/data" "worker_threads = $WORKERS" "$db_section" >"$TMP/vigie.toml"
   start_bench_server "$BUILD/vigie" "$TMP/vigie.toml" "$TMP/server.log"
   echo "### $ENGINE: vigie-bench $*"
-  "$BUILD/vigie-bench" --base-url "$URL" --server-pid "$SERVER_PID" "$@" 2>/dev/null || true
+  "$BUILD/vigie-bench" --base-url "$URL" --server-pid "$SERVER_PID" "$@" 2>/dev/null |
+    tee "$TMP/last.txt" || true
   kill "$SERVER_PID"
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=
 }
 
 run --scenario fanout -U 200 -R 20 -K 10 -S 40 --rate 0 --duration 5 --drain 10
-run --scenario fanout -U 200 -R 20 -K 10 -S 40 --rate 250 --duration 5 --drain 10
+# Latency at half the peak rate just measured.
+PEAK=$(grep -oE 'sent [0-9]+ in [0-9.]+ s: [0-9]+/s' "$TMP/last.txt" | grep -oE '[0-9]+/s' | tr -d /s)
+run --scenario fanout -U 200 -R 20 -K 10 -S 40 --rate $(((${PEAK:-500} + 1) / 2)) --duration 5 \
+  --drain 10
 run --scenario idle -C 2000 --duration 5
 run --scenario login -N 200 -M 16
 run --scenario initial-sync -R 200 -E 20

@@ -147,9 +147,11 @@ asio::awaitable<void> Syncer(Shared& sh, Receiver& rx, Latch& ready) {
 }
 
 // One sender: PUTs messages into its room until `end`, paced to `rate`
-// messages/s when rate > 0.
+// messages/s when rate > 0. Its first send waits `phase` (0 to 1) of an
+// interval, so that paced senders spread their sends evenly instead of all
+// firing together.
 asio::awaitable<void> Sender(Shared& sh, std::size_t s, std::chrono::steady_clock::time_point end,
-                             double rate) {
+                             double rate, double phase) {
   const Options& o = sh.rt.opt();
   const auto r = static_cast<std::uint32_t>(s % sh.rooms.size());
   Room& room = *sh.rooms[r];
@@ -163,7 +165,9 @@ asio::awaitable<void> Sender(Shared& sh, std::size_t s, std::chrono::steady_cloc
   body.reserve(128);
   const auto interval =
       std::chrono::nanoseconds(rate > 0 ? static_cast<std::int64_t>(1e9 / rate) : std::int64_t{0});
-  auto next = std::chrono::steady_clock::now();
+  auto next = std::chrono::steady_clock::now() +
+              std::chrono::nanoseconds(static_cast<std::int64_t>(
+                  static_cast<double>(interval.count()) * std::clamp(phase, 0.0, 1.0)));
   for (std::uint64_t n = 0;; ++n) {
     auto now = std::chrono::steady_clock::now();
     if (interval.count() > 0) {
@@ -323,8 +327,9 @@ asio::awaitable<void> Fanout(Runtime& rt, Report& report) {
     for (std::size_t s = 0; s < S; ++s) {
       asio::co_spawn(
           rt.executor(s),
-          [&sh, s, end, rate = o.rate / static_cast<double>(S)]() -> asio::awaitable<void> {
-            co_await Sender(sh, s, end, rate);
+          [&sh, s, end, rate = o.rate / static_cast<double>(S),
+           phase = static_cast<double>(s) / static_cast<double>(S)]() -> asio::awaitable<void> {
+            co_await Sender(sh, s, end, rate, phase);
           },
           senders_done.OnDone(rt.errors()));
     }
