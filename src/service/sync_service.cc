@@ -141,14 +141,21 @@ boost::asio::awaitable<SyncResult> SyncService::Sync(const Requester& who, SyncR
   const auto deadline =
       std::chrono::steady_clock::now() + std::min(req.timeout, std::chrono::milliseconds(300000));
   auto ex = co_await boost::asio::this_coro::executor;
-  for (;;) {
+  for (bool first = true;; first = false) {
     // Subscribe before looking, so that a change committed while we look
     // wakes the sleep below.
     Notifier::Subscription sub(stream_.notifier(), who.user_id, ex);
-    SyncResult r = co_await Offload(ctx_.db_pool, [&] { return Compute(who, req, since); });
-    if (!since || req.full_state || !r.Empty() || stream_.notifier().stopping() ||
-        std::chrono::steady_clock::now() >= deadline) {
-      co_return r;
+    // A long-poll whose token is the latest (the usual re-poll) has nothing
+    // to look at: every change takes a stream position or a typing serial,
+    // so Compute would find nothing. It goes straight to sleep.
+    const bool nothing_new = first && since && !req.full_state && req.timeout.count() > 0 &&
+                             since->pos >= stream_.Current() && since->typing >= typing_.Serial();
+    if (!nothing_new) {
+      SyncResult r = co_await Offload(ctx_.db_pool, [&] { return Compute(who, req, since); });
+      if (!since || req.full_state || !r.Empty() || stream_.notifier().stopping() ||
+          std::chrono::steady_clock::now() >= deadline) {
+        co_return r;
+      }
     }
     co_await sub.Sleep(deadline);
     if (std::chrono::steady_clock::now() >= deadline) {
