@@ -335,9 +335,7 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
                       (!joined && membership_new);
       if (!has_news) continue;
       if (joined) {
-        auto read = UserDataStore::GetReceipt(tx, m.room_nid, who.user_id, "m.read", "");
-        auto [n, h] = UserDataStore::UnreadCounts(tx, m.room_nid, who.user_id,
-                                                  read ? read->event_stream_pos : 0);
+        auto [n, h] = UserDataStore::UnreadCounts(tx, m.room_nid, who.user_id);
         rs.notification_count = n;
         rs.highlight_count = h;
       }
@@ -372,9 +370,8 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
         it = out.join.end() - 1;
         // The counts go out with every joined room: an absent count would
         // read as zero.
-        auto read = UserDataStore::GetReceipt(tx, room->room_nid, who.user_id, "m.read", "");
-        std::tie(it->notification_count, it->highlight_count) = UserDataStore::UnreadCounts(
-            tx, room->room_nid, who.user_id, read ? read->event_stream_pos : 0);
+        std::tie(it->notification_count, it->highlight_count) =
+            UserDataStore::UnreadCounts(tx, room->room_nid, who.user_id);
       }
       it->account_data.push_back(std::move(ev));
     }

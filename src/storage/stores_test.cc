@@ -214,19 +214,29 @@ TEST_P(StoresTest, PushActionsAndBatchedAccountData) {
     auto got = UserDataStore::GlobalAccountDataOf(tx, "m.push_rules", users);
     EXPECT_EQ(got.size(), 150u);
     EXPECT_TRUE(UserDataStore::GlobalAccountDataOf(tx, "m.push_rules", {}).empty());
-    EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@a:x", 0),
+    EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@a:x"),
               std::make_pair(std::int64_t{3}, std::int64_t{2}));
   });
   db().Write([&](Tx& tx) {
     UserDataStore::ClearPushActions(tx, 1, "@a:x", 12, "main");  // main only
   });
   db().Read([&](Tx& tx) {
-    EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@a:x", 0),
+    EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@a:x"),
               std::make_pair(std::int64_t{1}, std::int64_t{1}));
-    EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@b:x", 0).first, 1);
+    EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@b:x").first, 1);
   });
+  // Only what follows the user's own unthreaded m.read receipt counts.
+  db().Write([&](Tx& tx) {
+    UserDataStore::SetReceipt(tx, 1, {"@b:x", "m.read", "$root", "$e", 12, 1, 20});  // threaded
+    UserDataStore::SetReceipt(tx, 1, {"@a:x", "m.read", "", "$e", 12, 1, 21});       // another user
+  });
+  db().Read([&](Tx& tx) { EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@b:x").first, 1); });
+  db().Write([&](Tx& tx) {
+    UserDataStore::SetReceipt(tx, 1, {"@b:x", "m.read", "", "$e", 12, 1, 22});
+  });
+  db().Read([&](Tx& tx) { EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@b:x").first, 0); });
   db().Write([&](Tx& tx) { UserDataStore::ClearPushActions(tx, 1, "@a:x", 11, ""); });
-  db().Read([&](Tx& tx) { EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@a:x", 0).first, 0); });
+  db().Read([&](Tx& tx) { EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@a:x").first, 0); });
 }
 
 VIGIE_INSTANTIATE_ENGINE_TEST_SUITE(StoresTest);

@@ -227,12 +227,12 @@ void UserDataStore::ClearPushActions(sql::Tx& tx, std::int64_t room_nid, std::st
 
 std::pair<std::int64_t, std::int64_t> UserDataStore::UnreadCounts(sql::Tx& tx,
                                                                   std::int64_t room_nid,
-                                                                  std::string_view user_id,
-                                                                  std::int64_t after_pos) {
+                                                                  std::string_view user_id) {
   auto row = tx.QueryOne(
       "SELECT COUNT(*), COALESCE(SUM(highlight), 0) FROM event_push_actions WHERE room_nid = $1 "
-      "AND user_id = $2 AND stream_pos > $3",
-      {room_nid, Str(user_id), after_pos});
+      "AND user_id = $2 AND stream_pos > COALESCE((SELECT event_stream_pos FROM receipts WHERE "
+      "room_nid = $1 AND user_id = $2 AND receipt_type = 'm.read' AND thread_id = ''), 0)",
+      {room_nid, Str(user_id)});
   return {row->Int(0), row->Int(1)};
 }
 

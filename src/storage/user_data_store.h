@@ -91,10 +91,10 @@ class UserDataStore {
   // `upto_pos` inclusive, of one thread ("main" or a root) or of all ("").
   static void ClearPushActions(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
                                std::int64_t upto_pos, std::string_view thread_id);
-  // (notifications, highlights) after `after_pos` in the room.
+  // (notifications, highlights) in the room after the user's unthreaded
+  // m.read receipt (all of them without one): one query, receipt included.
   static std::pair<std::int64_t, std::int64_t> UnreadCounts(sql::Tx& tx, std::int64_t room_nid,
-                                                            std::string_view user_id,
-                                                            std::int64_t after_pos);
+                                                            std::string_view user_id);
 };
 
 }  // namespace vigie::storage
