@@ -197,6 +197,9 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
         !since || req.full_state || S < current || since->typing < typing_serial;
     std::vector<storage::MembershipRecord> rooms;
     if (rooms_may_have_changed) rooms = RoomStore::RoomsWithHeads(tx, who.user_id);
+    // Joined rooms of the answer (index in out.join, room) whose counts,
+    // and whose summaries, are to be looked up.
+    std::vector<std::pair<std::size_t, std::int64_t>> counted, summarised;
     for (const auto& m : rooms) {
       if (!f.room.MatchesRoom(m.room_id)) continue;
       const bool membership_new = !since || m.stream_pos > S;
@@ -313,33 +316,40 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
         }
       }
 
-      // Summary, when the membership picture may have changed.
-      bool members_changed = fresh;
-      for (const auto& e : rs.timeline) members_changed |= e.type == "m.room.member";
-      for (const auto& e : rs.state) members_changed |= e.type == "m.room.member";
-      if (joined && members_changed) {
-        RoomSummary sum;
-        for (const auto& mem : RoomStore::RoomMembers(tx, m.room_nid)) {
-          if (mem.membership == "join") ++sum.joined;
-          if (mem.membership == "invite") ++sum.invited;
-          if (mem.user_id != who.user_id &&
-              (mem.membership == "join" || mem.membership == "invite") &&
-              sum.heroes.size() < kMaxHeroes) {
-            sum.heroes.push_back(mem.user_id);
-          }
-        }
-        rs.summary = std::move(sum);
-      }
-
       bool has_news = fresh || !rs.timeline.empty() || !rs.state.empty() || !rs.ephemeral.empty() ||
                       (!joined && membership_new);
       if (!has_news) continue;
       if (joined) {
-        auto [n, h] = UserDataStore::UnreadCounts(tx, m.room_nid, who.user_id);
-        rs.notification_count = n;
-        rs.highlight_count = h;
+        // Counts for every joined room in the answer; the summary when the
+        // membership picture may have changed. Both looked up below, for
+        // all such rooms at once.
+        bool members_changed = fresh;
+        for (const auto& e : rs.timeline) members_changed |= e.type == "m.room.member";
+        for (const auto& e : rs.state) members_changed |= e.type == "m.room.member";
+        counted.emplace_back(out.join.size(), m.room_nid);
+        if (members_changed) summarised.emplace_back(out.join.size(), m.room_nid);
       }
       (joined ? out.join : out.leave).push_back(std::move(rs));
+    }
+    auto nids = [](const std::vector<std::pair<std::size_t, std::int64_t>>& rooms) {
+      std::vector<std::int64_t> ids;
+      for (const auto& [_, nid] : rooms) ids.push_back(nid);
+      return ids;
+    };
+    if (!counted.empty()) {
+      auto counts = UserDataStore::UnreadCountsIn(tx, who.user_id, nids(counted));
+      for (const auto& [i, nid] : counted) {
+        if (auto it = counts.find(nid); it != counts.end()) {
+          std::tie(out.join[i].notification_count, out.join[i].highlight_count) = it->second;
+        }
+      }
+    }
+    if (!summarised.empty()) {
+      auto sums = RoomStore::MemberSummaries(tx, who.user_id, nids(summarised), kMaxHeroes);
+      for (const auto& [i, nid] : summarised) {
+        auto& s = sums[nid];
+        out.join[i].summary = RoomSummary{std::move(s.heroes), s.joined, s.invited};
+      }
     }
 
     // Account data: global and per room, changed since the token.

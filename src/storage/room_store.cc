@@ -198,11 +198,19 @@ std::int64_t RoomStore::NewStateGroup(sql::Tx& tx, std::int64_t room_nid,
 }
 
 StateMap RoomStore::LoadStateGroup(sql::Tx& tx, std::int64_t group) {
+  // PostgreSQL cannot estimate the chain (at most kSnapshotInterval groups)
+  // and would hash-join it against a scan of every state entry of every
+  // room; handing it the chain's groups as an array makes it an index scan.
+  const char* of_chain = tx.dialect() == sql::Dialect::kPostgres
+                             ? " WHERE e.group_nid = ANY(ARRAY(SELECT g FROM chain))"
+                             : "";
   auto res = tx.Query(
-      "WITH RECURSIVE chain(g, prev, n) AS (SELECT group_nid, prev_group, 0 FROM state_groups "
-      "WHERE group_nid = $1 UNION ALL SELECT s.group_nid, s.prev_group, c.n + 1 FROM "
-      "state_groups s JOIN chain c ON s.group_nid = c.prev) SELECT c.n, e.type, e.state_key, "
-      "e.event_nid FROM chain c JOIN state_group_entries e ON e.group_nid = c.g ORDER BY c.n",
+      std::string("WITH RECURSIVE chain(g, prev, n) AS (SELECT group_nid, prev_group, 0 FROM "
+                  "state_groups WHERE group_nid = $1 UNION ALL SELECT s.group_nid, s.prev_group, "
+                  "c.n + 1 FROM state_groups s JOIN chain c ON s.group_nid = c.prev) SELECT c.n, "
+                  "e.type, e.state_key, e.event_nid FROM chain c JOIN state_group_entries e ON "
+                  "e.group_nid = c.g") +
+          of_chain + " ORDER BY c.n",
       {group});
   StateMap out;
   for (const auto& r : res.rows) out.try_emplace({r.Text(1), r.Text(2)}, r.Int(3));
@@ -318,6 +326,52 @@ std::vector<MembershipRecord> RoomStore::MembershipChanges(sql::Tx& tx, std::str
                               " FROM memberships m JOIN rooms r ON r.room_nid = m.room_nid "
                               "WHERE m.user_id = $1 AND m.stream_pos > $2 AND m.stream_pos <= $3",
                           {Str(user_id), since, upto}));
+}
+
+std::map<std::int64_t, MemberSummary> RoomStore::MemberSummaries(
+    sql::Tx& tx, std::string_view viewer, const std::vector<std::int64_t>& room_nids,
+    std::size_t max_heroes) {
+  std::map<std::int64_t, MemberSummary> out;
+  constexpr std::size_t kChunk = 500;
+  for (std::size_t start = 0; start < room_nids.size(); start += kChunk) {
+    const std::size_t end = std::min(room_nids.size(), start + kChunk);
+    // "room_nid IN (...)" over params [first, first + n).
+    std::vector<sql::Value> rooms;
+    auto in = [&](std::size_t first) {
+      std::string list;
+      for (std::size_t i = 0; i < end - start; ++i) {
+        if (i > 0) list += ", ";
+        list += "CAST($" + std::to_string(first + i) + " AS BIGINT)";
+      }
+      return " FROM memberships WHERE room_nid IN (" + list +
+             ") AND membership IN ('join', 'invite')";
+    };
+    for (std::size_t i = start; i < end; ++i) {
+      rooms.emplace_back(room_nids[i]);
+      out[room_nids[i]];
+    }
+    for (const auto& r : tx.Query("SELECT room_nid, membership, COUNT(*)" + in(1) +
+                                      " GROUP BY room_nid, membership",
+                                  rooms)
+                             .rows) {
+      auto& s = out[r.Int(0)];
+      (r.Text(1) == "join" ? s.joined : s.invited) = r.Int(2);
+    }
+    std::vector<sql::Value> params;
+    params.reserve(2 + rooms.size());
+    params.emplace_back(Str(viewer));
+    params.emplace_back(static_cast<std::int64_t>(max_heroes));
+    params.insert(params.end(), rooms.begin(), rooms.end());
+    for (const auto& r :
+         tx.Query("SELECT room_nid, user_id FROM (SELECT room_nid, user_id, ROW_NUMBER() OVER "
+                  "(PARTITION BY room_nid ORDER BY user_id) AS n" +
+                      in(3) + " AND user_id <> $1) h WHERE n <= $2 ORDER BY room_nid, n",
+                  params)
+             .rows) {
+      out[r.Int(0)].heroes.push_back(r.Text(1));
+    }
+  }
+  return out;
 }
 
 std::vector<MembershipRecord> RoomStore::RoomMembers(sql::Tx& tx, std::int64_t room_nid) {

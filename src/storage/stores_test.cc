@@ -133,6 +133,42 @@ TEST_P(StoresTest, StateGroupsAreDeltasWithSnapshots) {
   });
 }
 
+TEST_P(StoresTest, MemberSummariesOfManyRoomsAtOnce) {
+  db().Write([](Tx& tx) {
+    auto big = RoomStore::CreateRoom(tx, {0, "!big:x", "12", "@a:x", "default", 1});
+    auto small = RoomStore::CreateRoom(tx, {0, "!small:x", "12", "@a:x", "default", 1});
+    RoomStore::CreateRoom(tx, {0, "!empty:x", "12", "@a:x", "default", 1});
+    const char* states[] = {"join", "invite", "leave", "ban"};
+    for (int i = 0; i < 40; ++i) {
+      // @u00 ... @u39: a quarter each joined, invited, left, banned.
+      std::string user = "@u" + std::string(i < 10 ? "0" : "") + std::to_string(i) + ":x";
+      RoomStore::SetMembership(tx, {0, big, "!big:x", user, states[i % 4], i + 1, i + 1});
+    }
+    RoomStore::SetMembership(tx, {0, big, "!big:x", "@a:x", "join", 100, 100});
+    RoomStore::SetMembership(tx, {0, small, "!small:x", "@a:x", "join", 101, 101});
+    RoomStore::SetMembership(tx, {0, small, "!small:x", "@b:x", "invite", 102, 102});
+  });
+  db().Read([](Tx& tx) {
+    auto room = [&](const char* id) { return RoomStore::GetRoom(tx, id)->room_nid; };
+    auto sums = RoomStore::MemberSummaries(tx, "@a:x",
+                                           {room("!big:x"), room("!small:x"), room("!empty:x")}, 5);
+    ASSERT_EQ(sums.size(), 3u);
+    const auto& big = sums[room("!big:x")];
+    EXPECT_EQ(big.joined, 11);  // ten and the viewer
+    EXPECT_EQ(big.invited, 10);
+    // The first five joined or invited by user id, not the viewer.
+    EXPECT_EQ(big.heroes,
+              (std::vector<std::string>{"@u00:x", "@u01:x", "@u04:x", "@u05:x", "@u08:x"}));
+    const auto& small = sums[room("!small:x")];
+    EXPECT_EQ(small.joined, 1);
+    EXPECT_EQ(small.invited, 1);
+    EXPECT_EQ(small.heroes, std::vector<std::string>{"@b:x"});
+    const auto& empty = sums[room("!empty:x")];
+    EXPECT_EQ(empty.joined + empty.invited, 0);
+    EXPECT_TRUE(empty.heroes.empty());
+  });
+}
+
 TEST_P(StoresTest, RoomEventsMembershipsAndHeads) {
   std::int64_t room = db().Write([](Tx& tx) {
     return RoomStore::CreateRoom(tx, {0, "!r:x", "12", "@a:x", "default", 1});
@@ -203,6 +239,9 @@ TEST_P(StoresTest, PushActionsAndBatchedAccountData) {
                                     {"", "m.push_rules", "{\"n\":" + std::to_string(i) + "}", i});
     }
     UserDataStore::SetAccountData(tx, "@u1:x", {"!r:x", "m.push_rules", "{}", 1});  // per room
+    ASSERT_EQ(RoomStore::CreateRoom(tx, {0, "!r:x", "12", "@a:x", "default", 1}), 1);
+    ASSERT_EQ(RoomStore::CreateRoom(tx, {0, "!r2:x", "12", "@a:x", "default", 1}), 2);
+    UserDataStore::AddPushAction(tx, 2, "@a:x", 13, "main", true);
     UserDataStore::AddPushAction(tx, 1, "@a:x", 10, "main", false);
     UserDataStore::AddPushAction(tx, 1, "@a:x", 11, "$root", true);
     UserDataStore::AddPushAction(tx, 1, "@a:x", 12, "main", true);
@@ -216,6 +255,11 @@ TEST_P(StoresTest, PushActionsAndBatchedAccountData) {
     EXPECT_TRUE(UserDataStore::GlobalAccountDataOf(tx, "m.push_rules", {}).empty());
     EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@a:x"),
               std::make_pair(std::int64_t{3}, std::int64_t{2}));
+    // Many rooms at once: each room's own counts; rooms with none absent.
+    auto many = UserDataStore::UnreadCountsIn(tx, "@a:x", {1, 2, 3});
+    ASSERT_EQ(many.size(), 2u);
+    EXPECT_EQ(many[1], std::make_pair(std::int64_t{3}, std::int64_t{2}));
+    EXPECT_EQ(many[2], std::make_pair(std::int64_t{1}, std::int64_t{1}));
   });
   db().Write([&](Tx& tx) {
     UserDataStore::ClearPushActions(tx, 1, "@a:x", 12, "main");  // main only

@@ -228,12 +228,39 @@ void UserDataStore::ClearPushActions(sql::Tx& tx, std::int64_t room_nid, std::st
 std::pair<std::int64_t, std::int64_t> UserDataStore::UnreadCounts(sql::Tx& tx,
                                                                   std::int64_t room_nid,
                                                                   std::string_view user_id) {
-  auto row = tx.QueryOne(
-      "SELECT COUNT(*), COALESCE(SUM(highlight), 0) FROM event_push_actions WHERE room_nid = $1 "
-      "AND user_id = $2 AND stream_pos > COALESCE((SELECT event_stream_pos FROM receipts WHERE "
-      "room_nid = $1 AND user_id = $2 AND receipt_type = 'm.read' AND thread_id = ''), 0)",
-      {room_nid, Str(user_id)});
-  return {row->Int(0), row->Int(1)};
+  auto counts = UnreadCountsIn(tx, user_id, {room_nid});
+  auto it = counts.find(room_nid);
+  return it == counts.end() ? std::pair<std::int64_t, std::int64_t>{0, 0} : it->second;
+}
+
+std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UserDataStore::UnreadCountsIn(
+    sql::Tx& tx, std::string_view user_id, const std::vector<std::int64_t>& room_nids) {
+  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> out;
+  constexpr std::size_t kChunk = 500;
+  for (std::size_t start = 0; start < room_nids.size(); start += kChunk) {
+    const std::size_t end = std::min(room_nids.size(), start + kChunk);
+    std::vector<sql::Value> params;
+    params.reserve(1 + end - start);
+    params.emplace_back(Str(user_id));
+    std::string in;
+    for (std::size_t i = start; i < end; ++i) {
+      if (i > start) in += ", ";
+      params.emplace_back(room_nids[i]);
+      in += "CAST($" + std::to_string(params.size()) + " AS BIGINT)";
+    }
+    // Each room's read position once, then a range of its push actions.
+    auto res = tx.Query(
+        "SELECT a.room_nid, COUNT(*), COALESCE(SUM(a.highlight), 0) FROM (SELECT m.room_nid AS "
+        "room_nid, COALESCE((SELECT r.event_stream_pos FROM receipts r WHERE r.room_nid = "
+        "m.room_nid AND r.user_id = $1 AND r.receipt_type = 'm.read' AND r.thread_id = ''), 0) "
+        "AS pos FROM rooms m WHERE m.room_nid IN (" +
+            in +
+            ")) rp JOIN event_push_actions a ON a.room_nid = rp.room_nid AND a.user_id = $1 AND "
+            "a.stream_pos > rp.pos GROUP BY a.room_nid",
+        params);
+    for (const auto& r : res.rows) out[r.Int(0)] = {r.Int(1), r.Int(2)};
+  }
+  return out;
 }
 
 std::optional<std::string> UserDataStore::NoticeRoom(sql::Tx& tx, std::string_view user_id) {

@@ -2,6 +2,7 @@
 // counts. Rows that /sync returns carry a global stream position.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -95,6 +96,9 @@ class UserDataStore {
   // m.read receipt (all of them without one): one query, receipt included.
   static std::pair<std::int64_t, std::int64_t> UnreadCounts(sql::Tx& tx, std::int64_t room_nid,
                                                             std::string_view user_id);
+  // The same for many rooms in one query per 500 (rooms with none absent).
+  static std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UnreadCountsIn(
+      sql::Tx& tx, std::string_view user_id, const std::vector<std::int64_t>& room_nids);
 };
 
 }  // namespace vigie::storage
