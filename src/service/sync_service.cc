@@ -124,20 +124,19 @@ boost::asio::awaitable<std::shared_ptr<const Filter>> SyncService::ResolveFilter
 boost::asio::awaitable<SyncResult> SyncService::Sync(const Requester& who, SyncRequest req) {
   std::optional<SyncToken> since;
   if (req.since) since = SyncToken::Parse(*req.since);
-  if (since && !who.device_id.empty()) {
-    // To-device messages up to the token were delivered by the sync that
-    // returned it: delete them (a write only when there are some).
-    const std::int64_t upto = std::min(since->pos, stream_.Current());
-    co_await Offload(ctx_.db_pool, [&] {
-      bool any = ctx_.db.Read([&](sql::Tx& tx) {
-        return storage::E2eStore::HasToDeviceUpTo(tx, who.user_id, who.device_id, upto);
-      });
-      if (!any) return;
+  // Looks, and deletes the to-device messages up to the token: the sync
+  // that returned it delivered them (Compute finds them in its own read;
+  // a write only when there are some).
+  auto compute = [&] {
+    std::optional<std::int64_t> delivered_upto;
+    SyncResult r = Compute(who, req, since, &delivered_upto);
+    if (delivered_upto) {
       ctx_.db.Write([&](sql::Tx& tx) {
-        storage::E2eStore::DeleteToDeviceUpTo(tx, who.user_id, who.device_id, upto);
+        storage::E2eStore::DeleteToDeviceUpTo(tx, who.user_id, who.device_id, *delivered_upto);
       });
-    });
-  }
+    }
+    return r;
+  };
   const auto deadline =
       std::chrono::steady_clock::now() + std::min(req.timeout, std::chrono::milliseconds(300000));
   auto ex = co_await boost::asio::this_coro::executor;
@@ -151,7 +150,7 @@ boost::asio::awaitable<SyncResult> SyncService::Sync(const Requester& who, SyncR
     const bool nothing_new = first && since && !req.full_state && req.timeout.count() > 0 &&
                              since->pos >= stream_.Current() && since->typing >= typing_.Serial();
     if (!nothing_new) {
-      SyncResult r = co_await Offload(ctx_.db_pool, [&] { return Compute(who, req, since); });
+      SyncResult r = co_await Offload(ctx_.db_pool, compute);
       if (!since || req.full_state || !r.Empty() || stream_.notifier().stopping() ||
           std::chrono::steady_clock::now() >= deadline) {
         co_return r;
@@ -159,13 +158,14 @@ boost::asio::awaitable<SyncResult> SyncService::Sync(const Requester& who, SyncR
     }
     co_await sub.Sleep(deadline);
     if (std::chrono::steady_clock::now() >= deadline) {
-      co_return co_await Offload(ctx_.db_pool, [&] { return Compute(who, req, since); });
+      co_return co_await Offload(ctx_.db_pool, compute);
     }
   }
 }
 
 SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
-                                const std::optional<SyncToken>& since) {
+                                const std::optional<SyncToken>& since,
+                                std::optional<std::int64_t>* delivered_to_device_upto) {
   // Everything at or below `current` has committed.
   const std::int64_t current = stream_.Current();
   const std::int64_t typing_serial = typing_.Serial();
@@ -419,6 +419,9 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
     // End-to-end encryption: the device's to-device inbox and key counts,
     // and (incrementally) whose device lists changed.
     if (!who.device_id.empty()) {
+      if (since && storage::E2eStore::HasToDeviceUpTo(tx, who.user_id, who.device_id, S)) {
+        *delivered_to_device_upto = S;
+      }
       if (changed(Change::kToDevice)) {
         for (const auto& m :
              storage::E2eStore::ToDeviceFor(tx, who.user_id, who.device_id, S, current)) {

@@ -97,8 +97,11 @@ class SyncService {
       const Requester& who, const std::optional<std::string>& param);
 
  private:
+  // Also sets `delivered_to_device_upto` when to-device messages up to the
+  // token remain (delivered by the sync that returned it).
   SyncResult Compute(const Requester& who, const SyncRequest& req,
-                     const std::optional<SyncToken>& since);
+                     const std::optional<SyncToken>& since,
+                     std::optional<std::int64_t>* delivered_to_device_upto);
   ServiceContext& ctx_;
   Stream& stream_;
   TypingService& typing_;

@@ -248,19 +248,26 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UserDataStore::Unr
       params.emplace_back(room_nids[i]);
       in += "CAST($" + std::to_string(params.size()) + " AS BIGINT)";
     }
-    // Each room's read position once (materialised: PostgreSQL would
-    // otherwise look the receipt up again for every unread row), then a
-    // range of the room's push actions after it.
-    auto res = tx.Query(
-        "WITH rp AS MATERIALIZED (SELECT m.room_nid AS room_nid, COALESCE((SELECT "
-        "r.event_stream_pos FROM receipts r WHERE r.room_nid = m.room_nid AND r.user_id = $1 AND "
-        "r.receipt_type = 'm.read' AND r.thread_id = ''), 0) AS pos FROM rooms m WHERE m.room_nid "
-        "IN (" +
-            in +
-            ")) SELECT a.room_nid, COUNT(*), COALESCE(SUM(a.highlight), 0) FROM rp JOIN "
-            "event_push_actions a ON a.room_nid = rp.room_nid AND a.user_id = $1 AND a.stream_pos "
-            "> rp.pos GROUP BY a.room_nid",
-        params);
+    // Each room's read position once, then an index range of its push
+    // actions after it. PostgreSQL needs the positions materialised first
+    // (otherwise it looks the receipt up again for every unread row);
+    // SQLite takes the correlated position as the range's bound, and the
+    // rooms come in order (no sort for the GROUP BY).
+    const std::string read_pos =
+        "COALESCE((SELECT r.event_stream_pos FROM receipts r WHERE r.room_nid = m.room_nid AND "
+        "r.user_id = $1 AND r.receipt_type = 'm.read' AND r.thread_id = ''), 0)";
+    const std::string sql =
+        tx.dialect() == sql::Dialect::kPostgres
+            ? "WITH rp AS MATERIALIZED (SELECT m.room_nid AS room_nid, " + read_pos +
+                  " AS pos FROM rooms m WHERE m.room_nid IN (" + in +
+                  ")) SELECT a.room_nid, COUNT(*), COALESCE(SUM(a.highlight), 0) FROM rp JOIN "
+                  "event_push_actions a ON a.room_nid = rp.room_nid AND a.user_id = $1 AND "
+                  "a.stream_pos > rp.pos GROUP BY a.room_nid"
+            : "SELECT m.room_nid, COUNT(*), COALESCE(SUM(a.highlight), 0) FROM rooms m JOIN "
+              "event_push_actions a ON a.room_nid = m.room_nid AND a.user_id = $1 AND "
+              "a.stream_pos > " +
+                  read_pos + " WHERE m.room_nid IN (" + in + ") GROUP BY m.room_nid";
+    auto res = tx.Query(sql, params);
     for (const auto& r : res.rows) out[r.Int(0)] = {r.Int(1), r.Int(2)};
   }
   return out;
