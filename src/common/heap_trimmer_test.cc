@@ -9,7 +9,7 @@
 namespace vigie {
 namespace {
 
-std::size_t RssBytes() {
+[[maybe_unused]] std::size_t RssBytes() {
   std::ifstream f("/proc/self/statm");
   std::size_t size = 0, resident = 0;
   f >> size >> resident;
@@ -18,8 +18,8 @@ std::size_t RssBytes() {
 
 // A burst of small allocations, freed except for every 64th: the freed
 // memory sits between live blocks, where glibc's free alone never returns
-// it to the system.
-std::vector<std::unique_ptr<char[]>> Burst(std::size_t bytes) {
+// it to the system. (Unused under the sanitizers, whose allocator it is not.)
+[[maybe_unused]] std::vector<std::unique_ptr<char[]>> Burst(std::size_t bytes) {
   constexpr std::size_t kBlock = 2048;
   std::vector<std::unique_ptr<char[]>> all(bytes / kBlock);
   for (auto& b : all) {
