@@ -48,6 +48,13 @@ std::vector<EventRecord> StateAt(sql::Tx& tx, std::int64_t room_nid, std::int64_
   return RoomStore::GetEventsByNid(tx, nids);
 }
 
+// Whether anything /sync reports may have happened after `t`, given the
+// stream position and typing serial now: every change takes one or the
+// other.
+bool MovedPast(const SyncToken& t, std::int64_t pos, std::int64_t typing) {
+  return t.pos < pos || t.typing < typing;
+}
+
 boost::json::object StrippedEvent(const EventRecord& e) {
   return {{"type", e.type},
           {"state_key", e.state_key.value_or("")},
@@ -145,10 +152,9 @@ boost::asio::awaitable<SyncResult> SyncService::Sync(const Requester& who, SyncR
     // wakes the sleep below.
     Notifier::Subscription sub(stream_.notifier(), who.user_id, ex);
     // A long-poll whose token is the latest (the usual re-poll) has nothing
-    // to look at: every change takes a stream position or a typing serial,
-    // so Compute would find nothing. It goes straight to sleep.
+    // to look at: Compute would find nothing. It goes straight to sleep.
     const bool nothing_new = first && since && !req.full_state && req.timeout.count() > 0 &&
-                             since->pos >= stream_.Current() && since->typing >= typing_.Serial();
+                             !MovedPast(*since, stream_.Current(), typing_.Serial());
     if (!nothing_new) {
       SyncResult r = co_await Offload(ctx_.db_pool, compute);
       if (!since || req.full_state || !r.Empty() || stream_.notifier().stopping() ||
@@ -190,11 +196,10 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
         receipts_by_room[room_nid].push_back(std::move(r));
       }
     }
-    // Every room change (event, membership, receipt) takes a stream
-    // position and every typing change a typing serial: with neither past
-    // the token, no room has news and the user's rooms are not even listed.
+    // With nothing past the token, no room has news and the user's rooms
+    // are not even listed.
     const bool rooms_may_have_changed =
-        !since || req.full_state || S < current || since->typing < typing_serial;
+        !since || req.full_state || MovedPast(*since, current, typing_serial);
     std::vector<storage::MembershipRecord> rooms;
     if (rooms_may_have_changed) rooms = RoomStore::RoomsWithHeads(tx, who.user_id);
     // Joined rooms of the answer (index in out.join, room) whose counts,

@@ -32,11 +32,7 @@ std::string InList(const std::string& col, const std::vector<std::string>& value
                    std::vector<sql::Value>& params) {
   if (values.empty()) return "1 = 0";
   std::string out = col + " IN (";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ", ";
-    params.emplace_back(values[i]);
-    out += "$" + std::to_string(params.size());
-  }
+  sql::AppendList(out, params, values.begin(), values.end());
   return out + ")";
 }
 
@@ -68,17 +64,11 @@ std::map<std::int64_t, std::map<std::string, std::string>> DirectoryStore::RoomS
     std::string sql =
         "SELECT cs.room_nid, cs.type, e.json FROM current_state cs JOIN events e ON e.event_nid = "
         "cs.event_nid WHERE cs.state_key = '' AND cs.type IN (";
-    for (std::size_t t = 0; t < types.size(); ++t) {
-      if (t) sql += ", ";
-      params.emplace_back(types[t]);
-      sql += "$" + std::to_string(params.size());
-    }
+    sql::AppendList(sql, params, types.begin(), types.end());
     sql += ") AND cs.room_nid IN (";
-    for (std::size_t j = i; j < std::min(room_nids.size(), i + kBatch); ++j) {
-      if (j > i) sql += ", ";
-      params.emplace_back(room_nids[j]);
-      sql += "$" + std::to_string(params.size());
-    }
+    sql::AppendList(
+        sql, params, room_nids.begin() + static_cast<std::ptrdiff_t>(i),
+        room_nids.begin() + static_cast<std::ptrdiff_t>(std::min(room_nids.size(), i + kBatch)));
     sql += ")";
     for (const auto& r : tx.Query(sql, params).rows) out[r.Int(0)][r.Text(1)] = r.Text(2);
   }

@@ -6,17 +6,6 @@ namespace {
 // Parents per query: well under both engines' limits on parameters.
 constexpr std::size_t kBatch = 200;
 
-// Appends "$k, $k+1, ..." for `values` to `sql` and to `params`.
-void AppendList(std::string& sql, std::vector<sql::Value>& params,
-                std::vector<std::string>::const_iterator begin,
-                std::vector<std::string>::const_iterator end) {
-  for (auto it = begin; it != end; ++it) {
-    if (it != begin) sql += ", ";
-    params.emplace_back(*it);
-    sql += "$" + std::to_string(params.size());
-  }
-}
-
 }  // namespace
 
 std::vector<RelationChild> RelationStore::Children(sql::Tx& tx, const RelationsQuery& q) {
@@ -88,7 +77,7 @@ std::vector<ThreadRoot> RelationStore::ThreadSummaries(sql::Tx& tx, std::int64_t
         "THEN 1 ELSE 0 END) AS mine FROM event_relations r JOIN events c ON c.event_nid = "
         "r.event_nid WHERE r.room_nid = $1 AND r.rel_type = 'm.thread' AND r.stream_pos <= $3 "
         "AND c.redacted_by IS NULL AND r.relates_to IN (";
-    AppendList(
+    sql::AppendList(
         sql, params, parent_ids.begin() + static_cast<std::ptrdiff_t>(i),
         parent_ids.begin() + static_cast<std::ptrdiff_t>(std::min(parent_ids.size(), i + kBatch)));
     sql += ") GROUP BY r.relates_to) g JOIN events e ON e.stream_pos = g.latest";
@@ -113,9 +102,9 @@ std::vector<RelatedChild> RelationStore::ChildrenOf(sql::Tx& tx, std::int64_t ro
         "c.state_key IS NOT NULL, c.origin_server_ts, r.stream_pos FROM event_relations r "
         "JOIN events c ON c.event_nid = r.event_nid WHERE r.room_nid = $1 AND r.stream_pos <= "
         "$2 AND c.redacted_by IS NULL AND r.rel_type IN (";
-    AppendList(sql, params, rel_types.begin(), rel_types.end());
+    sql::AppendList(sql, params, rel_types.begin(), rel_types.end());
     sql += ") AND r.relates_to IN (";
-    AppendList(
+    sql::AppendList(
         sql, params, parent_ids.begin() + static_cast<std::ptrdiff_t>(i),
         parent_ids.begin() + static_cast<std::ptrdiff_t>(std::min(parent_ids.size(), i + kBatch)));
     sql += ") ORDER BY r.stream_pos";

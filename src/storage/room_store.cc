@@ -120,11 +120,8 @@ std::vector<EventRecord> RoomStore::GetEventsByNid(sql::Tx& tx,
   for (std::size_t i = 0; i < nids.size(); i += 100) {
     std::string sql = std::string("SELECT ") + kEventCols + " FROM events WHERE event_nid IN (";
     std::vector<sql::Value> params;
-    for (std::size_t j = i; j < std::min(nids.size(), i + 100); ++j) {
-      if (j > i) sql += ", ";
-      params.emplace_back(nids[j]);
-      sql += "$" + std::to_string(params.size());
-    }
+    sql::AppendList(sql, params, nids.begin() + static_cast<std::ptrdiff_t>(i),
+                    nids.begin() + static_cast<std::ptrdiff_t>(std::min(nids.size(), i + 100)));
     sql += ") ORDER BY stream_pos";
     for (const auto& r : tx.Query(sql, params).rows) out.push_back(ReadEvent(r));
   }
@@ -332,44 +329,31 @@ std::map<std::int64_t, MemberSummary> RoomStore::MemberSummaries(
     sql::Tx& tx, std::string_view viewer, const std::vector<std::int64_t>& room_nids,
     std::size_t max_heroes) {
   std::map<std::int64_t, MemberSummary> out;
+  for (auto nid : room_nids) out[nid];
   constexpr std::size_t kChunk = 500;
   for (std::size_t start = 0; start < room_nids.size(); start += kChunk) {
-    const std::size_t end = std::min(room_nids.size(), start + kChunk);
-    // "room_nid IN (...)" over params [first, first + n).
-    std::vector<sql::Value> rooms;
-    auto in = [&](std::size_t first) {
-      std::string list;
-      for (std::size_t i = 0; i < end - start; ++i) {
-        if (i > 0) list += ", ";
-        list += "CAST($" + std::to_string(first + i) + " AS BIGINT)";
-      }
-      return " FROM memberships WHERE room_nid IN (" + list +
-             ") AND membership IN ('join', 'invite')";
-    };
-    for (std::size_t i = start; i < end; ++i) {
-      rooms.emplace_back(room_nids[i]);
-      out[room_nids[i]];
-    }
-    for (const auto& r : tx.Query("SELECT room_nid, membership, COUNT(*)" + in(1) +
-                                      " GROUP BY room_nid, membership",
-                                  rooms)
-                             .rows) {
+    const auto first = room_nids.begin() + static_cast<std::ptrdiff_t>(start);
+    const auto last =
+        room_nids.begin() + static_cast<std::ptrdiff_t>(std::min(room_nids.size(), start + kChunk));
+    std::vector<sql::Value> params;
+    std::string sql = "SELECT room_nid, membership, COUNT(*) FROM memberships WHERE room_nid IN (";
+    sql::AppendList(sql, params, first, last);
+    sql += ") AND membership IN ('join', 'invite') GROUP BY room_nid, membership";
+    for (const auto& r : tx.Query(sql, params).rows) {
       auto& s = out[r.Int(0)];
       (r.Text(1) == "join" ? s.joined : s.invited) = r.Int(2);
     }
-    std::vector<sql::Value> params;
-    params.reserve(2 + rooms.size());
+    params.clear();
     params.emplace_back(Str(viewer));
     params.emplace_back(static_cast<std::int64_t>(max_heroes));
-    params.insert(params.end(), rooms.begin(), rooms.end());
-    for (const auto& r :
-         tx.Query("SELECT room_nid, user_id FROM (SELECT room_nid, user_id, ROW_NUMBER() OVER "
-                  "(PARTITION BY room_nid ORDER BY user_id) AS n" +
-                      in(3) + " AND user_id <> $1) h WHERE n <= $2 ORDER BY room_nid, n",
-                  params)
-             .rows) {
-      out[r.Int(0)].heroes.push_back(r.Text(1));
-    }
+    sql =
+        "SELECT room_nid, user_id FROM (SELECT room_nid, user_id, ROW_NUMBER() OVER (PARTITION BY "
+        "room_nid ORDER BY user_id) AS n FROM memberships WHERE room_nid IN (";
+    sql::AppendList(sql, params, first, last);
+    sql +=
+        ") AND membership IN ('join', 'invite') AND user_id <> $1) h WHERE n <= $2 ORDER BY "
+        "room_nid, n";
+    for (const auto& r : tx.Query(sql, params).rows) out[r.Int(0)].heroes.push_back(r.Text(1));
   }
   return out;
 }

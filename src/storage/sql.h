@@ -19,6 +19,18 @@ inline const Value kNull{};
 
 enum class Dialect { kSqlite, kPostgres };
 
+// Appends "$k, $k+1, ..." to `sql` for the values in [begin, end), and the
+// values to `params` ($k is the next free placeholder): the inside of an
+// "IN (...)" list.
+template <typename It>
+void AppendList(std::string& sql, std::vector<Value>& params, It begin, It end) {
+  for (auto it = begin; it != end; ++it) {
+    if (it != begin) sql += ", ";
+    params.emplace_back(*it);
+    sql += "$" + std::to_string(params.size());
+  }
+}
+
 // One result row. Integer columns (INTEGER/BIGINT/BOOLEAN) come back as
 // int64, text columns as string, NULL as monostate.
 class Row {

@@ -71,11 +71,8 @@ std::vector<std::pair<std::string, std::string>> UserDataStore::GlobalAccountDat
         "SELECT user_id, content FROM account_data WHERE room_id = '' AND type = $1 AND "
         "user_id IN (";
     std::vector<sql::Value> params{Str(type)};
-    for (std::size_t i = start; i < end; ++i) {
-      if (i > start) sql += ", ";
-      sql += "$" + std::to_string(params.size() + 1);
-      params.push_back(user_ids[i]);
-    }
+    sql::AppendList(sql, params, user_ids.begin() + static_cast<std::ptrdiff_t>(start),
+                    user_ids.begin() + static_cast<std::ptrdiff_t>(end));
     sql += ")";
     for (const auto& r : tx.Query(sql, params).rows) out.emplace_back(r.Text(0), r.Text(1));
   }
@@ -204,8 +201,8 @@ void UserDataStore::AddPushActions(
       if (i > start) sql += ", ";
       sql += "($1, $" + std::to_string(params.size() + 1) + ", $2, $3, $" +
              std::to_string(params.size() + 2) + ")";
-      params.push_back(user_highlight[i].first);
-      params.push_back(std::int64_t{user_highlight[i].second});
+      params.emplace_back(user_highlight[i].first);
+      params.emplace_back(std::int64_t{user_highlight[i].second});
     }
     tx.Query(sql, params);
   }
@@ -240,14 +237,10 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UserDataStore::Unr
   for (std::size_t start = 0; start < room_nids.size(); start += kChunk) {
     const std::size_t end = std::min(room_nids.size(), start + kChunk);
     std::vector<sql::Value> params;
-    params.reserve(1 + end - start);
     params.emplace_back(Str(user_id));
     std::string in;
-    for (std::size_t i = start; i < end; ++i) {
-      if (i > start) in += ", ";
-      params.emplace_back(room_nids[i]);
-      in += "CAST($" + std::to_string(params.size()) + " AS BIGINT)";
-    }
+    sql::AppendList(in, params, room_nids.begin() + static_cast<std::ptrdiff_t>(start),
+                    room_nids.begin() + static_cast<std::ptrdiff_t>(end));
     // Each room's read position once, then an index range of its push
     // actions after it. PostgreSQL needs the positions materialised first
     // (otherwise it looks the receipt up again for every unread row);
