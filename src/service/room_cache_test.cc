@@ -99,18 +99,25 @@ TEST_P(RoomWriterCacheTest, ConcurrentSendsToOneRoomFormOneChain) {
   const std::string room = CreateRoom(alice);
   Say(alice, room, "warm the cache");
 
+  constexpr std::size_t kSenders = 8;
   std::atomic<bool> holding{false};
   std::vector<std::thread> threads;
   threads.emplace_back([&] {
     hs_->stream.Write([&](sql::Tx&, Stream::NextPos&, Stream::Effects&) {
       holding = true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      // Until writes wait behind this one, so that they form a batch: as
+      // many as the database pool has threads (two here), however slowly
+      // a loaded machine starts them.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (hs_->stream.Queued() < 2 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     });
   });
   while (!holding) std::this_thread::yield();
-  constexpr int kSenders = 8;
   std::atomic<int> refused{0};
-  for (int i = 0; i < kSenders; ++i) {
+  for (std::size_t i = 0; i < kSenders; ++i) {
     threads.emplace_back([&, i] {
       hs_->RunSync(hs_->rooms.Send(alice, room, "m.room.message",
                                    {{"msgtype", "m.text"}, {"body", "m" + std::to_string(i)}},

@@ -89,16 +89,17 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
           continue;
         }
         const std::int64_t before = next;
-        tx.Query("SAVEPOINT vigie_write");
+        tx.Defer("SAVEPOINT vigie_write");
         try {
           (*j->fn)(tx, alloc, j->effects);
-          tx.Query("RELEASE SAVEPOINT vigie_write");
+          tx.Defer("RELEASE SAVEPOINT vigie_write");
+          tx.Flush();  // what the write deferred fails it, not the next one
         } catch (...) {
           j->error = std::current_exception();
           j->effects = {};
           next = before;
-          tx.Query("ROLLBACK TO SAVEPOINT vigie_write");
-          tx.Query("RELEASE SAVEPOINT vigie_write");
+          tx.Defer("ROLLBACK TO SAVEPOINT vigie_write");
+          tx.Defer("RELEASE SAVEPOINT vigie_write");
         }
       }
     });

@@ -163,6 +163,12 @@ class Stream {
   std::uint64_t BatchesCommitted() const { return batches_.load(std::memory_order_relaxed); }
   std::uint64_t WritesCommitted() const { return writes_.load(std::memory_order_relaxed); }
 
+  // Writes waiting for the running batch to end.
+  std::size_t Queued() const {
+    std::lock_guard lock(queue_mu_);
+    return queue_.size();
+  }
+
   Notifier& notifier() { return notifier_; }
   const ChangeLog& changes() const { return changes_; }
 
@@ -178,7 +184,7 @@ class Stream {
   void RunBatch(const std::vector<Job*>& batch);
 
   sql::Database& db_;
-  std::mutex queue_mu_;
+  mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::vector<Job*> queue_;  // guarded by queue_mu_
   bool leading_ = false;     // a batch is running; guarded by queue_mu_

@@ -56,7 +56,11 @@ TEST_P(StreamTest, ConcurrentWritesCommitTogetherAndFailAlone) {
   threads.emplace_back([&] {
     hs_->stream.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects&) {
       first_running = true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (hs_->stream.Queued() < static_cast<std::size_t>(kThreads - 1) &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
       positions[0] = next();
       tx.Query("INSERT INTO stream_test (k, pos) VALUES ('w0', $1)", {positions[0]});
     });
@@ -73,6 +77,12 @@ TEST_P(StreamTest, ConcurrentWritesCommitTogetherAndFailAlone) {
           });
         } else if (i == 7) {
           Insert("taken");  // a failing statement: the key exists
+        } else if (i == 9) {
+          // The same, deferred: it fails this write, not the next one.
+          hs_->stream.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects&) {
+            tx.Defer("INSERT INTO stream_test (k, pos) VALUES ('w9', $1)", {next()});
+            tx.Defer("INSERT INTO stream_test (k, pos) VALUES ('taken', $1)", {next()});
+          });
         } else {
           positions[i] = Insert("w" + std::to_string(i));
         }
@@ -89,24 +99,26 @@ TEST_P(StreamTest, ConcurrentWritesCommitTogetherAndFailAlone) {
   EXPECT_TRUE(failed[4]);
   EXPECT_EQ(errors[4], ErrorCode::kForbidden);
   EXPECT_TRUE(failed[7]);
+  EXPECT_TRUE(failed[9]);
   auto keys = Keys();
   EXPECT_EQ(keys.count("thrown"), 0u);
+  EXPECT_EQ(keys.count("w9"), 0u);
   std::set<std::int64_t> unique;
   for (int i = 0; i < kThreads; ++i) {
-    if (i == 4 || i == 7) continue;
+    if (i == 4 || i == 7 || i == 9) continue;
     EXPECT_FALSE(failed[i]) << i;
     EXPECT_EQ(keys.count("w" + std::to_string(i)), 1u) << i;
     EXPECT_GT(positions[i], 0) << i;
     EXPECT_LE(positions[i], hs_->stream.Current());
     unique.insert(positions[i]);
   }
-  EXPECT_EQ(unique.size(), static_cast<std::size_t>(kThreads - 2));
+  EXPECT_EQ(unique.size(), static_cast<std::size_t>(kThreads - 3));
   // Positions stay dense: a failed write's positions are given again.
-  EXPECT_EQ(*unique.rbegin() - *unique.begin(), kThreads - 3);
+  EXPECT_EQ(*unique.rbegin() - *unique.begin(), kThreads - 4);
 
   const auto writes = hs_->stream.WritesCommitted() - writes_before;
   const auto batches = hs_->stream.BatchesCommitted() - batches_before;
-  EXPECT_EQ(writes, static_cast<std::uint64_t>(kThreads - 2 + 1));
+  EXPECT_EQ(writes, static_cast<std::uint64_t>(kThreads - 3 + 1));
   EXPECT_LT(batches, writes);  // the queued writes shared a transaction
 }
 

@@ -424,9 +424,9 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
     // End-to-end encryption: the device's to-device inbox and key counts,
     // and (incrementally) whose device lists changed.
     if (!who.device_id.empty()) {
-      if (since && storage::E2eStore::HasToDeviceUpTo(tx, who.user_id, who.device_id, S)) {
-        *delivered_to_device_upto = S;
-      }
+      // (Before a first sync nothing was delivered: no position is acked.)
+      auto device = storage::E2eStore::SyncStateOf(tx, who.user_id, who.device_id, since ? S : -1);
+      if (device.acked_to_device) *delivered_to_device_upto = S;
       if (changed(Change::kToDevice)) {
         for (const auto& m :
              storage::E2eStore::ToDeviceFor(tx, who.user_id, who.device_id, S, current)) {
@@ -435,13 +435,8 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
         }
       }
       out.one_time_keys_count = {{"signed_curve25519", 0}};
-      for (const auto& [alg, n] :
-           storage::E2eStore::OneTimeKeyCounts(tx, who.user_id, who.device_id)) {
-        out.one_time_keys_count[alg] = n;
-      }
-      for (auto& t : storage::E2eStore::UnusedFallbackKeyTypes(tx, who.user_id, who.device_id)) {
-        out.unused_fallback_key_types.emplace_back(t);
-      }
+      for (const auto& [alg, n] : device.one_time_keys) out.one_time_keys_count[alg] = n;
+      for (auto& t : device.unused_fallback) out.unused_fallback_key_types.emplace_back(t);
     }
     if (since && (changed(Change::kDeviceList) || changed(Change::kMembership))) {
       auto delta = DeviceListChanges(tx, who.user_id, S, current);

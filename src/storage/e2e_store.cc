@@ -1,5 +1,7 @@
 #include "storage/e2e_store.h"
 
+#include <algorithm>
+
 namespace vigie::storage {
 namespace {
 
@@ -144,14 +146,30 @@ std::optional<ClaimedKey> E2eStore::ClaimFallbackKey(sql::Tx& tx, std::string_vi
   return ClaimedKey{std::string(algorithm) + ":" + res.rows[0].Text(0), res.rows[0].Text(1)};
 }
 
-std::vector<std::string> E2eStore::UnusedFallbackKeyTypes(sql::Tx& tx, std::string_view user_id,
-                                                          std::string_view device_id) {
+E2eStore::DeviceSyncState E2eStore::SyncStateOf(sql::Tx& tx, std::string_view user_id,
+                                                std::string_view device_id, std::int64_t acked) {
   auto res = tx.Query(
-      "SELECT algorithm FROM e2e_fallback_keys WHERE user_id = $1 AND device_id = $2 AND used = 0 "
-      "ORDER BY algorithm",
-      {Str(user_id), Str(device_id)});
-  std::vector<std::string> out;
-  for (const auto& r : res.rows) out.push_back(r.Text(0));
+      "SELECT 0, algorithm, COUNT(*) FROM e2e_one_time_keys WHERE user_id = $1 AND device_id = $2 "
+      "GROUP BY algorithm "
+      "UNION ALL SELECT 1, algorithm, 0 FROM e2e_fallback_keys WHERE user_id = $1 AND "
+      "device_id = $2 AND used = 0 "
+      "UNION ALL SELECT 2, '', 0 FROM (SELECT 1 FROM to_device_messages WHERE user_id = $1 AND "
+      "device_id = $2 AND stream_pos <= $3 LIMIT 1) t",
+      {Str(user_id), Str(device_id), acked});
+  DeviceSyncState out;
+  for (const auto& r : res.rows) {
+    switch (r.Int(0)) {
+      case 0:
+        out.one_time_keys[r.Text(1)] = r.Int(2);
+        break;
+      case 1:
+        out.unused_fallback.push_back(r.Text(1));
+        break;
+      default:
+        out.acked_to_device = true;
+    }
+  }
+  std::sort(out.unused_fallback.begin(), out.unused_fallback.end());
   return out;
 }
 
@@ -255,16 +273,6 @@ std::int64_t E2eStore::DeleteToDeviceUpTo(sql::Tx& tx, std::string_view user_id,
           "$3",
           {Str(user_id), Str(device_id), upto})
       .affected;
-}
-
-bool E2eStore::HasToDeviceUpTo(sql::Tx& tx, std::string_view user_id, std::string_view device_id,
-                               std::int64_t upto) {
-  return tx
-      .QueryOne(
-          "SELECT 1 FROM to_device_messages WHERE user_id = $1 AND device_id = $2 AND stream_pos "
-          "<= $3 LIMIT 1",
-          {Str(user_id), Str(device_id), upto})
-      .has_value();
 }
 
 bool E2eStore::AddToDeviceTxn(sql::Tx& tx, std::string_view user_id, std::string_view device_id,

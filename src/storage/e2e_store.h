@@ -71,8 +71,18 @@ class E2eStore {
   static std::optional<ClaimedKey> ClaimFallbackKey(sql::Tx& tx, std::string_view user_id,
                                                     std::string_view device_id,
                                                     std::string_view algorithm);
-  static std::vector<std::string> UnusedFallbackKeyTypes(sql::Tx& tx, std::string_view user_id,
-                                                         std::string_view device_id);
+
+  // What every /sync tells a device, read in one statement: its unclaimed
+  // one-time keys per algorithm, its unused fallback key algorithms
+  // (sorted), and whether it has to-device messages at or below `acked`
+  // (delivered by an earlier sync, so now deletable).
+  struct DeviceSyncState {
+    std::map<std::string, std::int64_t> one_time_keys;
+    std::vector<std::string> unused_fallback;
+    bool acked_to_device = false;
+  };
+  static DeviceSyncState SyncStateOf(sql::Tx& tx, std::string_view user_id,
+                                     std::string_view device_id, std::int64_t acked);
 
   // Cross-signing keys: key_type is master, self_signing or user_signing.
   struct CrossSigningKey {
@@ -111,8 +121,6 @@ class E2eStore {
   // Deletes the messages at or below `upto`; returns how many.
   static std::int64_t DeleteToDeviceUpTo(sql::Tx& tx, std::string_view user_id,
                                          std::string_view device_id, std::int64_t upto);
-  static bool HasToDeviceUpTo(sql::Tx& tx, std::string_view user_id, std::string_view device_id,
-                              std::int64_t upto);
   // Records a send's transaction id; false if it was already recorded.
   static bool AddToDeviceTxn(sql::Tx& tx, std::string_view user_id, std::string_view device_id,
                              std::string_view txn_id, std::int64_t ts);

@@ -71,7 +71,7 @@ std::optional<RoomRecord> RoomStore::GetRoomByNid(sql::Tx& tx, std::int64_t room
 
 void RoomStore::UpdateRoomHead(sql::Tx& tx, std::int64_t room_nid, std::int64_t last_event_nid,
                                std::int64_t depth, std::int64_t state_group) {
-  tx.Query("UPDATE rooms SET last_event_nid = $1, depth = $2, state_group = $3 WHERE room_nid = $4",
+  tx.Defer("UPDATE rooms SET last_event_nid = $1, depth = $2, state_group = $3 WHERE room_nid = $4",
            {last_event_nid, depth, state_group, room_nid});
 }
 
@@ -129,7 +129,7 @@ std::vector<EventRecord> RoomStore::GetEventsByNid(sql::Tx& tx,
 }
 
 void RoomStore::SetEventStateGroup(sql::Tx& tx, std::int64_t event_nid, std::int64_t group) {
-  tx.Query("UPDATE events SET state_group = $1 WHERE event_nid = $2", {group, event_nid});
+  tx.Defer("UPDATE events SET state_group = $1 WHERE event_nid = $2", {group, event_nid});
 }
 
 void RoomStore::MarkRedacted(sql::Tx& tx, std::int64_t event_nid, std::string_view redacted_by,
@@ -222,7 +222,7 @@ StateMap RoomStore::StateAt(sql::Tx& tx, std::int64_t room_nid, std::int64_t upt
 
 void RoomStore::SetCurrentState(sql::Tx& tx, std::int64_t room_nid, const StateKeyPair& key,
                                 std::int64_t event_nid) {
-  tx.Query(
+  tx.Defer(
       "INSERT INTO current_state (room_nid, type, state_key, event_nid) VALUES ($1, $2, $3, $4) "
       "ON CONFLICT (room_nid, type, state_key) DO UPDATE SET event_nid = excluded.event_nid",
       {room_nid, key.first, key.second, event_nid});
@@ -383,7 +383,7 @@ std::vector<std::string> RoomStore::UsersSharingRooms(sql::Tx& tx, std::string_v
 void RoomStore::AddRelation(sql::Tx& tx, std::int64_t event_nid, std::int64_t room_nid,
                             std::string_view relates_to, std::string_view rel_type,
                             std::int64_t stream_pos) {
-  tx.Query(
+  tx.Defer(
       "INSERT INTO event_relations (event_nid, room_nid, relates_to, rel_type, stream_pos) VALUES "
       "($1, $2, $3, $4, $5)",
       {event_nid, room_nid, Str(relates_to), Str(rel_type), stream_pos});
@@ -400,7 +400,7 @@ std::optional<std::string> RoomStore::FindTxn(sql::Tx& tx, std::string_view user
 
 void RoomStore::InsertTxn(sql::Tx& tx, std::string_view user_id, std::string_view device_id,
                           std::string_view txn_id, std::string_view event_id, std::int64_t ts) {
-  tx.Query(
+  tx.Defer(
       "INSERT INTO event_txns (user_id, device_id, txn_id, event_id, ts) VALUES ($1, $2, $3, $4, "
       "$5)",
       {Str(user_id), Str(device_id), Str(txn_id), Str(event_id), ts});

@@ -74,6 +74,14 @@ class Tx {
   virtual Result Query(std::string_view sql, const std::vector<Value>& params = {}) = 0;
   // Runs one statement and returns its first row, if any.
   std::optional<Row> QueryOne(std::string_view sql, const std::vector<Value>& params = {});
+  // Runs a statement whose result is not needed, now or together with the
+  // next Query, Flush or the commit: PostgreSQL sends them in one round
+  // trip, and its error surfaces there. Statements run in the order given.
+  virtual void Defer(std::string_view sql, const std::vector<Value>& params = {}) {
+    Query(sql, params);
+  }
+  // Runs what was deferred now; throws its error.
+  virtual void Flush() {}
 };
 
 class Database {

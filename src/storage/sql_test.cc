@@ -289,6 +289,53 @@ TEST_P(SqlTest, ExceptionRollsBackAndPropagates) {
   EXPECT_EQ(Count("items"), 1);
 }
 
+TEST_P(SqlTest, DeferredStatementsRunInOrderBeforeTheNextOne) {
+  // The batching writer's pattern: a failed step rolls back to its
+  // savepoint, the others stay.
+  db().Write([&](Tx& tx) {
+    InsertItem(tx, 1);
+    tx.Defer("SAVEPOINT step");
+    InsertItem(tx, 2);
+    tx.Defer("ROLLBACK TO SAVEPOINT step");
+    tx.Defer("RELEASE SAVEPOINT step");
+    tx.Defer("SAVEPOINT step");
+    // Runs after the rollback: it sees item 1 only.
+    EXPECT_EQ(tx.QueryOne("SELECT COUNT(*) FROM items")->Int(0), 1);
+    InsertItem(tx, 3);
+    tx.Defer("RELEASE SAVEPOINT step");
+  });
+  EXPECT_EQ(Count("items"), 2);
+  EXPECT_THROW(Item(2), std::runtime_error);
+  // Deferred until the commit: still run, in order.
+  db().Write([&](Tx& tx) {
+    tx.Defer("SAVEPOINT last");
+    InsertItem(tx, 4);
+    tx.Defer("ROLLBACK TO SAVEPOINT last");
+  });
+  EXPECT_EQ(Count("items"), 2);
+}
+
+TEST_P(SqlTest, ADeferredStatementsErrorFailsTheTransaction) {
+  // Surfacing at the next statement...
+  EXPECT_THROW(db().Write([&](Tx& tx) {
+    InsertItem(tx, 1);
+    tx.Defer("RELEASE SAVEPOINT never_made");
+    InsertItem(tx, 2);
+  }),
+               DbError);
+  // ...or at the commit.
+  EXPECT_THROW(db().Write([&](Tx& tx) {
+    InsertItem(tx, 1);
+    tx.Defer("ROLLBACK TO SAVEPOINT never_made");
+  }),
+               DbError);
+  EXPECT_EQ(Count("items"), 0);
+  // A transaction that only deferred statements has nothing to do.
+  db().Write([&](Tx& tx) { tx.Defer("SAVEPOINT unused"); });
+  db().Write([&](Tx& tx) { InsertItem(tx, 5); });
+  EXPECT_EQ(Count("items"), 1);
+}
+
 TEST_P(SqlTest, CommitPersistsAcrossRestart) {
   std::int64_t n = db().Write([&](Tx& tx) {
     InsertItem(tx, 7, std::int64_t{70}, kNull, std::string("kept"));

@@ -204,19 +204,19 @@ void UserDataStore::AddPushActions(
       params.emplace_back(user_highlight[i].first);
       params.emplace_back(std::int64_t{user_highlight[i].second});
     }
-    tx.Query(sql, params);
+    tx.Defer(sql, params);
   }
 }
 
 void UserDataStore::ClearPushActions(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
                                      std::int64_t upto_pos, std::string_view thread_id) {
   if (thread_id.empty()) {
-    tx.Query(
+    tx.Defer(
         "DELETE FROM event_push_actions WHERE room_nid = $1 AND user_id = $2 AND stream_pos <= $3",
         {room_nid, Str(user_id), upto_pos});
     return;
   }
-  tx.Query(
+  tx.Defer(
       "DELETE FROM event_push_actions WHERE room_nid = $1 AND user_id = $2 AND stream_pos <= $3 "
       "AND thread_id = $4",
       {room_nid, Str(user_id), upto_pos, Str(thread_id)});

@@ -17,6 +17,10 @@
 //  - A connection found broken (server restart, terminated backend) is
 //    dropped and reopened on next use; a transaction whose BEGIN hits a dead
 //    connection is retried once on a fresh one.
+//  - Fewer round trips: BEGIN goes out with the transaction's first
+//    statement, and statements given to `Defer` (savepoints) with the next
+//    statement or the COMMIT, in libpq's pipeline mode. A transaction that
+//    runs no statement sends nothing.
 #include <libpq-fe.h>
 
 #include <algorithm>
@@ -181,54 +185,61 @@ Result ConvertResult(const PGresult* res) {
 // a time (the pool hands it out exclusively).
 class PgConnection : public Tx {
  public:
-  PgConnection(const std::string& conninfo, std::uint64_t generation)
-      : conn_(PQconnectdb(conninfo.c_str())), generation_(generation) {
-    if (!conn_) throw DbError("postgres connect: out of memory");
-    if (PQstatus(conn_.get()) != CONNECTION_OK) {
-      // The conninfo is left out: it may hold a password.
-      throw DbError("postgres connect: " + TrimmedMessage(PQerrorMessage(conn_.get())));
-    }
-    // Notices ("relation already exists, skipping"...) would go to stderr.
-    PQsetNoticeProcessor(
-        conn_.get(), [](void*, const char*) {}, nullptr);
-    if (PQsetClientEncoding(conn_.get(), "UTF8") != 0) {
-      throw DbError("postgres connect: cannot set client_encoding to UTF8: " +
-                    TrimmedMessage(PQerrorMessage(conn_.get())));
-    }
+  PgConnection(std::string conninfo, std::uint64_t generation)
+      : conninfo_(std::move(conninfo)), generation_(generation) {
+    Connect();
   }
 
   Dialect dialect() const override { return Dialect::kPostgres; }
 
   Result Query(std::string_view sql, const std::vector<Value>& params) override {
-    const std::string& name = Prepare(sql);
-    // Text-format parameters are NUL-terminated strings; numbers are
-    // formatted into `scratch` first. The reserve() keeps c_str() stable.
-    std::vector<std::string> scratch;
-    scratch.reserve(params.size());
-    std::vector<const char*> values(params.size(), nullptr);
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      const Value& v = params[i];
-      if (auto p = std::get_if<std::int64_t>(&v)) {
-        values[i] = scratch.emplace_back(std::to_string(*p)).c_str();
-      } else if (auto p = std::get_if<double>(&v)) {
-        values[i] = scratch.emplace_back(FormatDouble(*p)).c_str();
-      } else if (auto p = std::get_if<std::string>(&v)) {
-        if (p->find('\0') != std::string::npos) {
-          // libpq would silently cut the value at the NUL.
-          throw DbError("postgres: text parameter $" + std::to_string(i + 1) +
-                        " contains a NUL byte, in: " + Abbreviate(sql));
-        }
-        values[i] = p->c_str();
+    if (deferred_.empty()) return Execute(sql, params);
+    deferred_.push_back({std::string(sql), params});
+    ResultPtr res = SendDeferred();
+    return ConvertResult(res.get());
+  }
+
+  void Defer(std::string_view sql, const std::vector<Value>& params) override {
+    deferred_.push_back({std::string(sql), params});
+  }
+
+  void Flush() override {
+    if (!deferred_.empty()) SendDeferred();
+  }
+
+  // Starts a transaction: its BEGIN goes out with the first statement.
+  void DeferBegin(const char* begin) {
+    deferred_.clear();
+    deferred_.push_back({begin, {}});
+    begin_deferred_ = true;
+  }
+
+  // Commits what the transaction did, with any deferred statements, in one
+  // round trip. A transaction that did nothing never began.
+  void Commit() {
+    if (begin_deferred_ && deferred_.size() == 1) {
+      deferred_.clear();
+      begin_deferred_ = false;
+      return;
+    }
+    std::string tag;
+    if (deferred_.empty()) {
+      if (InFailedTransaction()) {
+        // The callback caught a statement's error and went on; PostgreSQL
+        // would turn the COMMIT into a silent ROLLBACK.
+        throw DbError("postgres: transaction rolled back: a statement in it failed (" +
+                      last_error_ + ")");
       }
+      tag = Command("COMMIT");
+    } else {
+      deferred_.push_back({"COMMIT", {}});
+      ResultPtr res = SendDeferred();
+      tag = PQcmdStatus(res.get());
     }
-    ResultPtr res(PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(params.size()),
-                                 values.data(), nullptr, nullptr, 0));
-    Result result = Finish(res.get(), sql);
-    const char* tag = PQcmdStatus(res.get());
-    if (StartsWith(tag, "CREATE") || StartsWith(tag, "ALTER") || StartsWith(tag, "DROP")) {
-      changed_schema_ = true;
+    if (tag != "COMMIT") {
+      throw DbError("postgres: transaction rolled back by the server at COMMIT (" + last_error_ +
+                    ")");
     }
-    return result;
   }
 
   // Runs one or more statements with the simple protocol (no parameters).
@@ -247,6 +258,8 @@ class PgConnection : public Tx {
   // Ends any open transaction; never throws. Marks the connection broken
   // if that fails, so that the pool drops it.
   void RollbackQuietly() noexcept {
+    deferred_.clear();
+    begin_deferred_ = false;
     PGTransactionStatusType st = PQtransactionStatus(conn_.get());
     if (st == PQTRANS_IDLE) return;
     if (st != PQTRANS_INTRANS && st != PQTRANS_INERROR) {
@@ -260,7 +273,6 @@ class PgConnection : public Tx {
   bool Usable() const { return !broken_ && PQstatus(conn_.get()) == CONNECTION_OK; }
   bool Idle() const { return PQtransactionStatus(conn_.get()) == PQTRANS_IDLE; }
   bool InFailedTransaction() const { return PQtransactionStatus(conn_.get()) == PQTRANS_INERROR; }
-  const std::string& last_error() const { return last_error_; }
   std::size_t cached_statements() const { return statements_.size(); }
   std::uint64_t generation() const { return generation_; }
   // Whether a statement changed the schema since the last call.
@@ -275,6 +287,156 @@ class PgConnection : public Tx {
   }
 
  private:
+  // A statement's parameters as libpq takes them: NUL-terminated text, the
+  // numbers formatted into `scratch` (reserved, so c_str() stays put).
+  struct Params {
+    Params(const std::vector<Value>& params, std::string_view sql)
+        : values(params.size(), nullptr) {
+      scratch.reserve(params.size());
+      for (std::size_t i = 0; i < params.size(); ++i) {
+        const Value& v = params[i];
+        if (auto p = std::get_if<std::int64_t>(&v)) {
+          values[i] = scratch.emplace_back(std::to_string(*p)).c_str();
+        } else if (auto p = std::get_if<double>(&v)) {
+          values[i] = scratch.emplace_back(FormatDouble(*p)).c_str();
+        } else if (auto p = std::get_if<std::string>(&v)) {
+          if (p->find('\0') != std::string::npos) {
+            // libpq would silently cut the value at the NUL.
+            throw DbError("postgres: text parameter $" + std::to_string(i + 1) +
+                          " contains a NUL byte, in: " + Abbreviate(sql));
+          }
+          values[i] = p->c_str();
+        }
+      }
+    }
+    int size() const { return static_cast<int>(values.size()); }
+    std::vector<std::string> scratch;
+    std::vector<const char*> values;
+  };
+
+  // A statement waiting to go out with the next one.
+  struct Deferred {
+    std::string sql;
+    std::vector<Value> params;
+  };
+
+  // Runs one statement, alone.
+  Result Execute(std::string_view sql, const std::vector<Value>& params) {
+    const std::string& name = Prepare(sql);
+    Params p(params, sql);
+    ResultPtr res(
+        PQexecPrepared(conn_.get(), name.c_str(), p.size(), p.values.data(), nullptr, nullptr, 0));
+    Result result = Finish(res.get(), sql);
+    NoteSchemaChange(res.get());
+    return result;
+  }
+
+  void NoteSchemaChange(const PGresult* res) {
+    const char* tag = PQcmdStatus(const_cast<PGresult*>(res));
+    if (StartsWith(tag, "CREATE") || StartsWith(tag, "ALTER") || StartsWith(tag, "DROP")) {
+      changed_schema_ = true;
+    }
+  }
+
+  // Sends every deferred statement; returns the last one's result, or
+  // throws the first error. When they start with the transaction's BEGIN
+  // and the connection turns out dead before it ran (an idle connection
+  // whose server went away), nothing ran: one retry on a new connection.
+  ResultPtr SendDeferred() {
+    std::vector<Deferred> stmts = std::exchange(deferred_, {});
+    const bool with_begin = std::exchange(begin_deferred_, false);
+    std::vector<ResultPtr> results;
+    for (bool retried = false;; retried = true) {
+      bool began = false;
+      try {
+        results = Pipeline(stmts);
+        began = !results.empty() && PQresultStatus(results[0].get()) == PGRES_COMMAND_OK;
+      } catch (const DbError&) {
+        if (!with_begin || retried || Usable()) throw;
+      }
+      if (!with_begin || retried || began || Usable()) break;
+      Reconnect();
+    }
+    for (std::size_t i = 0; i < stmts.size(); ++i) {
+      const PGresult* r = i < results.size() ? results[i].get() : nullptr;
+      Finish(r, stmts[i].sql);  // throws on error
+      NoteSchemaChange(r);
+    }
+    return std::move(results.back());
+  }
+
+  // Sends the statements in one round trip (libpq's pipeline mode) and
+  // collects their results in order; fewer if the connection failed.
+  // Statements with parameters run prepared, the others (BEGIN, SAVEPOINT)
+  // unnamed.
+  std::vector<ResultPtr> Pipeline(const std::vector<Deferred>& stmts) {
+    std::vector<const std::string*> names(stmts.size(), nullptr);
+    for (std::size_t i = 0; i < stmts.size(); ++i) {
+      if (!stmts[i].params.empty()) names[i] = &Prepare(stmts[i].sql);
+    }
+    std::vector<Params> params;
+    params.reserve(stmts.size());
+    for (const auto& st : stmts) params.emplace_back(st.params, st.sql);
+    PGconn* c = conn_.get();
+    std::vector<ResultPtr> results;
+    if (PQenterPipelineMode(c) != 1) {
+      broken_ = true;
+      return results;
+    }
+    bool sent = true;
+    for (std::size_t i = 0; sent && i < stmts.size(); ++i) {
+      const Params& p = params[i];
+      sent = (names[i] ? PQsendQueryPrepared(c, names[i]->c_str(), p.size(), p.values.data(),
+                                             nullptr, nullptr, 0)
+                       : PQsendQueryParams(c, stmts[i].sql.c_str(), 0, nullptr, nullptr, nullptr,
+                                           nullptr, 0)) == 1;
+    }
+    if (sent && PQpipelineSync(c) == 1) {
+      // Each statement's results end with a null, and the sync point ends
+      // the pipeline; two nulls in a row mean nothing more will come.
+      bool after_null = false;
+      for (;;) {
+        PGresult* r = PQgetResult(c);
+        if (!r) {
+          if (after_null || PQstatus(c) != CONNECTION_OK) break;
+          after_null = true;
+          continue;
+        }
+        after_null = false;
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+          PQclear(r);
+          break;
+        }
+        results.emplace_back(r);
+      }
+    }
+    if (PQexitPipelineMode(c) != 1) broken_ = true;
+    return results;
+  }
+
+  // Replaces the server connection by a fresh one (nothing prepared yet).
+  void Reconnect() {
+    Connect();
+    statements_.clear();
+    broken_ = false;
+  }
+
+  void Connect() {
+    conn_.reset(PQconnectdb(conninfo_.c_str()));
+    if (!conn_) throw DbError("postgres connect: out of memory");
+    if (PQstatus(conn_.get()) != CONNECTION_OK) {
+      // The conninfo is left out: it may hold a password.
+      throw DbError("postgres connect: " + TrimmedMessage(PQerrorMessage(conn_.get())));
+    }
+    // Notices ("relation already exists, skipping"...) would go to stderr.
+    PQsetNoticeProcessor(
+        conn_.get(), [](void*, const char*) {}, nullptr);
+    if (PQsetClientEncoding(conn_.get(), "UTF8") != 0) {
+      throw DbError("postgres connect: cannot set client_encoding to UTF8: " +
+                    TrimmedMessage(PQerrorMessage(conn_.get())));
+    }
+  }
+
   const std::string& Prepare(std::string_view sql) {
     std::string key(sql);
     auto it = statements_.find(key);
@@ -315,7 +477,12 @@ class PgConnection : public Tx {
     throw DbError(text);
   }
 
+  const std::string conninfo_;
   ConnPtr conn_;
+  // Statements queued by Defer, and the transaction's BEGIN: sent with the
+  // next statement, in the same round trip.
+  std::vector<Deferred> deferred_;
+  bool begin_deferred_ = false;  // deferred_ starts with a BEGIN not yet sent
   std::unordered_map<std::string, std::string> statements_;  // SQL text -> name
   std::uint64_t statement_counter_ = 0;
   std::uint64_t generation_ = 0;  // the database's schema generation when cleared
@@ -400,16 +567,8 @@ class PostgresDatabase : public Database {
 
   void Run(const char* begin, const std::function<void(Tx&)>& fn) {
     Lease lease(this);
-    try {
-      lease.conn().Command(begin);
-    } catch (const DbError&) {
-      // An idle connection whose server went away is only found out now.
-      // Nothing has run yet, so one retry on a new connection is safe.
-      if (lease.conn().Usable()) throw;
-      lease.Reconnect();
-      lease.conn().Command(begin);
-    }
     PgConnection& c = lease.conn();
+    c.DeferBegin(begin);
     // Cached plans of other connections may be stale after DDL (see
     // ExecScript), committed or not.
     struct BumpIfSchemaChanged {
@@ -421,15 +580,7 @@ class PostgresDatabase : public Database {
     } bump{c, generation_};
     try {
       fn(c);
-      if (c.InFailedTransaction()) {
-        // The callback caught a statement's error and went on; PostgreSQL
-        // would turn the COMMIT into a silent ROLLBACK.
-        throw DbError("postgres: transaction rolled back: a statement in it failed (" +
-                      c.last_error() + ")");
-      }
-      if (c.Command("COMMIT") != "COMMIT") {
-        throw DbError("postgres: transaction rolled back by the server at COMMIT");
-      }
+      c.Commit();
     } catch (...) {
       c.RollbackQuietly();
       throw;
