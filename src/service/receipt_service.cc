@@ -66,6 +66,7 @@ void Apply(sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx, const std::s
         {user_id, mk.type, mk.thread_id, mk.event_id, ev->stream_pos, NowMs(), next()});
     fx.Changed(Change::kReceipt);
     UserDataStore::ClearPushActions(tx, room->room_nid, user_id, ev->stream_pos, mk.thread_id);
+    fx.Changed(Change::kUnread, user_id);
     fx.wake.insert(user_id);
     if (mk.type == "m.read") {
       for (const auto& member : RoomStore::RoomMembers(tx, room->room_nid)) {

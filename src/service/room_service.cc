@@ -265,6 +265,8 @@ class RoomWriter {
       }
     }
     if (push_) {
+      // The sender's own event may mark what came before as read.
+      effects_.Changed(Change::kUnread, sender);
       push_->OnEvent(tx_,
                      {s_.room.room_nid, rec.stream_pos, &pdu, &members, version_,
                       StateEvent("m.room.create", ""), StateEvent("m.room.power_levels", ""),

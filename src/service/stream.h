@@ -83,8 +83,9 @@ enum class Change : std::uint8_t {
   kPresence,     // anyone's presence
   kToDevice,     // a to-device message, per recipient
   kAccountData,  // account data, per owner
+  kUnread,       // a user's push actions cleared (by a receipt or their own event), per user
 };
-inline constexpr std::size_t kChangeKinds = 6;
+inline constexpr std::size_t kChangeKinds = 7;
 
 // Where each kind last changed, so that an incremental /sync asks the
 // database only about the kinds that changed since its token (most syncs
@@ -105,7 +106,7 @@ class ChangeLog {
 
  private:
   static bool PerUser(Change kind) {
-    return kind == Change::kToDevice || kind == Change::kAccountData;
+    return kind == Change::kToDevice || kind == Change::kAccountData || kind == Change::kUnread;
   }
   const std::size_t max_users_;
   mutable std::mutex mu_;

@@ -169,6 +169,55 @@ boost::asio::awaitable<SyncResult> SyncService::Sync(const Requester& who, SyncR
   }
 }
 
+std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> SyncService::UnreadCounts(
+    sql::Tx& tx, const std::string& user_id, const std::vector<std::int64_t>& room_nids,
+    std::int64_t current) {
+  const ChangeLog& changes = stream_.changes();
+  std::vector<std::pair<std::int64_t, std::int64_t>> known;  // room, counted up to
+  std::vector<std::int64_t> unknown;
+  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> out;
+  {
+    std::lock_guard lock(unread_mu_);
+    auto user = unread_.find(user_id);
+    for (std::int64_t nid : room_nids) {
+      if (user != unread_.end()) {
+        auto it = user->second.find(nid);
+        if (it != user->second.end() && it->second.upto <= current &&
+            !changes.ChangedSince(Change::kUnread, user_id, it->second.upto)) {
+          known.emplace_back(nid, it->second.upto);
+          out[nid] = it->second.counts;
+          continue;
+        }
+      }
+      unknown.push_back(nid);
+    }
+  }
+  for (const auto& [nid, added] : UserDataStore::UnreadAddedIn(tx, user_id, known, current)) {
+    out[nid].first += added.first;
+    out[nid].second += added.second;
+  }
+  if (!unknown.empty()) {
+    auto counted = UserDataStore::UnreadCountsIn(tx, user_id, unknown, current);
+    for (std::int64_t nid : unknown) {
+      auto it = counted.find(nid);
+      out[nid] = it != counted.end() ? it->second : std::pair<std::int64_t, std::int64_t>{0, 0};
+    }
+  }
+  std::lock_guard lock(unread_mu_);
+  if (unread_entries_ + room_nids.size() > kMaxUnreadEntries) {
+    unread_.clear();
+    unread_entries_ = 0;
+  }
+  auto& mine = unread_[user_id];
+  for (const auto& [nid, counts] : out) {
+    auto [it, added] = mine.try_emplace(nid);
+    if (added) ++unread_entries_;
+    // A sync that started earlier does not take a later one's place.
+    if (added || it->second.upto <= current) it->second = Unread{current, counts};
+  }
+  return out;
+}
+
 SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
                                 const std::optional<SyncToken>& since,
                                 std::optional<std::int64_t>* delivered_to_device_upto) {
@@ -342,7 +391,7 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
       return ids;
     };
     if (!counted.empty()) {
-      auto counts = UserDataStore::UnreadCountsIn(tx, who.user_id, nids(counted));
+      auto counts = UnreadCounts(tx, who.user_id, nids(counted), current);
       for (const auto& [i, nid] : counted) {
         if (auto it = counts.find(nid); it != counts.end()) {
           std::tie(out.join[i].notification_count, out.join[i].highlight_count) = it->second;

@@ -110,6 +110,25 @@ class SyncService {
   static constexpr std::size_t kMaxCachedFilters = 10000;
   std::mutex filters_mu_;
   std::unordered_map<std::string, std::shared_ptr<const Filter>> filters_;  // guarded
+
+  // Unread counts of the rooms of an answer: the cached ones brought up to
+  // date by counting only the push actions since, the others in full.
+  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UnreadCounts(
+      sql::Tx& tx, const std::string& user_id, const std::vector<std::int64_t>& room_nids,
+      std::int64_t current);
+  // The unread counts last answered per user and room, and the position they
+  // were counted up to. Push actions are only ever added at new positions,
+  // or cleared with a Change::kUnread noted: while none is noted for the
+  // user, the count at a later position is this one plus what was added
+  // since. Bounded: past kMaxUnreadEntries it starts afresh.
+  struct Unread {
+    std::int64_t upto = 0;
+    std::pair<std::int64_t, std::int64_t> counts;
+  };
+  static constexpr std::size_t kMaxUnreadEntries = 200000;
+  std::mutex unread_mu_;
+  std::unordered_map<std::string, std::unordered_map<std::int64_t, Unread>> unread_;  // guarded
+  std::size_t unread_entries_ = 0;                                                    // guarded
 };
 
 }  // namespace vigie::service

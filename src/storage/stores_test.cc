@@ -260,6 +260,23 @@ TEST_P(StoresTest, PushActionsAndBatchedAccountData) {
     ASSERT_EQ(many.size(), 2u);
     EXPECT_EQ(many[1], std::make_pair(std::int64_t{3}, std::int64_t{2}));
     EXPECT_EQ(many[2], std::make_pair(std::int64_t{1}, std::int64_t{1}));
+    // Up to a position only.
+    auto early = UserDataStore::UnreadCountsIn(tx, "@a:x", {1, 2}, 11);
+    ASSERT_EQ(early.size(), 1u);
+    EXPECT_EQ(early[1], std::make_pair(std::int64_t{2}, std::int64_t{1}));
+    // What was added in (after, upto], per room; every room answers.
+    auto added = UserDataStore::UnreadAddedIn(tx, "@a:x", {{1, 10}, {2, 13}, {3, 0}}, 12);
+    ASSERT_EQ(added.size(), 3u);
+    EXPECT_EQ(added[1], std::make_pair(std::int64_t{2}, std::int64_t{2}));
+    EXPECT_EQ(added[2], std::make_pair(std::int64_t{0}, std::int64_t{0}));
+    EXPECT_EQ(added[3], std::make_pair(std::int64_t{0}, std::int64_t{0}));
+    // More rooms than one statement holds.
+    std::vector<std::pair<std::int64_t, std::int64_t>> rooms;
+    for (std::int64_t r = 1; r <= 120; ++r) rooms.emplace_back(r, 0);
+    auto wide = UserDataStore::UnreadAddedIn(tx, "@a:x", rooms, 100);
+    ASSERT_EQ(wide.size(), 120u);
+    EXPECT_EQ(wide[1], std::make_pair(std::int64_t{3}, std::int64_t{2}));
+    EXPECT_EQ(wide[2], std::make_pair(std::int64_t{1}, std::int64_t{1}));
   });
   db().Write([&](Tx& tx) {
     UserDataStore::ClearPushActions(tx, 1, "@a:x", 12, "main");  // main only

@@ -231,13 +231,15 @@ std::pair<std::int64_t, std::int64_t> UserDataStore::UnreadCounts(sql::Tx& tx,
 }
 
 std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UserDataStore::UnreadCountsIn(
-    sql::Tx& tx, std::string_view user_id, const std::vector<std::int64_t>& room_nids) {
+    sql::Tx& tx, std::string_view user_id, const std::vector<std::int64_t>& room_nids,
+    std::int64_t upto) {
   std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> out;
   constexpr std::size_t kChunk = 500;
   for (std::size_t start = 0; start < room_nids.size(); start += kChunk) {
     const std::size_t end = std::min(room_nids.size(), start + kChunk);
     std::vector<sql::Value> params;
     params.emplace_back(Str(user_id));
+    params.emplace_back(upto);
     std::string in;
     sql::AppendList(in, params, room_nids.begin() + static_cast<std::ptrdiff_t>(start),
                     room_nids.begin() + static_cast<std::ptrdiff_t>(end));
@@ -255,13 +257,41 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UserDataStore::Unr
                   " AS pos FROM rooms m WHERE m.room_nid IN (" + in +
                   ")) SELECT a.room_nid, COUNT(*), COALESCE(SUM(a.highlight), 0) FROM rp JOIN "
                   "event_push_actions a ON a.room_nid = rp.room_nid AND a.user_id = $1 AND "
-                  "a.stream_pos > rp.pos GROUP BY a.room_nid"
+                  "a.stream_pos > rp.pos AND a.stream_pos <= $2 GROUP BY a.room_nid"
             : "SELECT m.room_nid, COUNT(*), COALESCE(SUM(a.highlight), 0) FROM rooms m JOIN "
               "event_push_actions a ON a.room_nid = m.room_nid AND a.user_id = $1 AND "
-              "a.stream_pos > " +
+              "a.stream_pos <= $2 AND a.stream_pos > " +
                   read_pos + " WHERE m.room_nid IN (" + in + ") GROUP BY m.room_nid";
     auto res = tx.Query(sql, params);
     for (const auto& r : res.rows) out[r.Int(0)] = {r.Int(1), r.Int(2)};
+  }
+  return out;
+}
+
+std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UserDataStore::UnreadAddedIn(
+    sql::Tx& tx, std::string_view user_id,
+    const std::vector<std::pair<std::int64_t, std::int64_t>>& room_after, std::int64_t upto) {
+  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> out;
+  // One index range per room; a plain aggregate answers even for none.
+  constexpr std::size_t kChunk = 50;
+  for (std::size_t start = 0; start < room_after.size(); start += kChunk) {
+    const std::size_t end = std::min(room_after.size(), start + kChunk);
+    std::vector<sql::Value> params;
+    params.emplace_back(Str(user_id));
+    params.emplace_back(upto);
+    std::string sql;
+    for (std::size_t i = start; i < end; ++i) {
+      const std::string room = "$" + std::to_string(params.size() + 1);
+      const std::string after = "$" + std::to_string(params.size() + 2);
+      params.emplace_back(room_after[i].first);
+      params.emplace_back(room_after[i].second);
+      if (i > start) sql += " UNION ALL ";
+      sql += "SELECT CAST(" + room +
+             " AS BIGINT), COUNT(*), COALESCE(SUM(highlight), 0) FROM event_push_actions WHERE "
+             "room_nid = " +
+             room + " AND user_id = $1 AND stream_pos > " + after + " AND stream_pos <= $2";
+    }
+    for (const auto& r : tx.Query(sql, params).rows) out[r.Int(0)] = {r.Int(1), r.Int(2)};
   }
   return out;
 }

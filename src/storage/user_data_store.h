@@ -2,6 +2,7 @@
 // counts. Rows that /sync returns carry a global stream position.
 #pragma once
 
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -90,15 +91,26 @@ class UserDataStore {
                              const std::vector<std::pair<std::string, bool>>& user_highlight);
   // Marks notifications read: deletes the user's records in the room up to
   // `upto_pos` inclusive, of one thread ("main" or a root) or of all ("").
+  // (Counts are cached by /sync: a caller notes Change::kUnread for the
+  // user in the same write.)
   static void ClearPushActions(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
                                std::int64_t upto_pos, std::string_view thread_id);
   // (notifications, highlights) in the room after the user's unthreaded
   // m.read receipt (all of them without one): one query, receipt included.
   static std::pair<std::int64_t, std::int64_t> UnreadCounts(sql::Tx& tx, std::int64_t room_nid,
                                                             std::string_view user_id);
-  // The same for many rooms in one query per 500 (rooms with none absent).
+  // The same for many rooms in one query per 500 (rooms with none absent),
+  // counting push actions at positions up to `upto` only.
   static std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UnreadCountsIn(
-      sql::Tx& tx, std::string_view user_id, const std::vector<std::int64_t>& room_nids);
+      sql::Tx& tx, std::string_view user_id, const std::vector<std::int64_t>& room_nids,
+      std::int64_t upto = std::numeric_limits<std::int64_t>::max());
+  // (notifications, highlights) among the push actions at positions in
+  // (after, upto] of each (room, after) given, whatever the receipts: what
+  // was added to counts known up to `after`. One query per 50 rooms; every
+  // room is in the answer.
+  static std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UnreadAddedIn(
+      sql::Tx& tx, std::string_view user_id,
+      const std::vector<std::pair<std::int64_t, std::int64_t>>& room_after, std::int64_t upto);
 };
 
 }  // namespace vigie::storage
