@@ -50,6 +50,12 @@ run --scenario fanout -U 200 -R 20 -K 10 -S 40 --rate 0 --duration 5 --drain 10
 PEAK=$(grep -oE 'sent [0-9]+ in [0-9.]+ s: [0-9]+/s' "$TMP/last.txt" | grep -oE '[0-9]+/s' | tr -d /s)
 run --scenario fanout -U 200 -R 20 -K 10 -S 40 --rate $(((${PEAK:-500} + 1) / 2)) --duration 5 \
   --drain 10
+# Many senders: forty closed-loop senders bound the group-commit batch (each
+# waits for its answer), so the peak above is latency-bound, not CPU-bound.
+run --scenario fanout -U 200 -R 20 -K 10 -S 200 --rate 0 --duration 5 --drain 10
+# Deliveries: one room of 200 members.
+run --scenario fanout -U 200 -R 1 -K 200 -S 40 --timeline-limit 200 --rate 0 --duration 5 \
+  --drain 10
 run --scenario idle -C 2000 --duration 5
 run --scenario login -N 200 -M 16
 run --scenario initial-sync -R 200 -E 20
