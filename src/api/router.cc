@@ -47,13 +47,15 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
       }
     }
     if (!ok) continue;
-    if (bad && r.method == method) {
+    // HEAD is GET without the body (the server leaves it out).
+    const bool method_ok = r.method == method || (method == "HEAD" && r.method == "GET");
+    if (bad && method_ok) {
       m.route = &r;
       m.bad_param = true;
       return m;
     }
     if (bad) continue;
-    if (r.method != method) {
+    if (!method_ok) {
       m.wrong_method = true;
       continue;
     }

@@ -40,6 +40,20 @@ TEST(Router, WrongMethodAndUnknownPath) {
   EXPECT_EQ(m.route, nullptr);
 }
 
+TEST(Router, HeadIsRoutedLikeGet) {
+  Router r;
+  r.Add("PUT", "/a/{x}", Noop());
+  r.Add("GET", "/a/{x}", Noop());
+  auto m = r.Find("HEAD", "/a/1");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.route->method, "GET");
+  EXPECT_EQ(m.params[0], "1");
+  r.Add("POST", "/b", Noop());
+  m = r.Find("HEAD", "/b");
+  EXPECT_EQ(m.route, nullptr);
+  EXPECT_TRUE(m.wrong_method);
+}
+
 TEST(Router, MalformedEscapesAreBadParams) {
   Router r;
   r.Add("GET", "/a/{x}", Noop());

@@ -75,6 +75,10 @@ struct Server::Impl {
   template <typename Stream>
   asio::awaitable<bool> Write(Stream& stream, Response res, bool keep_alive, unsigned version,
                               std::string_view request_id);
+  // The answer to a HEAD: the header of `res`, with its body's length.
+  template <typename Stream>
+  asio::awaitable<bool> WriteHead(Stream& stream, Response res, bool keep_alive, unsigned version,
+                                  std::string_view request_id);
   template <typename Stream>
   asio::awaitable<bool> WriteStreamed(Stream& stream, Response res, bool keep_alive,
                                       unsigned version, std::string_view request_id);
@@ -129,6 +133,18 @@ asio::awaitable<bool> Server::Impl::Write(Stream& stream, Response res, bool kee
   auto msg = ToBeast(std::move(res), keep_alive, version, request_id);
   beast::get_lowest_layer(stream).expires_after(opts.body_timeout);
   auto [ec, n] = co_await bhttp::async_write(stream, msg, kTuple);
+  co_return !ec;
+}
+
+template <typename Stream>
+asio::awaitable<bool> Server::Impl::WriteHead(Stream& stream, Response res, bool keep_alive,
+                                              unsigned version, std::string_view request_id) {
+  bhttp::response<bhttp::empty_body> msg{static_cast<bhttp::status>(res.status), version};
+  SetHeader(msg, res, keep_alive, request_id);
+  msg.content_length(res.stream ? res.stream->size : res.body.size());
+  bhttp::response_serializer<bhttp::empty_body> sr{msg};
+  beast::get_lowest_layer(stream).expires_after(opts.body_timeout);
+  auto [ec, n] = co_await bhttp::async_write_header(stream, sr, kTuple);
   co_return !ec;
 }
 
@@ -324,7 +340,12 @@ asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::strin
     }
     if (observer) observer(req, res, std::chrono::steady_clock::now() - start);
     const bool keep_alive = in.keep_alive && !stopping.load(std::memory_order_relaxed);
-    bool ok = co_await Write(stream, std::move(res), keep_alive, in.version, req.request_id);
+    bool ok = false;
+    if (req.method == "HEAD") {
+      ok = co_await WriteHead(stream, std::move(res), keep_alive, in.version, req.request_id);
+    } else {
+      ok = co_await Write(stream, std::move(res), keep_alive, in.version, req.request_id);
+    }
     it->busy = false;
     if (!ok || !keep_alive) break;
     if (buffer.size() == 0) buffer.shrink_to_fit();

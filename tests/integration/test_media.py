@@ -92,6 +92,36 @@ def test_upload_and_authenticated_download(server, alice):
     assert c.status == 200 and c.json["m.upload.size"] == 52428800, c
 
 
+def test_head_gives_the_headers_of_get_without_the_body(server, alice):
+    data = b"head me" * 1000
+    r = upload(server, alice, data, "text/plain", "h.txt")
+    assert r.status == 200, r
+    s, mid = mxc_parts(r.json["content_uri"])
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
+    try:
+        auth = {"Authorization": f"Bearer {alice}"}
+        # A streamed file, then a JSON answer, on one kept-alive connection:
+        # a body sent after a HEAD would garble the next response.
+        for path, size in ((f"{V1}/download/{s}/{mid}", len(data)),
+                           ("/_matrix/client/versions", None)):
+            conn.request("HEAD", path, headers=auth)
+            h = conn.getresponse()
+            assert h.status == 200, (path, h.status)
+            assert h.read() == b""
+            length = int(h.getheader("Content-Length"))
+            conn.request("GET", path, headers=auth)
+            g = conn.getresponse()
+            body = g.read()
+            assert g.status == 200
+            assert len(body) == length == (size if size is not None else len(body))
+            assert h.getheader("Content-Type") == g.getheader("Content-Type")
+        # Only where GET is routed.
+        conn.request("HEAD", "/_matrix/client/v3/login/nothing", headers=auth)
+        assert conn.getresponse().status == 404
+    finally:
+        conn.close()
+
+
 def test_authenticated_download_needs_a_token(server, alice):
     s, mid = mxc_parts(upload(server, alice, b"secret").json["content_uri"])
     r = server.request("GET", f"{V1}/download/{s}/{mid}")
