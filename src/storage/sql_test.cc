@@ -315,6 +315,23 @@ TEST_P(SqlTest, DeferredStatementsRunInOrderBeforeTheNextOne) {
   EXPECT_EQ(Count("items"), 2);
 }
 
+TEST_P(SqlTest, AFailedStepRepairedByADeferredRollbackLetsTheNextStepRun) {
+  // The batching writer after a failed write: its ROLLBACK TO is queued
+  // when the next write's first statement (new on this connection) goes out.
+  db().Write([&](Tx& tx) { InsertItem(tx, 1); });
+  db().Write([&](Tx& tx) {
+    tx.Defer("SAVEPOINT step");
+    EXPECT_THROW(InsertItem(tx, 1), UniqueViolation);
+    tx.Defer("ROLLBACK TO SAVEPOINT step");
+    tx.Defer("RELEASE SAVEPOINT step");
+    tx.Defer("SAVEPOINT step");
+    tx.Defer("INSERT INTO items (id, s) VALUES ($1, 'never seen before')", {std::int64_t{2}});
+    tx.Defer("RELEASE SAVEPOINT step");
+    tx.Flush();
+  });
+  EXPECT_EQ(Count("items"), 2);
+}
+
 TEST_P(SqlTest, ADeferredStatementsErrorFailsTheTransaction) {
   // Surfacing at the next statement...
   EXPECT_THROW(db().Write([&](Tx& tx) {

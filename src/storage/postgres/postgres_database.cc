@@ -368,11 +368,19 @@ class PgConnection : public Tx {
   // Sends the statements in one round trip (libpq's pipeline mode) and
   // collects their results in order; fewer if the connection failed.
   // Statements with parameters run prepared, the others (BEGIN, SAVEPOINT)
-  // unnamed.
+  // unnamed. In a failed transaction (a queued ROLLBACK TO SAVEPOINT is
+  // about to repair it) nothing can be prepared: a statement not prepared
+  // yet then runs unnamed too.
   std::vector<ResultPtr> Pipeline(const std::vector<Deferred>& stmts) {
+    const bool failed = InFailedTransaction();
     std::vector<const std::string*> names(stmts.size(), nullptr);
     for (std::size_t i = 0; i < stmts.size(); ++i) {
-      if (!stmts[i].params.empty()) names[i] = &Prepare(stmts[i].sql);
+      if (stmts[i].params.empty()) continue;
+      if (auto it = statements_.find(stmts[i].sql); it != statements_.end()) {
+        names[i] = &it->second;
+      } else if (!failed) {
+        names[i] = &Prepare(stmts[i].sql);
+      }
     }
     std::vector<Params> params;
     params.reserve(stmts.size());
@@ -388,8 +396,8 @@ class PgConnection : public Tx {
       const Params& p = params[i];
       sent = (names[i] ? PQsendQueryPrepared(c, names[i]->c_str(), p.size(), p.values.data(),
                                              nullptr, nullptr, 0)
-                       : PQsendQueryParams(c, stmts[i].sql.c_str(), 0, nullptr, nullptr, nullptr,
-                                           nullptr, 0)) == 1;
+                       : PQsendQueryParams(c, stmts[i].sql.c_str(), p.size(), nullptr,
+                                           p.values.data(), nullptr, nullptr, 0)) == 1;
     }
     if (sent && PQpipelineSync(c) == 1) {
       // Each statement's results end with a null, and the sync point ends
