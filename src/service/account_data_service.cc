@@ -66,12 +66,10 @@ boost::asio::awaitable<void> AccountDataService::Set(const Requester& who,
     throw Error(ErrorCode::kBadJson, "Cannot set " + type + " through this API", 405);
   }
   const std::string text = boost::json::serialize(content);
-  co_await Offload(ctx_.db_pool, [&] {
-    stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      UserDataStore::SetAccountData(tx, user_id, {room_id, type, text, next()});
-      fx.Changed(Change::kAccountData, user_id);
-      fx.wake.insert(user_id);
-    });
+  co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+    UserDataStore::SetAccountData(tx, user_id, {room_id, type, text, next()});
+    fx.Changed(Change::kAccountData, user_id);
+    fx.wake.insert(user_id);
   });
 }
 
@@ -126,26 +124,24 @@ boost::asio::awaitable<void> AccountDataService::DeleteTag(const Requester& who,
 boost::asio::awaitable<void> AccountDataService::UpdateTags(
     const Requester& who, const std::string& room_id, const std::string& tag,
     const std::optional<boost::json::object>& value) {
-  co_await Offload(ctx_.db_pool, [&] {
-    stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      boost::json::object tags;
-      if (auto row = UserDataStore::GetAccountData(tx, who.user_id, room_id, "m.tag")) {
-        auto v = boost::json::parse(row->content);
-        const auto* t = v.is_object() ? v.get_object().if_contains("tags") : nullptr;
-        if (t && t->is_object()) tags = t->get_object();
-      }
-      if (value) {
-        if (!tags.contains(tag) && tags.size() >= kMaxTags) throw InvalidParam("Too many tags");
-        tags[tag] = *value;
-      } else if (!tags.erase(tag)) {
-        return;  // nothing to remove
-      }
-      boost::json::object content{{"tags", std::move(tags)}};
-      UserDataStore::SetAccountData(tx, who.user_id,
-                                    {room_id, "m.tag", boost::json::serialize(content), next()});
-      fx.Changed(Change::kAccountData, who.user_id);
-      fx.wake.insert(who.user_id);
-    });
+  co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+    boost::json::object tags;
+    if (auto row = UserDataStore::GetAccountData(tx, who.user_id, room_id, "m.tag")) {
+      auto v = boost::json::parse(row->content);
+      const auto* t = v.is_object() ? v.get_object().if_contains("tags") : nullptr;
+      if (t && t->is_object()) tags = t->get_object();
+    }
+    if (value) {
+      if (!tags.contains(tag) && tags.size() >= kMaxTags) throw InvalidParam("Too many tags");
+      tags[tag] = *value;
+    } else if (!tags.erase(tag)) {
+      return;  // nothing to remove
+    }
+    boost::json::object content{{"tags", std::move(tags)}};
+    UserDataStore::SetAccountData(tx, who.user_id,
+                                  {room_id, "m.tag", boost::json::serialize(content), next()});
+    fx.Changed(Change::kAccountData, who.user_id);
+    fx.wake.insert(who.user_id);
   });
 }
 

@@ -198,46 +198,45 @@ boost::asio::awaitable<Session> AccountService::Register(RegisterRequest req) {
       co_await Offload(ctx_.hash_pool, [&] { return ctx_.hasher.Hash(*req.password); });
   const std::string device_id = req.device_id.value_or(ids::NewDeviceId());
   const std::int64_t now = NowMs();
-  Session s = co_await Offload(ctx_.db_pool, [&] {
-    return stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      if (uia.registration_token &&
-          !AccountStore::UseRegistrationToken(tx, *uia.registration_token, now)) {
-        throw Error(ErrorCode::kUnauthorized, "Registration token is no longer valid");
-      }
-      try {
-        AccountStore::CreateUser(tx, {user_id, kDefaultTenant, hash, false, false, now});
-      } catch (const sql::UniqueViolation&) {
-        throw Error(ErrorCode::kUserInUse, "User ID already taken");
-      }
-      AccountStore::SetDisplayName(tx, user_id, localpart);
-      boost::json::object details{{"via", uia.registration_token ? "registration_token" : mode}};
-      Audit(tx, user_id, kDefaultTenant, "user.register", user_id, details);
-      Session out{user_id, device_id, std::nullopt};
-      if (!req.inhibit_login) {
-        storage::DeviceRecord d;
-        d.user_id = user_id;
-        d.device_id = device_id;
-        d.display_name = req.initial_device_display_name;
-        d.created_ts = now;
-        d.last_seen_ts = now;
-        d.last_seen_ip = req.ip;
-        // X-IM-1 / X-IM-2 are asked even of the first device, which
-        // becomes the primary.
-        auto admission = AdmitNewDevice(tx, policy_, user_id, kDefaultTenant, device_id);
-        if (!admission.decision.allowed()) {
-          throw Forbidden(admission.decision.reason)
-              .with("io.vigie.requirement", boost::json::string(admission.decision.requirement));
+  Session s =
+      co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+        if (uia.registration_token &&
+            !AccountStore::UseRegistrationToken(tx, *uia.registration_token, now)) {
+          throw Error(ErrorCode::kUnauthorized, "Registration token is no longer valid");
         }
-        d.state = admission.decision.pending ? storage::DeviceState::kPending
-                                             : storage::DeviceState::kActive;
-        d.is_primary = admission.decision.primary;
-        AccountStore::UpsertDevice(tx, d);
-        NoteDeviceListChange(tx, user_id, next, fx);
-        out.access_token = AuthService::IssueToken(tx, user_id, device_id);
-      }
-      return out;
-    });
-  });
+        try {
+          AccountStore::CreateUser(tx, {user_id, kDefaultTenant, hash, false, false, now});
+        } catch (const sql::UniqueViolation&) {
+          throw Error(ErrorCode::kUserInUse, "User ID already taken");
+        }
+        AccountStore::SetDisplayName(tx, user_id, localpart);
+        boost::json::object details{{"via", uia.registration_token ? "registration_token" : mode}};
+        Audit(tx, user_id, kDefaultTenant, "user.register", user_id, details);
+        Session out{user_id, device_id, std::nullopt};
+        if (!req.inhibit_login) {
+          storage::DeviceRecord d;
+          d.user_id = user_id;
+          d.device_id = device_id;
+          d.display_name = req.initial_device_display_name;
+          d.created_ts = now;
+          d.last_seen_ts = now;
+          d.last_seen_ip = req.ip;
+          // X-IM-1 / X-IM-2 are asked even of the first device, which
+          // becomes the primary.
+          auto admission = AdmitNewDevice(tx, policy_, user_id, kDefaultTenant, device_id);
+          if (!admission.decision.allowed()) {
+            throw Forbidden(admission.decision.reason)
+                .with("io.vigie.requirement", boost::json::string(admission.decision.requirement));
+          }
+          d.state = admission.decision.pending ? storage::DeviceState::kPending
+                                               : storage::DeviceState::kActive;
+          d.is_primary = admission.decision.primary;
+          AccountStore::UpsertDevice(tx, d);
+          NoteDeviceListChange(tx, user_id, next, fx);
+          out.access_token = AuthService::IssueToken(tx, user_id, device_id);
+        }
+        return out;
+      });
   co_return s;
 }
 
@@ -316,62 +315,61 @@ boost::asio::awaitable<Session> AccountService::Login(LoginRequest req) {
     std::string token;
     std::optional<DeviceAdmission> admission;  // for a device new to the user
   };
-  Outcome o = co_await Offload(ctx_.db_pool, [&] {
-    return stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      Outcome out;
-      auto existing = AccountStore::GetDevice(tx, user_id, device_id);
-      if (existing && existing->state == storage::DeviceState::kBanned) {
-        throw Forbidden("This device has been banned").with("io.vigie.requirement", "X-IM-4");
-      }
-      storage::DeviceRecord d;
-      d.user_id = user_id;
-      d.device_id = device_id;
-      d.display_name = req.initial_device_display_name;
-      d.created_ts = now;
-      d.last_seen_ts = now;
-      d.last_seen_ip = req.ip;
-      d.last_seen_user_agent = req.user_agent;
-      if (existing) {
-        // Reusing a device id replaces that device's previous token and
-        // keeps its state (a pending device stays pending).
-        AccountStore::DeleteTokensOfDevice(tx, user_id, device_id);
-        if (step_up) {
-          // X-AC-1 step-up: the device must be confirmed again.
-          if (existing->is_primary) {
-            throw Forbidden(
-                "Unusual sign-in location for your primary device; ask your "
-                "administrator")
-                .with("io.vigie.requirement", boost::json::string(location.requirement));
-          }
-          AccountStore::SetDeviceState(tx, user_id, device_id, storage::DeviceState::kPending);
+  Outcome o =
+      co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+        Outcome out;
+        auto existing = AccountStore::GetDevice(tx, user_id, device_id);
+        if (existing && existing->state == storage::DeviceState::kBanned) {
+          throw Forbidden("This device has been banned").with("io.vigie.requirement", "X-IM-4");
         }
-      } else {
-        out.admission = AdmitNewDevice(tx, policy_, user_id, user->tenant_id, device_id);
-        if (!out.admission->decision.allowed()) return out;  // only the audit entry commits
-        d.state = out.admission->decision.pending ? storage::DeviceState::kPending
-                                                  : storage::DeviceState::kActive;
-        d.is_primary = out.admission->decision.primary;
-        if (step_up) {
-          // X-AC-1 step-up: the primary must confirm; without one to ask,
-          // the login is refused.
-          if (d.is_primary) {
-            // Thrown, not returned: nothing of this login (evictions
-            // included) may commit.
-            throw Forbidden(
-                "Unusual sign-in location and no primary device to confirm it; ask your "
-                "administrator")
-                .with("io.vigie.requirement", boost::json::string(location.requirement));
+        storage::DeviceRecord d;
+        d.user_id = user_id;
+        d.device_id = device_id;
+        d.display_name = req.initial_device_display_name;
+        d.created_ts = now;
+        d.last_seen_ts = now;
+        d.last_seen_ip = req.ip;
+        d.last_seen_user_agent = req.user_agent;
+        if (existing) {
+          // Reusing a device id replaces that device's previous token and
+          // keeps its state (a pending device stays pending).
+          AccountStore::DeleteTokensOfDevice(tx, user_id, device_id);
+          if (step_up) {
+            // X-AC-1 step-up: the device must be confirmed again.
+            if (existing->is_primary) {
+              throw Forbidden(
+                  "Unusual sign-in location for your primary device; ask your "
+                  "administrator")
+                  .with("io.vigie.requirement", boost::json::string(location.requirement));
+            }
+            AccountStore::SetDeviceState(tx, user_id, device_id, storage::DeviceState::kPending);
           }
-          d.state = storage::DeviceState::kPending;
-          out.admission->decision.pending = true;
+        } else {
+          out.admission = AdmitNewDevice(tx, policy_, user_id, user->tenant_id, device_id);
+          if (!out.admission->decision.allowed()) return out;  // only the audit entry commits
+          d.state = out.admission->decision.pending ? storage::DeviceState::kPending
+                                                    : storage::DeviceState::kActive;
+          d.is_primary = out.admission->decision.primary;
+          if (step_up) {
+            // X-AC-1 step-up: the primary must confirm; without one to ask,
+            // the login is refused.
+            if (d.is_primary) {
+              // Thrown, not returned: nothing of this login (evictions
+              // included) may commit.
+              throw Forbidden(
+                  "Unusual sign-in location and no primary device to confirm it; ask your "
+                  "administrator")
+                  .with("io.vigie.requirement", boost::json::string(location.requirement));
+            }
+            d.state = storage::DeviceState::kPending;
+            out.admission->decision.pending = true;
+          }
         }
-      }
-      AccountStore::UpsertDevice(tx, d);
-      if (!existing) NoteDeviceListChange(tx, user_id, next, fx);
-      out.token = AuthService::IssueToken(tx, user_id, device_id);
-      return out;
-    });
-  });
+        AccountStore::UpsertDevice(tx, d);
+        if (!existing) NoteDeviceListChange(tx, user_id, next, fx);
+        out.token = AuthService::IssueToken(tx, user_id, device_id);
+        return out;
+      });
   if (o.admission && !o.admission->decision.allowed()) {
     throw Forbidden(o.admission->decision.reason)
         .with("io.vigie.requirement", boost::json::string(o.admission->decision.requirement));
@@ -420,21 +418,20 @@ boost::asio::awaitable<void> AccountService::Logout(const Requester& who) {
     std::optional<std::string> promoted;
     bool others = false;  // other devices remain to be told
   };
-  Out out = co_await Offload(ctx_.db_pool, [&] {
-    return stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      Out o;
-      auto d = AccountStore::GetDevice(tx, who.user_id, who.device_id);
-      if (!d) return o;
-      AccountStore::DeleteDevice(tx, who.user_id, who.device_id);
-      NoteDeviceListChange(tx, who.user_id, next, fx);
-      o.label = DeviceLabel(d->device_id, d->display_name);
-      o.promoted = PromotePrimaryIfGone(tx, who.user_id, who.tenant_id, who.user_id);
-      for (const auto& other : AccountStore::ListDevices(tx, who.user_id)) {
-        o.others |= other.state != storage::DeviceState::kBanned;
-      }
-      return o;
-    });
-  });
+  Out out =
+      co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+        Out o;
+        auto d = AccountStore::GetDevice(tx, who.user_id, who.device_id);
+        if (!d) return o;
+        AccountStore::DeleteDevice(tx, who.user_id, who.device_id);
+        NoteDeviceListChange(tx, who.user_id, next, fx);
+        o.label = DeviceLabel(d->device_id, d->display_name);
+        o.promoted = PromotePrimaryIfGone(tx, who.user_id, who.tenant_id, who.user_id);
+        for (const auto& other : AccountStore::ListDevices(tx, who.user_id)) {
+          o.others |= other.state != storage::DeviceState::kBanned;
+        }
+        return o;
+      });
   auth_.Forget(who.user_id, who.device_id);
   if (out.promoted) auth_.Forget(who.user_id);
   if (out.label && out.others) {
@@ -445,17 +442,15 @@ boost::asio::awaitable<void> AccountService::Logout(const Requester& who) {
 }
 
 boost::asio::awaitable<void> AccountService::LogoutAll(const Requester& who) {
-  co_await Offload(ctx_.db_pool, [&] {
-    stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      bool any = false;
-      for (const auto& d : AccountStore::ListDevices(tx, who.user_id)) {
-        // A banned device's record is its ban (X-IM-4): it stays.
-        if (d.state == storage::DeviceState::kBanned) continue;
-        AccountStore::DeleteDevice(tx, who.user_id, d.device_id);
-        any = true;
-      }
-      if (any) NoteDeviceListChange(tx, who.user_id, next, fx);
-    });
+  co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+    bool any = false;
+    for (const auto& d : AccountStore::ListDevices(tx, who.user_id)) {
+      // A banned device's record is its ban (X-IM-4): it stays.
+      if (d.state == storage::DeviceState::kBanned) continue;
+      AccountStore::DeleteDevice(tx, who.user_id, d.device_id);
+      any = true;
+    }
+    if (any) NoteDeviceListChange(tx, who.user_id, next, fx);
   });
   auth_.Forget(who.user_id);
 }
@@ -468,25 +463,23 @@ boost::asio::awaitable<PasswordChangeResult> AccountService::ChangePassword(
   co_await uia_.Require(spec, auth);
   std::string hash =
       co_await Offload(ctx_.hash_pool, [&] { return ctx_.hasher.Hash(new_password); });
-  co_await Offload(ctx_.db_pool, [&] {
-    stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      AccountStore::SetPasswordHash(tx, who.user_id, hash);
-      bool any = false;
-      if (logout_devices) {
-        for (const auto& d : AccountStore::ListDevices(tx, who.user_id)) {
-          // A banned device's record is its ban (X-IM-4): it stays.
-          if (d.device_id == who.device_id || d.state == storage::DeviceState::kBanned) continue;
-          AccountStore::DeleteDevice(tx, who.user_id, d.device_id);
-          any = true;
-        }
+  co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+    AccountStore::SetPasswordHash(tx, who.user_id, hash);
+    bool any = false;
+    if (logout_devices) {
+      for (const auto& d : AccountStore::ListDevices(tx, who.user_id)) {
+        // A banned device's record is its ban (X-IM-4): it stays.
+        if (d.device_id == who.device_id || d.state == storage::DeviceState::kBanned) continue;
+        AccountStore::DeleteDevice(tx, who.user_id, d.device_id);
+        any = true;
       }
-      Audit(tx, who.user_id, who.tenant_id, "user.password_change", who.user_id,
-            {{"logout_devices", logout_devices}});
-      if (any) {
-        NoteDeviceListChange(tx, who.user_id, next, fx);
-        PromotePrimaryIfGone(tx, who.user_id, who.tenant_id, who.user_id);
-      }
-    });
+    }
+    Audit(tx, who.user_id, who.tenant_id, "user.password_change", who.user_id,
+          {{"logout_devices", logout_devices}});
+    if (any) {
+      NoteDeviceListChange(tx, who.user_id, next, fx);
+      PromotePrimaryIfGone(tx, who.user_id, who.tenant_id, who.user_id);
+    }
   });
   if (logout_devices) {
     // The requester's own token stays valid; drop every other cached one.
@@ -559,13 +552,11 @@ boost::asio::awaitable<void> AccountService::Deactivate(const Requester& who,
 
 boost::asio::awaitable<void> AccountService::DeactivateUser(const std::string& user_id, bool erase,
                                                             const std::string& actor) {
-  co_await Offload(ctx_.db_pool, [&] {
-    stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      auto user = AccountStore::GetUser(tx, user_id);
-      if (!user) throw NotFound("Unknown user");
-      DeactivateInTx(tx, user_id, erase, next, fx);
-      Audit(tx, actor, user->tenant_id, "user.deactivate", user_id, {{"erase", erase}});
-    });
+  co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+    auto user = AccountStore::GetUser(tx, user_id);
+    if (!user) throw NotFound("Unknown user");
+    DeactivateInTx(tx, user_id, erase, next, fx);
+    Audit(tx, actor, user->tenant_id, "user.deactivate", user_id, {{"erase", erase}});
   });
   auth_.Forget(user_id);
 }

@@ -132,112 +132,111 @@ boost::asio::awaitable<AdminPutResult> AdminService::PutUser(const Requester& wh
     hash = std::move(h);
   }
   const std::int64_t now = NowMs();
-  AdminPutResult result = co_await Offload(ctx_.db_pool, [&] {
-    return stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      boost::json::object details;
-      auto existing = AccountStore::GetUser(tx, user_id);
-      if (existing && !InScope(who, *existing)) {
-        // Ids are global: it cannot be created in the caller's tenant.
-        throw Error(ErrorCode::kUserInUse, "User ID already taken");
-      }
-      const bool creating = !existing;
-      if (creating) {
-        const std::string localpart = ids::ParseUserId(user_id)->localpart;
-        if (!ids::IsValidLocalpart(localpart)) {
-          throw Error(ErrorCode::kInvalidUsername,
-                      "User ID may only contain a-z, 0-9, and the characters . _ = - / +");
-        }
-        UserRecord u;
-        u.user_id = user_id;
-        u.tenant_id = who.is_admin ? c.tenant.value_or(kDefaultTenant) : who.tenant_id;
-        if (!who.is_admin && c.tenant && *c.tenant != who.tenant_id) {
-          throw Forbidden("Only a provider admin can place a user in another tenant");
-        }
-        if (!who.is_admin && c.admin.value_or(false)) {
-          throw Forbidden("Only a provider admin can grant provider admin");
-        }
-        if (!who.is_admin && c.person_id && *c.person_id) {
-          throw Forbidden("Only a provider admin can link accounts across tenants");
-        }
-        RequireTenantExists(tx, u.tenant_id);
-        u.deactivated = c.deactivated.value_or(false);
-        u.password_hash = u.deactivated ? std::nullopt : hash;
-        u.is_admin = c.admin.value_or(false);
-        u.tenant_admin = c.tenant_admin.value_or(false);
-        u.person_id = c.person_id.value_or(std::nullopt);
-        u.created_ts = now;
-        try {
-          AccountStore::CreateUser(tx, u);
-        } catch (const sql::UniqueViolation&) {
+  AdminPutResult result =
+      co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+        boost::json::object details;
+        auto existing = AccountStore::GetUser(tx, user_id);
+        if (existing && !InScope(who, *existing)) {
+          // Ids are global: it cannot be created in the caller's tenant.
           throw Error(ErrorCode::kUserInUse, "User ID already taken");
         }
-        AccountStore::SetDisplayName(tx, user_id, c.displayname.value_or(localpart));
-        if (c.avatar_url) AccountStore::SetAvatarUrl(tx, user_id, c.avatar_url);
-        details = {{"tenant", u.tenant_id},
-                   {"admin", u.is_admin},
-                   {"tenant_admin", u.tenant_admin},
-                   {"deactivated", u.deactivated},
-                   {"password", hash.has_value()}};
-        if (u.person_id) details["person_id"] = *u.person_id;
-        Audit(tx, who.user_id, u.tenant_id, "admin.user.create", user_id, details);
-        return AdminPutResult{ViewOf(tx, user_id), true};
-      }
+        const bool creating = !existing;
+        if (creating) {
+          const std::string localpart = ids::ParseUserId(user_id)->localpart;
+          if (!ids::IsValidLocalpart(localpart)) {
+            throw Error(ErrorCode::kInvalidUsername,
+                        "User ID may only contain a-z, 0-9, and the characters . _ = - / +");
+          }
+          UserRecord u;
+          u.user_id = user_id;
+          u.tenant_id = who.is_admin ? c.tenant.value_or(kDefaultTenant) : who.tenant_id;
+          if (!who.is_admin && c.tenant && *c.tenant != who.tenant_id) {
+            throw Forbidden("Only a provider admin can place a user in another tenant");
+          }
+          if (!who.is_admin && c.admin.value_or(false)) {
+            throw Forbidden("Only a provider admin can grant provider admin");
+          }
+          if (!who.is_admin && c.person_id && *c.person_id) {
+            throw Forbidden("Only a provider admin can link accounts across tenants");
+          }
+          RequireTenantExists(tx, u.tenant_id);
+          u.deactivated = c.deactivated.value_or(false);
+          u.password_hash = u.deactivated ? std::nullopt : hash;
+          u.is_admin = c.admin.value_or(false);
+          u.tenant_admin = c.tenant_admin.value_or(false);
+          u.person_id = c.person_id.value_or(std::nullopt);
+          u.created_ts = now;
+          try {
+            AccountStore::CreateUser(tx, u);
+          } catch (const sql::UniqueViolation&) {
+            throw Error(ErrorCode::kUserInUse, "User ID already taken");
+          }
+          AccountStore::SetDisplayName(tx, user_id, c.displayname.value_or(localpart));
+          if (c.avatar_url) AccountStore::SetAvatarUrl(tx, user_id, c.avatar_url);
+          details = {{"tenant", u.tenant_id},
+                     {"admin", u.is_admin},
+                     {"tenant_admin", u.tenant_admin},
+                     {"deactivated", u.deactivated},
+                     {"password", hash.has_value()}};
+          if (u.person_id) details["person_id"] = *u.person_id;
+          Audit(tx, who.user_id, u.tenant_id, "admin.user.create", user_id, details);
+          return AdminPutResult{ViewOf(tx, user_id), true};
+        }
 
-      const UserRecord& u = *existing;
-      RequireManageable(who, u);
-      if (c.admin && *c.admin != u.is_admin) {
-        if (!who.is_admin) throw Forbidden("Only a provider admin can grant provider admin");
-        AccountStore::SetAdmin(tx, user_id, *c.admin);
-        details["admin"] = *c.admin;
-      }
-      if (c.tenant && *c.tenant != u.tenant_id) {
-        if (!who.is_admin) {
-          throw Forbidden("Only a provider admin can move a user to another tenant");
+        const UserRecord& u = *existing;
+        RequireManageable(who, u);
+        if (c.admin && *c.admin != u.is_admin) {
+          if (!who.is_admin) throw Forbidden("Only a provider admin can grant provider admin");
+          AccountStore::SetAdmin(tx, user_id, *c.admin);
+          details["admin"] = *c.admin;
         }
-        RequireTenantExists(tx, *c.tenant);
-        AccountStore::SetTenant(tx, user_id, *c.tenant);
-        details["tenant"] = *c.tenant;
-        details["previous_tenant"] = u.tenant_id;
-      }
-      if (c.tenant_admin && *c.tenant_admin != u.tenant_admin) {
-        AccountStore::SetTenantAdmin(tx, user_id, *c.tenant_admin);
-        details["tenant_admin"] = *c.tenant_admin;
-      }
-      if (c.person_id && *c.person_id != u.person_id) {
-        if (!who.is_admin) {
-          throw Forbidden("Only a provider admin can link accounts across tenants");
+        if (c.tenant && *c.tenant != u.tenant_id) {
+          if (!who.is_admin) {
+            throw Forbidden("Only a provider admin can move a user to another tenant");
+          }
+          RequireTenantExists(tx, *c.tenant);
+          AccountStore::SetTenant(tx, user_id, *c.tenant);
+          details["tenant"] = *c.tenant;
+          details["previous_tenant"] = u.tenant_id;
         }
-        AccountStore::SetPersonId(tx, user_id, *c.person_id);
-        details["person_id"] = *c.person_id ? boost::json::value(**c.person_id) : nullptr;
-      }
-      if (c.displayname) {
-        AccountStore::SetDisplayName(tx, user_id, c.displayname);
-        details["displayname"] = true;
-      }
-      if (c.avatar_url) {
-        AccountStore::SetAvatarUrl(tx, user_id, c.avatar_url);
-        details["avatar_url"] = true;
-      }
-      if (c.deactivated && *c.deactivated && !u.deactivated) {
-        DeactivateInTx(tx, user_id, false, next, fx);
-        details["deactivated"] = true;
-      } else if (c.deactivated && !*c.deactivated && u.deactivated) {
-        if (!hash) throw MissingParam("A password is needed to re-activate a user");
-        AccountStore::SetDeactivated(tx, user_id, false);
-        details["deactivated"] = false;
-      }
-      if (hash) {
-        AccountStore::SetPasswordHash(tx, user_id, hash);
-        details["password"] = true;
-        if (c.logout_devices) {
-          details["devices_deleted"] =
-              static_cast<std::int64_t>(DeleteAllDevices(tx, user_id, next, fx));
+        if (c.tenant_admin && *c.tenant_admin != u.tenant_admin) {
+          AccountStore::SetTenantAdmin(tx, user_id, *c.tenant_admin);
+          details["tenant_admin"] = *c.tenant_admin;
         }
-      }
-      Audit(tx, who.user_id, u.tenant_id, "admin.user.modify", user_id, details);
-      return AdminPutResult{ViewOf(tx, user_id), false};
-    });
-  });
+        if (c.person_id && *c.person_id != u.person_id) {
+          if (!who.is_admin) {
+            throw Forbidden("Only a provider admin can link accounts across tenants");
+          }
+          AccountStore::SetPersonId(tx, user_id, *c.person_id);
+          details["person_id"] = *c.person_id ? boost::json::value(**c.person_id) : nullptr;
+        }
+        if (c.displayname) {
+          AccountStore::SetDisplayName(tx, user_id, c.displayname);
+          details["displayname"] = true;
+        }
+        if (c.avatar_url) {
+          AccountStore::SetAvatarUrl(tx, user_id, c.avatar_url);
+          details["avatar_url"] = true;
+        }
+        if (c.deactivated && *c.deactivated && !u.deactivated) {
+          DeactivateInTx(tx, user_id, false, next, fx);
+          details["deactivated"] = true;
+        } else if (c.deactivated && !*c.deactivated && u.deactivated) {
+          if (!hash) throw MissingParam("A password is needed to re-activate a user");
+          AccountStore::SetDeactivated(tx, user_id, false);
+          details["deactivated"] = false;
+        }
+        if (hash) {
+          AccountStore::SetPasswordHash(tx, user_id, hash);
+          details["password"] = true;
+          if (c.logout_devices) {
+            details["devices_deleted"] =
+                static_cast<std::int64_t>(DeleteAllDevices(tx, user_id, next, fx));
+          }
+        }
+        Audit(tx, who.user_id, u.tenant_id, "admin.user.modify", user_id, details);
+        return AdminPutResult{ViewOf(tx, user_id), false};
+      });
   // Admin flags, tenant and deactivation are cached with the tokens.
   auth_.Forget(user_id);
   if (c.password) {
@@ -250,12 +249,10 @@ boost::asio::awaitable<void> AdminService::DeactivateUser(const Requester& who,
                                                           const std::string& user_id, bool erase) {
   RequireAnyAdmin(who);
   RequireLocalUserId(user_id);
-  co_await Offload(ctx_.db_pool, [&] {
-    stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      UserRecord u = ManageableUser(tx, who, user_id);
-      DeactivateInTx(tx, user_id, erase, next, fx);
-      Audit(tx, who.user_id, u.tenant_id, "admin.user.deactivate", user_id, {{"erase", erase}});
-    });
+  co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+    UserRecord u = ManageableUser(tx, who, user_id);
+    DeactivateInTx(tx, user_id, erase, next, fx);
+    Audit(tx, who.user_id, u.tenant_id, "admin.user.deactivate", user_id, {{"erase", erase}});
   });
   auth_.Forget(user_id);
 }
@@ -269,15 +266,13 @@ boost::asio::awaitable<void> AdminService::ResetPassword(const Requester& who,
   accounts_.CheckPasswordStrength(new_password);
   std::string hash =
       co_await Offload(ctx_.hash_pool, [&] { return ctx_.hasher.Hash(new_password); });
-  co_await Offload(ctx_.db_pool, [&] {
-    stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      UserRecord u = ManageableUser(tx, who, user_id);
-      if (u.deactivated) throw InvalidParam("The user is deactivated");
-      AccountStore::SetPasswordHash(tx, user_id, hash);
-      boost::json::object details{{"logout_devices", logout_devices}};
-      if (logout_devices) DeleteAllDevices(tx, user_id, next, fx);
-      Audit(tx, who.user_id, u.tenant_id, "admin.user.reset_password", user_id, details);
-    });
+  co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+    UserRecord u = ManageableUser(tx, who, user_id);
+    if (u.deactivated) throw InvalidParam("The user is deactivated");
+    AccountStore::SetPasswordHash(tx, user_id, hash);
+    boost::json::object details{{"logout_devices", logout_devices}};
+    if (logout_devices) DeleteAllDevices(tx, user_id, next, fx);
+    Audit(tx, who.user_id, u.tenant_id, "admin.user.reset_password", user_id, details);
   });
   if (logout_devices) auth_.Forget(user_id);
 }
@@ -329,19 +324,18 @@ boost::asio::awaitable<std::size_t> AdminService::DeleteDevicesOf(
   RequireAnyAdmin(who);
   RequireLocalUserId(user_id);
   if (device_ids.size() > 1000) throw InvalidParam("Too many devices in one request");
-  std::size_t deleted = co_await Offload(ctx_.db_pool, [&] {
-    return stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      UserRecord u = ManageableUser(tx, who, user_id);
-      std::size_t n = 0;
-      for (const auto& id : device_ids) {
-        if (AccountStore::DeleteDevice(tx, user_id, id)) {
-          Audit(tx, who.user_id, u.tenant_id, "admin.device.delete", user_id, {{"device_id", id}});
-          ++n;
-        }
+  std::size_t deleted = co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next,
+                                                    Stream::Effects& fx) {
+    UserRecord u = ManageableUser(tx, who, user_id);
+    std::size_t n = 0;
+    for (const auto& id : device_ids) {
+      if (AccountStore::DeleteDevice(tx, user_id, id)) {
+        Audit(tx, who.user_id, u.tenant_id, "admin.device.delete", user_id, {{"device_id", id}});
+        ++n;
       }
-      if (n > 0) NoteDeviceListChange(tx, user_id, next, fx);
-      return n;
-    });
+    }
+    if (n > 0) NoteDeviceListChange(tx, user_id, next, fx);
+    return n;
   });
   for (const auto& id : device_ids) auth_.Forget(user_id, id);
   co_return deleted;

@@ -70,16 +70,14 @@ boost::asio::awaitable<Requester> AuthService::Authenticate(std::string_view tok
     // X-IM-4: its keys and inbox went when the wipe was ordered; the
     // device and its tokens go now, under the stream lock since the
     // device list changes.
-    co_await Offload(ctx_.db_pool, [&] {
-      stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-        auto device = storage::AccountStore::GetDevice(tx, who->user_id, who->device_id);
-        if (!device || !device->wipe_requested_ts) return;
-        storage::AccountStore::DeleteDevice(tx, who->user_id, who->device_id);
-        NoteDeviceListChange(tx, who->user_id, next, fx);
-        Audit(tx, who->user_id, who->tenant_id, "device.wiped", who->user_id,
-              {{"requirement", "X-IM-4"}, {"device_id", who->device_id}, {"ip", ip}});
-        PromotePrimaryIfGone(tx, who->user_id, who->tenant_id, who->user_id);
-      });
+    co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+      auto device = storage::AccountStore::GetDevice(tx, who->user_id, who->device_id);
+      if (!device || !device->wipe_requested_ts) return;
+      storage::AccountStore::DeleteDevice(tx, who->user_id, who->device_id);
+      NoteDeviceListChange(tx, who->user_id, next, fx);
+      Audit(tx, who->user_id, who->tenant_id, "device.wiped", who->user_id,
+            {{"requirement", "X-IM-4"}, {"device_id", who->device_id}, {"ip", ip}});
+      PromotePrimaryIfGone(tx, who->user_id, who->tenant_id, who->user_id);
     });
     Forget(who->user_id);
     throw Error(ErrorCode::kUnknownToken,

@@ -85,14 +85,13 @@ boost::asio::awaitable<void> DeviceService::Rename(const Requester& who,
                                                    const std::string& device_id,
                                                    const std::optional<std::string>& name) {
   if (name && name->size() > 256) throw InvalidParam("display_name is too long");
-  bool found = co_await Offload(ctx_.db_pool, [&] {
-    return stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      if (!AccountStore::GetDevice(tx, who.user_id, device_id)) return false;
-      AccountStore::SetDeviceDisplayName(tx, who.user_id, device_id, name);
-      NoteDeviceListChange(tx, who.user_id, next, fx);
-      return true;
-    });
-  });
+  bool found =
+      co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+        if (!AccountStore::GetDevice(tx, who.user_id, device_id)) return false;
+        AccountStore::SetDeviceDisplayName(tx, who.user_id, device_id, name);
+        NoteDeviceListChange(tx, who.user_id, next, fx);
+        return true;
+      });
   if (!found) throw NotFound("Unknown device");
 }
 
@@ -106,24 +105,23 @@ boost::asio::awaitable<void> DeviceService::Delete(const Requester& who,
     std::vector<std::string> deleted;
     std::optional<std::string> promoted;
   };
-  Out out = co_await Offload(ctx_.db_pool, [&] {
-    return stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      Out o;
-      for (const auto& id : ids) {
-        auto d = AccountStore::GetDevice(tx, who.user_id, id);
-        // A banned device's record is its ban (X-IM-4): it stays.
-        if (!d || d->state == DeviceState::kBanned) continue;
-        AccountStore::DeleteDevice(tx, who.user_id, id);
-        Audit(tx, who.user_id, who.tenant_id, "device.delete", who.user_id, {{"device_id", id}});
-        o.deleted.push_back(DeviceLabel(id, d->display_name));
-      }
-      if (!o.deleted.empty()) {
-        NoteDeviceListChange(tx, who.user_id, next, fx);
-        o.promoted = PromotePrimaryIfGone(tx, who.user_id, who.tenant_id, who.user_id);
-      }
-      return o;
-    });
-  });
+  Out out =
+      co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+        Out o;
+        for (const auto& id : ids) {
+          auto d = AccountStore::GetDevice(tx, who.user_id, id);
+          // A banned device's record is its ban (X-IM-4): it stays.
+          if (!d || d->state == DeviceState::kBanned) continue;
+          AccountStore::DeleteDevice(tx, who.user_id, id);
+          Audit(tx, who.user_id, who.tenant_id, "device.delete", who.user_id, {{"device_id", id}});
+          o.deleted.push_back(DeviceLabel(id, d->display_name));
+        }
+        if (!o.deleted.empty()) {
+          NoteDeviceListChange(tx, who.user_id, next, fx);
+          o.promoted = PromotePrimaryIfGone(tx, who.user_id, who.tenant_id, who.user_id);
+        }
+        return o;
+      });
   for (const auto& id : ids) auth_.Forget(who.user_id, id);
   if (out.promoted) auth_.Forget(who.user_id);
   for (const auto& label : out.deleted) {
@@ -173,24 +171,23 @@ boost::asio::awaitable<void> DeviceService::Deny(const Requester& who,
 boost::asio::awaitable<void> DeviceService::DecidePending(const Requester& who,
                                                           const std::string& device_id,
                                                           bool approve) {
-  std::string label = co_await Offload(ctx_.db_pool, [&] {
-    return stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      RequirePrimary(tx, who);
-      auto d = AccountStore::GetDevice(tx, who.user_id, device_id);
-      if (!d) throw NotFound("Unknown device");
-      if (d->state != DeviceState::kPending) {
-        throw InvalidParam("This device is not waiting for approval");
-      }
-      if (approve) {
-        AccountStore::SetDeviceState(tx, who.user_id, device_id, DeviceState::kActive);
-      } else {
-        AccountStore::DeleteDevice(tx, who.user_id, device_id);  // its token dies with it
-      }
-      NoteDeviceListChange(tx, who.user_id, next, fx);
-      Audit(tx, who.user_id, who.tenant_id, approve ? "device.approve" : "device.deny", who.user_id,
-            {{"requirement", "X-IM-2"}, {"device_id", device_id}, {"by_device", who.device_id}});
-      return DeviceLabel(device_id, d->display_name);
-    });
+  std::string label = co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next,
+                                                  Stream::Effects& fx) {
+    RequirePrimary(tx, who);
+    auto d = AccountStore::GetDevice(tx, who.user_id, device_id);
+    if (!d) throw NotFound("Unknown device");
+    if (d->state != DeviceState::kPending) {
+      throw InvalidParam("This device is not waiting for approval");
+    }
+    if (approve) {
+      AccountStore::SetDeviceState(tx, who.user_id, device_id, DeviceState::kActive);
+    } else {
+      AccountStore::DeleteDevice(tx, who.user_id, device_id);  // its token dies with it
+    }
+    NoteDeviceListChange(tx, who.user_id, next, fx);
+    Audit(tx, who.user_id, who.tenant_id, approve ? "device.approve" : "device.deny", who.user_id,
+          {{"requirement", "X-IM-2"}, {"device_id", device_id}, {"by_device", who.device_id}});
+    return DeviceLabel(device_id, d->display_name);
   });
   auth_.Forget(who.user_id, device_id);
   boost::json::object details{{"device_id", device_id}, {"requirement", "X-IM-2"}};
@@ -204,23 +201,22 @@ boost::asio::awaitable<void> DeviceService::DecidePending(const Requester& who,
 
 boost::asio::awaitable<void> DeviceService::SetPrimary(const Requester& who,
                                                        const std::string& device_id) {
-  std::optional<std::string> label = co_await Offload(ctx_.db_pool, [&] {
-    return stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next,
-                             Stream::Effects& fx) -> std::optional<std::string> {
-      RequirePrimary(tx, who);
-      auto d = AccountStore::GetDevice(tx, who.user_id, device_id);
-      if (!d) throw NotFound("Unknown device");
-      if (d->state != DeviceState::kActive || d->wipe_requested_ts) {
-        throw InvalidParam("Only an active device can become the primary device");
-      }
-      if (d->is_primary) return std::nullopt;
-      AccountStore::SetPrimaryDevice(tx, who.user_id, device_id);
-      NoteDeviceListChange(tx, who.user_id, next, fx);
-      Audit(tx, who.user_id, who.tenant_id, "device.primary", who.user_id,
-            {{"requirement", "X-IM-2"}, {"device_id", device_id}, {"by_device", who.device_id}});
-      return DeviceLabel(device_id, d->display_name);
-    });
-  });
+  std::optional<std::string> label =
+      co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next,
+                                  Stream::Effects& fx) -> std::optional<std::string> {
+        RequirePrimary(tx, who);
+        auto d = AccountStore::GetDevice(tx, who.user_id, device_id);
+        if (!d) throw NotFound("Unknown device");
+        if (d->state != DeviceState::kActive || d->wipe_requested_ts) {
+          throw InvalidParam("Only an active device can become the primary device");
+        }
+        if (d->is_primary) return std::nullopt;
+        AccountStore::SetPrimaryDevice(tx, who.user_id, device_id);
+        NoteDeviceListChange(tx, who.user_id, next, fx);
+        Audit(tx, who.user_id, who.tenant_id, "device.primary", who.user_id,
+              {{"requirement", "X-IM-2"}, {"device_id", device_id}, {"by_device", who.device_id}});
+        return DeviceLabel(device_id, d->display_name);
+      });
   if (!label) co_return;
   auth_.Forget(who.user_id);
   boost::json::object details{{"device_id", device_id}, {"requirement", "X-IM-2"}};
@@ -244,24 +240,23 @@ boost::asio::awaitable<void> DeviceService::ForceLogout(const Requester& who,
                                                         const boost::json::object* auth) {
   const std::string via =
       co_await RequireControl(who, "POST /io.vigie/devices/" + device_id + "/logout", auth);
-  ControlOutcome out = co_await Offload(ctx_.db_pool, [&] {
-    return stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      if (via == "primary") RequirePrimary(tx, who);
-      auto d = AccountStore::GetDevice(tx, who.user_id, device_id);
-      if (!d) throw NotFound("Unknown device");
-      if (d->state == DeviceState::kBanned) throw InvalidParam("This device is banned");
-      AccountStore::DeleteDevice(tx, who.user_id, device_id);
-      NoteDeviceListChange(tx, who.user_id, next, fx);
-      Audit(tx, who.user_id, who.tenant_id, "device.logout", who.user_id,
-            {{"requirement", "X-IM-4"},
-             {"device_id", device_id},
-             {"by_device", who.device_id},
-             {"via", via}});
-      ControlOutcome o{DeviceLabel(device_id, d->display_name), std::nullopt};
-      o.promoted = PromotePrimaryIfGone(tx, who.user_id, who.tenant_id, who.user_id);
-      return o;
-    });
-  });
+  ControlOutcome out =
+      co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+        if (via == "primary") RequirePrimary(tx, who);
+        auto d = AccountStore::GetDevice(tx, who.user_id, device_id);
+        if (!d) throw NotFound("Unknown device");
+        if (d->state == DeviceState::kBanned) throw InvalidParam("This device is banned");
+        AccountStore::DeleteDevice(tx, who.user_id, device_id);
+        NoteDeviceListChange(tx, who.user_id, next, fx);
+        Audit(tx, who.user_id, who.tenant_id, "device.logout", who.user_id,
+              {{"requirement", "X-IM-4"},
+               {"device_id", device_id},
+               {"by_device", who.device_id},
+               {"via", via}});
+        ControlOutcome o{DeviceLabel(device_id, d->display_name), std::nullopt};
+        o.promoted = PromotePrimaryIfGone(tx, who.user_id, who.tenant_id, who.user_id);
+        return o;
+      });
   auth_.Forget(who.user_id, device_id);
   if (out.promoted) auth_.Forget(who.user_id);
   boost::json::object details{{"device_id", device_id}, {"requirement", "X-IM-4"}};
@@ -276,43 +271,42 @@ boost::asio::awaitable<void> DeviceService::Ban(const Requester& who, const std:
   const std::string via =
       co_await RequireControl(who, "POST /io.vigie/devices/" + device_id + "/ban", auth);
   const std::int64_t now = NowMs();
-  ControlOutcome out = co_await Offload(ctx_.db_pool, [&] {
-    return stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      if (via == "primary") RequirePrimary(tx, who);
-      auto d = AccountStore::GetDevice(tx, who.user_id, device_id);
-      if (!d) throw NotFound("Unknown device");
-      ControlOutcome o{DeviceLabel(device_id, d->display_name), std::nullopt};
-      if (d->state == DeviceState::kBanned) return o;
-      // The device's identity keys, so that no device of the user can
-      // bring them back.
-      boost::json::array banned;
-      if (auto json = E2eStore::GetDeviceKeys(tx, who.user_id, device_id)) {
-        boost::system::error_code ec;
-        auto v = boost::json::parse(*json, ec);
-        const auto* keys = !ec && v.is_object() ? v.as_object().if_contains("keys") : nullptr;
-        if (keys && keys->is_object()) {
-          for (const auto& [key_id, key] : keys->as_object()) {
-            if (!key.is_string()) continue;
-            if (!key_id.starts_with("ed25519:") && !key_id.starts_with("curve25519:")) continue;
-            E2eStore::BanKey(tx, who.user_id, key_id, key.as_string(), now);
-            banned.emplace_back(key_id);
+  ControlOutcome out =
+      co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+        if (via == "primary") RequirePrimary(tx, who);
+        auto d = AccountStore::GetDevice(tx, who.user_id, device_id);
+        if (!d) throw NotFound("Unknown device");
+        ControlOutcome o{DeviceLabel(device_id, d->display_name), std::nullopt};
+        if (d->state == DeviceState::kBanned) return o;
+        // The device's identity keys, so that no device of the user can
+        // bring them back.
+        boost::json::array banned;
+        if (auto json = E2eStore::GetDeviceKeys(tx, who.user_id, device_id)) {
+          boost::system::error_code ec;
+          auto v = boost::json::parse(*json, ec);
+          const auto* keys = !ec && v.is_object() ? v.as_object().if_contains("keys") : nullptr;
+          if (keys && keys->is_object()) {
+            for (const auto& [key_id, key] : keys->as_object()) {
+              if (!key.is_string()) continue;
+              if (!key_id.starts_with("ed25519:") && !key_id.starts_with("curve25519:")) continue;
+              E2eStore::BanKey(tx, who.user_id, key_id, key.as_string(), now);
+              banned.emplace_back(key_id);
+            }
           }
         }
-      }
-      AccountStore::DeleteTokensOfDevice(tx, who.user_id, device_id);
-      E2eStore::DeleteDevice(tx, who.user_id, device_id);
-      AccountStore::SetDeviceState(tx, who.user_id, device_id, DeviceState::kBanned);
-      NoteDeviceListChange(tx, who.user_id, next, fx);
-      Audit(tx, who.user_id, who.tenant_id, "device.ban", who.user_id,
-            {{"requirement", "X-IM-4"},
-             {"device_id", device_id},
-             {"by_device", who.device_id},
-             {"via", via},
-             {"keys", std::move(banned)}});
-      o.promoted = PromotePrimaryIfGone(tx, who.user_id, who.tenant_id, who.user_id);
-      return o;
-    });
-  });
+        AccountStore::DeleteTokensOfDevice(tx, who.user_id, device_id);
+        E2eStore::DeleteDevice(tx, who.user_id, device_id);
+        AccountStore::SetDeviceState(tx, who.user_id, device_id, DeviceState::kBanned);
+        NoteDeviceListChange(tx, who.user_id, next, fx);
+        Audit(tx, who.user_id, who.tenant_id, "device.ban", who.user_id,
+              {{"requirement", "X-IM-4"},
+               {"device_id", device_id},
+               {"by_device", who.device_id},
+               {"via", via},
+               {"keys", std::move(banned)}});
+        o.promoted = PromotePrimaryIfGone(tx, who.user_id, who.tenant_id, who.user_id);
+        return o;
+      });
   auth_.Forget(who.user_id, device_id);
   if (out.promoted) auth_.Forget(who.user_id);
   boost::json::object details{{"device_id", device_id}, {"requirement", "X-IM-4"}};
@@ -330,27 +324,26 @@ boost::asio::awaitable<void> DeviceService::Wipe(const Requester& who, const std
   const std::string via =
       co_await RequireControl(who, "POST /io.vigie/devices/" + device_id + "/wipe", auth);
   const std::int64_t now = NowMs();
-  ControlOutcome out = co_await Offload(ctx_.db_pool, [&] {
-    return stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      if (via == "primary") RequirePrimary(tx, who);
-      auto d = AccountStore::GetDevice(tx, who.user_id, device_id);
-      if (!d) throw NotFound("Unknown device");
-      if (d->state == DeviceState::kBanned) throw InvalidParam("This device is banned");
-      ControlOutcome o{DeviceLabel(device_id, d->display_name), std::nullopt};
-      // Its keys and inbox go now; its token stays so that the device
-      // learns of the wipe at its next request.
-      AccountStore::SetWipeRequested(tx, who.user_id, device_id, now);
-      E2eStore::DeleteDevice(tx, who.user_id, device_id);
-      NoteDeviceListChange(tx, who.user_id, next, fx);
-      Audit(tx, who.user_id, who.tenant_id, "device.wipe", who.user_id,
-            {{"requirement", "X-IM-4"},
-             {"device_id", device_id},
-             {"by_device", who.device_id},
-             {"via", via}});
-      o.promoted = PromotePrimaryIfGone(tx, who.user_id, who.tenant_id, who.user_id);
-      return o;
-    });
-  });
+  ControlOutcome out =
+      co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+        if (via == "primary") RequirePrimary(tx, who);
+        auto d = AccountStore::GetDevice(tx, who.user_id, device_id);
+        if (!d) throw NotFound("Unknown device");
+        if (d->state == DeviceState::kBanned) throw InvalidParam("This device is banned");
+        ControlOutcome o{DeviceLabel(device_id, d->display_name), std::nullopt};
+        // Its keys and inbox go now; its token stays so that the device
+        // learns of the wipe at its next request.
+        AccountStore::SetWipeRequested(tx, who.user_id, device_id, now);
+        E2eStore::DeleteDevice(tx, who.user_id, device_id);
+        NoteDeviceListChange(tx, who.user_id, next, fx);
+        Audit(tx, who.user_id, who.tenant_id, "device.wipe", who.user_id,
+              {{"requirement", "X-IM-4"},
+               {"device_id", device_id},
+               {"by_device", who.device_id},
+               {"via", via}});
+        o.promoted = PromotePrimaryIfGone(tx, who.user_id, who.tenant_id, who.user_id);
+        return o;
+      });
   auth_.Forget(who.user_id, device_id);
   if (out.promoted) auth_.Forget(who.user_id);
   boost::json::object details{{"device_id", device_id}, {"requirement", "X-IM-4"}};

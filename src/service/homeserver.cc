@@ -62,7 +62,7 @@ Homeserver::Homeserver(Config config)
       ctx_{config_, *db_, db_pool_, hash_pool_, hasher_},
       key_(LoadOrCreateSigningKey(config_)),
       public_baseurl_(config_.public_baseurl),
-      stream(*db_),
+      stream(*db_, db_pool_),
       auth(ctx_, stream),
       uia(ctx_),
       accounts(ctx_, auth, uia, policy, notices, stream, access),

@@ -63,6 +63,7 @@ class Homeserver {
   // destructor calls it.
   void Shutdown();
   sql::Database& db() { return *db_; }
+  boost::asio::thread_pool& db_pool() { return db_pool_; }
 
   // Runs a coroutine to completion on the calling thread (CLI, tests).
   template <typename T>

@@ -201,38 +201,37 @@ boost::asio::awaitable<bj::object> KeysService::Upload(const Requester& who,
   const auto otks = parse_keys(body, {"one_time_keys"});
   const auto fallbacks = parse_keys(body, {"fallback_keys", "org.matrix.msc2732.fallback_keys"});
 
-  auto counts = co_await Offload(ctx_.db_pool, [&] {
-    return stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      if (device_keys) {
-        // X-IM-4: the keys of a banned device may not come back on any
-        // device of the user.
-        for (const auto& key : identity_keys) {
-          if (E2eStore::KeyBanned(tx, who.user_id, key)) {
-            throw Forbidden("This key belongs to a banned device")
-                .with("io.vigie.requirement", "X-IM-4");
+  auto counts =
+      co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+        if (device_keys) {
+          // X-IM-4: the keys of a banned device may not come back on any
+          // device of the user.
+          for (const auto& key : identity_keys) {
+            if (E2eStore::KeyBanned(tx, who.user_id, key)) {
+              throw Forbidden("This key belongs to a banned device")
+                  .with("io.vigie.requirement", "X-IM-4");
+            }
+          }
+          auto old = E2eStore::GetDeviceKeys(tx, who.user_id, who.device_id);
+          if (!old || *old != *device_keys) {
+            E2eStore::SetDeviceKeys(tx, who.user_id, who.device_id, *device_keys, NowMs());
+            NoteDeviceListChange(tx, who.user_id, next, fx);
           }
         }
-        auto old = E2eStore::GetDeviceKeys(tx, who.user_id, who.device_id);
-        if (!old || *old != *device_keys) {
-          E2eStore::SetDeviceKeys(tx, who.user_id, who.device_id, *device_keys, NowMs());
-          NoteDeviceListChange(tx, who.user_id, next, fx);
+        for (const auto& [alg, id, json] : otks) {
+          auto old = E2eStore::GetOneTimeKey(tx, who.user_id, who.device_id, alg, id);
+          if (old) {
+            if (*old != json)
+              throw InvalidParam("One-time key " + alg + ":" + id + " already exists");
+            continue;
+          }
+          E2eStore::AddOneTimeKey(tx, who.user_id, who.device_id, alg, id, json);
         }
-      }
-      for (const auto& [alg, id, json] : otks) {
-        auto old = E2eStore::GetOneTimeKey(tx, who.user_id, who.device_id, alg, id);
-        if (old) {
-          if (*old != json)
-            throw InvalidParam("One-time key " + alg + ":" + id + " already exists");
-          continue;
+        for (const auto& [alg, id, json] : fallbacks) {
+          E2eStore::SetFallbackKey(tx, who.user_id, who.device_id, alg, id, json);
         }
-        E2eStore::AddOneTimeKey(tx, who.user_id, who.device_id, alg, id, json);
-      }
-      for (const auto& [alg, id, json] : fallbacks) {
-        E2eStore::SetFallbackKey(tx, who.user_id, who.device_id, alg, id, json);
-      }
-      return E2eStore::OneTimeKeyCounts(tx, who.user_id, who.device_id);
-    });
-  });
+        return E2eStore::OneTimeKeyCounts(tx, who.user_id, who.device_id);
+      });
   co_return CountsJson(counts);
 }
 
@@ -405,14 +404,11 @@ boost::asio::awaitable<void> KeysService::UploadDeviceSigning(const Requester& w
     }
   }
 
-  co_await Offload(ctx_.db_pool, [&] {
-    stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      for (const auto& k : keys) {
-        E2eStore::SetCrossSigningKey(tx, who.user_id, k.type, k.public_key,
-                                     bj::serialize(*k.object));
-      }
-      NoteDeviceListChange(tx, who.user_id, next, fx);
-    });
+  co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+    for (const auto& k : keys) {
+      E2eStore::SetCrossSigningKey(tx, who.user_id, k.type, k.public_key, bj::serialize(*k.object));
+    }
+    NoteDeviceListChange(tx, who.user_id, next, fx);
   });
 }
 
@@ -425,88 +421,87 @@ boost::asio::awaitable<bj::object> KeysService::UploadSignatures(const Requester
   }
   if (n > kMaxTargetsPerRequest) throw InvalidParam("Too many signatures");
 
-  co_return co_await Offload(ctx_.db_pool, [&] {
-    return stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      bj::object failures;
-      std::set<std::string> touched;
-      auto fail = [&](const std::string& user, const std::string& key_id, std::string why) {
-        auto& by_user = failures[user];
-        if (!by_user.is_object()) by_user = bj::object{};
-        by_user.as_object()[key_id] = {{"errcode", "M_INVALID_SIGNATURE"}, {"error", why}};
-      };
-      auto own_key = [&](const char* type) {
-        return E2eStore::GetCrossSigningKey(tx, who.user_id, type);
-      };
-      for (const auto& [user_sv, targets] : body) {
-        const std::string user(user_sv);
-        auto master = E2eStore::GetCrossSigningKey(tx, user, "master");
-        for (const auto& [key_id_sv, obj] : targets.as_object()) {
-          const std::string key_id(key_id_sv);
-          if (!obj.is_object()) {
-            fail(user, key_id, "Not an object");
-            continue;
-          }
-          const auto& o = obj.as_object();
-          // The stored object the signature is about, and which of the
-          // requester's keys may sign it.
-          std::optional<std::string> stored;
-          std::vector<std::pair<std::string, std::string>> signers;  // key id, raw key
-          if (user == who.user_id && master && key_id == master->public_key) {
-            stored = master->json;
-            for (const auto& [dev, json] : E2eStore::DeviceKeysOfUser(tx, who.user_id)) {
-              if (auto pub = Ed25519Key(bj::parse(json).as_object(), dev)) {
-                signers.emplace_back("ed25519:" + dev, *pub);
+  co_return co_await stream_.Submit(
+      [&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+        bj::object failures;
+        std::set<std::string> touched;
+        auto fail = [&](const std::string& user, const std::string& key_id, std::string why) {
+          auto& by_user = failures[user];
+          if (!by_user.is_object()) by_user = bj::object{};
+          by_user.as_object()[key_id] = {{"errcode", "M_INVALID_SIGNATURE"}, {"error", why}};
+        };
+        auto own_key = [&](const char* type) {
+          return E2eStore::GetCrossSigningKey(tx, who.user_id, type);
+        };
+        for (const auto& [user_sv, targets] : body) {
+          const std::string user(user_sv);
+          auto master = E2eStore::GetCrossSigningKey(tx, user, "master");
+          for (const auto& [key_id_sv, obj] : targets.as_object()) {
+            const std::string key_id(key_id_sv);
+            if (!obj.is_object()) {
+              fail(user, key_id, "Not an object");
+              continue;
+            }
+            const auto& o = obj.as_object();
+            // The stored object the signature is about, and which of the
+            // requester's keys may sign it.
+            std::optional<std::string> stored;
+            std::vector<std::pair<std::string, std::string>> signers;  // key id, raw key
+            if (user == who.user_id && master && key_id == master->public_key) {
+              stored = master->json;
+              for (const auto& [dev, json] : E2eStore::DeviceKeysOfUser(tx, who.user_id)) {
+                if (auto pub = Ed25519Key(bj::parse(json).as_object(), dev)) {
+                  signers.emplace_back("ed25519:" + dev, *pub);
+                }
+              }
+            } else if (user == who.user_id) {
+              stored = E2eStore::GetDeviceKeys(tx, user, key_id);
+              if (auto ssk = own_key("self_signing")) {
+                signers.emplace_back("ed25519:" + ssk->public_key, RawKey(ssk->public_key));
+              }
+            } else if (master && key_id == master->public_key) {
+              stored = master->json;
+              if (auto usk = own_key("user_signing")) {
+                signers.emplace_back("ed25519:" + usk->public_key, RawKey(usk->public_key));
               }
             }
-          } else if (user == who.user_id) {
-            stored = E2eStore::GetDeviceKeys(tx, user, key_id);
-            if (auto ssk = own_key("self_signing")) {
-              signers.emplace_back("ed25519:" + ssk->public_key, RawKey(ssk->public_key));
+            if (!stored) {
+              fail(user, key_id, "Unknown key");
+              continue;
             }
-          } else if (master && key_id == master->public_key) {
-            stored = master->json;
-            if (auto usk = own_key("user_signing")) {
-              signers.emplace_back("ed25519:" + usk->public_key, RawKey(usk->public_key));
+            if (!SameSignedContent(bj::parse(*stored).as_object(), o)) {
+              fail(user, key_id, "The signed object differs from the stored key");
+              continue;
             }
-          }
-          if (!stored) {
-            fail(user, key_id, "Unknown key");
-            continue;
-          }
-          if (!SameSignedContent(bj::parse(*stored).as_object(), o)) {
-            fail(user, key_id, "The signed object differs from the stored key");
-            continue;
-          }
-          std::vector<storage::SignatureRecord> good;
-          bool bad = false;
-          auto* sigs = o.if_contains("signatures");
-          const bj::object* mine = nullptr;
-          if (sigs && sigs->is_object()) {
-            if (auto* m = sigs->as_object().if_contains(who.user_id); m && m->is_object()) {
-              mine = &m->as_object();
+            std::vector<storage::SignatureRecord> good;
+            bool bad = false;
+            auto* sigs = o.if_contains("signatures");
+            const bj::object* mine = nullptr;
+            if (sigs && sigs->is_object()) {
+              if (auto* m = sigs->as_object().if_contains(who.user_id); m && m->is_object()) {
+                mine = &m->as_object();
+              }
             }
-          }
-          for (const auto& [sid, pub] : signers) {
-            auto* sig = mine ? mine->if_contains(sid) : nullptr;
-            if (!sig) continue;
-            if (!sig->is_string() || !events::VerifyJsonSignature(o, who.user_id, sid, pub)) {
-              bad = true;
-              break;
+            for (const auto& [sid, pub] : signers) {
+              auto* sig = mine ? mine->if_contains(sid) : nullptr;
+              if (!sig) continue;
+              if (!sig->is_string() || !events::VerifyJsonSignature(o, who.user_id, sid, pub)) {
+                bad = true;
+                break;
+              }
+              good.push_back({user, key_id, who.user_id, sid, std::string(sig->as_string())});
             }
-            good.push_back({user, key_id, who.user_id, sid, std::string(sig->as_string())});
+            if (bad || good.empty()) {
+              fail(user, key_id, bad ? "Invalid signature" : "No signature by a key that may sign");
+              continue;
+            }
+            for (const auto& s : good) E2eStore::AddSignature(tx, s);
+            touched.insert(user);
           }
-          if (bad || good.empty()) {
-            fail(user, key_id, bad ? "Invalid signature" : "No signature by a key that may sign");
-            continue;
-          }
-          for (const auto& s : good) E2eStore::AddSignature(tx, s);
-          touched.insert(user);
         }
-      }
-      for (const auto& u : touched) NoteDeviceListChange(tx, u, next, fx);
-      return failures;
-    });
-  });
+        for (const auto& u : touched) NoteDeviceListChange(tx, u, next, fx);
+        return failures;
+      });
 }
 
 boost::asio::awaitable<void> ToDeviceService::Send(const Requester& who, const std::string& type,
@@ -526,31 +521,29 @@ boost::asio::awaitable<void> ToDeviceService::Send(const Requester& who, const s
       if (msgs.size() > kMaxTargetsPerRequest) throw InvalidParam("Too many messages");
     }
   }
-  co_await Offload(ctx_.db_pool, [&] {
-    stream_.Write([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
-      if (!E2eStore::AddToDeviceTxn(tx, who.user_id, who.device_id, txn_id, NowMs())) return;
-      for (const auto& m : msgs) {
-        if (!IsLocal(ctx_, m.user)) continue;  // no federation yet
-        std::vector<std::string> devices;
-        // Banned devices and devices told to wipe (X-IM-4) receive nothing.
-        auto receives = [](const storage::DeviceRecord& d) {
-          return d.state != storage::DeviceState::kBanned && !d.wipe_requested_ts;
-        };
-        if (m.device == "*") {
-          for (const auto& d : storage::AccountStore::ListDevices(tx, m.user)) {
-            if (receives(d)) devices.push_back(d.device_id);
-          }
-        } else if (auto d = storage::AccountStore::GetDevice(tx, m.user, m.device);
-                   d && receives(*d)) {
-          devices.push_back(m.device);
+  co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos& next, Stream::Effects& fx) {
+    if (!E2eStore::AddToDeviceTxn(tx, who.user_id, who.device_id, txn_id, NowMs())) return;
+    for (const auto& m : msgs) {
+      if (!IsLocal(ctx_, m.user)) continue;  // no federation yet
+      std::vector<std::string> devices;
+      // Banned devices and devices told to wipe (X-IM-4) receive nothing.
+      auto receives = [](const storage::DeviceRecord& d) {
+        return d.state != storage::DeviceState::kBanned && !d.wipe_requested_ts;
+      };
+      if (m.device == "*") {
+        for (const auto& d : storage::AccountStore::ListDevices(tx, m.user)) {
+          if (receives(d)) devices.push_back(d.device_id);
         }
-        for (const auto& d : devices) {
-          E2eStore::AddToDevice(tx, m.user, d, next(), who.user_id, type, m.content);
-        }
-        if (!devices.empty()) fx.Changed(Change::kToDevice, m.user);
-        if (!devices.empty()) fx.wake.insert(m.user);
+      } else if (auto d = storage::AccountStore::GetDevice(tx, m.user, m.device);
+                 d && receives(*d)) {
+        devices.push_back(m.device);
       }
-    });
+      for (const auto& d : devices) {
+        E2eStore::AddToDevice(tx, m.user, d, next(), who.user_id, type, m.content);
+      }
+      if (!devices.empty()) fx.Changed(Change::kToDevice, m.user);
+      if (!devices.empty()) fx.wake.insert(m.user);
+    }
   });
 }
 

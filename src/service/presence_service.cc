@@ -24,16 +24,14 @@ boost::asio::awaitable<void> PresenceService::Write(const std::string& user_id,
                                                     std::optional<std::string> status_msg,
                                                     bool keep_msg) {
   const std::int64_t now = NowMs();
-  co_await Offload(ctx_.db_pool, [&] {
-    stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      if (keep_msg) {
-        if (auto prior = UserDataStore::GetPresence(tx, user_id)) status_msg = prior->status_msg;
-      }
-      UserDataStore::SetPresence(tx, {user_id, state, status_msg, now, next()});
-      fx.Changed(Change::kPresence);
-      for (auto& u : storage::RoomStore::UsersSharingRooms(tx, user_id)) fx.wake.insert(u);
-      fx.wake.insert(user_id);
-    });
+  co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+    if (keep_msg) {
+      if (auto prior = UserDataStore::GetPresence(tx, user_id)) status_msg = prior->status_msg;
+    }
+    UserDataStore::SetPresence(tx, {user_id, state, status_msg, now, next()});
+    fx.Changed(Change::kPresence);
+    for (auto& u : storage::RoomStore::UsersSharingRooms(tx, user_id)) fx.wake.insert(u);
+    fx.wake.insert(user_id);
   });
   std::lock_guard lock(mu_);
   last_[user_id] = {state, now};

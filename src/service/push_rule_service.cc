@@ -115,20 +115,18 @@ boost::asio::awaitable<boost::json::object> PushRuleService::Get(const Requester
 
 boost::asio::awaitable<void> PushRuleService::Modify(const Requester& who,
                                                      const std::function<void(Ruleset&)>& fn) {
-  co_await Offload(ctx_.db_pool, [&] {
-    stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      Ruleset rs = *Load(tx, who.user_id);
-      fn(rs);
-      boost::json::object content{{"global", push::RulesetJson(rs, who.user_id)}};
-      UserDataStore::SetAccountData(tx, who.user_id,
-                                    {"", "m.push_rules", boost::json::serialize(content), next()});
-      fx.Changed(Change::kAccountData, who.user_id);
-      fx.wake.insert(who.user_id);
-      // Under the writer lock, like every OnEvent: no evaluation can see
-      // the old rules after this commits.
-      std::lock_guard lock(mu_);
-      cache_.erase(who.user_id);
-    });
+  co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+    Ruleset rs = *Load(tx, who.user_id);
+    fn(rs);
+    boost::json::object content{{"global", push::RulesetJson(rs, who.user_id)}};
+    UserDataStore::SetAccountData(tx, who.user_id,
+                                  {"", "m.push_rules", boost::json::serialize(content), next()});
+    fx.Changed(Change::kAccountData, who.user_id);
+    fx.wake.insert(who.user_id);
+    // Under the writer lock, like every OnEvent: no evaluation can see
+    // the old rules after this commits.
+    std::lock_guard lock(mu_);
+    cache_.erase(who.user_id);
   });
 }
 

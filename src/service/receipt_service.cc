@@ -4,7 +4,6 @@
 #include <boost/json/serialize.hpp>
 
 #include "common/error.h"
-#include "common/offload.h"
 #include "common/time.h"
 #include "service/push_rule_service.h"
 #include "storage/room_store.h"
@@ -98,10 +97,8 @@ boost::asio::awaitable<void> ReceiptService::Send(const Requester& who, const st
     }
   }
   std::vector<Marker> markers{{type, event_id, thread_id.value_or("")}};
-  co_await Offload(ctx_.db_pool, [&] {
-    stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      Apply(tx, next, fx, who.user_id, room_id, markers);
-    });
+  co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+    Apply(tx, next, fx, who.user_id, room_id, markers);
   });
 }
 
@@ -114,10 +111,8 @@ boost::asio::awaitable<void> ReceiptService::SetReadMarkers(const Requester& who
   if (markers.read_private) list.push_back({"m.read.private", *markers.read_private, ""});
   for (const auto& m : list) CheckEventId(m.event_id);
   if (list.empty()) co_return;
-  co_await Offload(ctx_.db_pool, [&] {
-    stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      Apply(tx, next, fx, who.user_id, room_id, list);
-    });
+  co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+    Apply(tx, next, fx, who.user_id, room_id, list);
   });
 }
 

@@ -421,92 +421,91 @@ boost::asio::awaitable<CreatedRoom> RoomService::CreateRoom(const Requester& who
     if (alias->size() > 255) throw InvalidParam("Alias too long");
   }
 
-  CreatedRoom out = co_await Offload(ctx_.db_pool, [&] {
-    return stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      // The room belongs to the tenant the requester acts for (the server
-      // notices account acts within the user's tenant).
-      const std::string tenant = who.tenant_id.empty() ? TenantOf(tx, who.user_id) : who.tenant_id;
-      for (const auto& u : opts.invite) RequireMayInvite(policy_, tx, tenant, tenant, u);
-      RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
-      w.Begin(version, who.user_id, tenant);
+  CreatedRoom out = co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next,
+                                                Stream::Effects& fx) {
+    // The room belongs to the tenant the requester acts for (the server
+    // notices account acts within the user's tenant).
+    const std::string tenant = who.tenant_id.empty() ? TenantOf(tx, who.user_id) : who.tenant_id;
+    for (const auto& u : opts.invite) RequireMayInvite(policy_, tx, tenant, tenant, u);
+    RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
+    w.Begin(version, who.user_id, tenant);
 
-      boost::json::object create = opts.creation_content;
-      create["room_version"] = std::string(version.id);
-      if (version.creator_in_content) create["creator"] = who.user_id;
-      if (version.privileged_creators && preset == "trusted_private_chat" && !opts.invite.empty()) {
-        boost::json::array extra;
-        for (const auto& u : opts.invite) extra.emplace_back(u);
-        create["additional_creators"] = std::move(extra);
-      }
-      w.Append(who.user_id, "m.room.create", "", std::move(create));
-      w.Append(who.user_id, "m.room.member", who.user_id,
-               MemberContent("join", tx, who.user_id, std::nullopt));
+    boost::json::object create = opts.creation_content;
+    create["room_version"] = std::string(version.id);
+    if (version.creator_in_content) create["creator"] = who.user_id;
+    if (version.privileged_creators && preset == "trusted_private_chat" && !opts.invite.empty()) {
+      boost::json::array extra;
+      for (const auto& u : opts.invite) extra.emplace_back(u);
+      create["additional_creators"] = std::move(extra);
+    }
+    w.Append(who.user_id, "m.room.create", "", std::move(create));
+    w.Append(who.user_id, "m.room.member", who.user_id,
+             MemberContent("join", tx, who.user_id, std::nullopt));
 
-      boost::json::object users;
-      if (!version.privileged_creators) {
-        users[who.user_id] = 100;
-        if (preset == "trusted_private_chat") {
-          for (const auto& u : opts.invite) users[u] = 100;
-        }
+    boost::json::object users;
+    if (!version.privileged_creators) {
+      users[who.user_id] = 100;
+      if (preset == "trusted_private_chat") {
+        for (const auto& u : opts.invite) users[u] = 100;
       }
-      boost::json::object pl{
-          {"users", users},
-          {"users_default", 0},
-          {"events",
-           {{"m.room.name", 50},
-            {"m.room.power_levels", 100},
-            {"m.room.history_visibility", 100},
-            {"m.room.canonical_alias", 50},
-            {"m.room.avatar", 50},
-            {"m.room.tombstone", 100},
-            {"m.room.server_acl", 100},
-            {"m.room.encryption", 100}}},
-          {"events_default", 0},
-          {"state_default", 50},
-          {"ban", 50},
-          {"kick", 50},
-          {"redact", 50},
-          {"invite", preset == "public_chat" ? 50 : 0},
-          {"notifications", {{"room", 50}}},
-      };
-      if (opts.power_level_content_override) {
-        for (const auto& [k, v] : *opts.power_level_content_override) pl[k] = v;
+    }
+    boost::json::object pl{
+        {"users", users},
+        {"users_default", 0},
+        {"events",
+         {{"m.room.name", 50},
+          {"m.room.power_levels", 100},
+          {"m.room.history_visibility", 100},
+          {"m.room.canonical_alias", 50},
+          {"m.room.avatar", 50},
+          {"m.room.tombstone", 100},
+          {"m.room.server_acl", 100},
+          {"m.room.encryption", 100}}},
+        {"events_default", 0},
+        {"state_default", 50},
+        {"ban", 50},
+        {"kick", 50},
+        {"redact", 50},
+        {"invite", preset == "public_chat" ? 50 : 0},
+        {"notifications", {{"room", 50}}},
+    };
+    if (opts.power_level_content_override) {
+      for (const auto& [k, v] : *opts.power_level_content_override) pl[k] = v;
+    }
+    w.Append(who.user_id, "m.room.power_levels", "", std::move(pl));
+    if (alias) {
+      w.Append(who.user_id, "m.room.canonical_alias", "", {{"alias", *alias}});
+    }
+    w.Append(who.user_id, "m.room.join_rules", "",
+             {{"join_rule", preset == "public_chat" ? "public" : "invite"}});
+    w.Append(who.user_id, "m.room.history_visibility", "", {{"history_visibility", "shared"}});
+    w.Append(who.user_id, "m.room.guest_access", "",
+             {{"guest_access", preset == "public_chat" ? "forbidden" : "can_join"}});
+    for (auto& s : opts.initial_state) {
+      if (s.type == "m.room.member" || s.type == "m.room.create" ||
+          s.type == "m.room.power_levels") {
+        throw InvalidParam("initial_state may not contain " + s.type);
       }
-      w.Append(who.user_id, "m.room.power_levels", "", std::move(pl));
-      if (alias) {
-        w.Append(who.user_id, "m.room.canonical_alias", "", {{"alias", *alias}});
+      w.Append(who.user_id, s.type, s.state_key, std::move(s.content));
+    }
+    if (opts.name) w.Append(who.user_id, "m.room.name", "", {{"name", *opts.name}});
+    if (opts.topic) w.Append(who.user_id, "m.room.topic", "", {{"topic", *opts.topic}});
+    for (const auto& u : opts.invite) {
+      boost::json::object c = MemberContent("invite", tx, u, std::nullopt);
+      if (opts.is_direct) c["is_direct"] = true;
+      w.Append(who.user_id, "m.room.member", u, std::move(c));
+    }
+    if (alias) {
+      try {
+        RoomStore::CreateAlias(tx, *alias, w.room().room_nid, who.user_id);
+      } catch (const sql::UniqueViolation&) {
+        throw Error(ErrorCode::kRoomInUse, "Room alias already taken");
       }
-      w.Append(who.user_id, "m.room.join_rules", "",
-               {{"join_rule", preset == "public_chat" ? "public" : "invite"}});
-      w.Append(who.user_id, "m.room.history_visibility", "", {{"history_visibility", "shared"}});
-      w.Append(who.user_id, "m.room.guest_access", "",
-               {{"guest_access", preset == "public_chat" ? "forbidden" : "can_join"}});
-      for (auto& s : opts.initial_state) {
-        if (s.type == "m.room.member" || s.type == "m.room.create" ||
-            s.type == "m.room.power_levels") {
-          throw InvalidParam("initial_state may not contain " + s.type);
-        }
-        w.Append(who.user_id, s.type, s.state_key, std::move(s.content));
-      }
-      if (opts.name) w.Append(who.user_id, "m.room.name", "", {{"name", *opts.name}});
-      if (opts.topic) w.Append(who.user_id, "m.room.topic", "", {{"topic", *opts.topic}});
-      for (const auto& u : opts.invite) {
-        boost::json::object c = MemberContent("invite", tx, u, std::nullopt);
-        if (opts.is_direct) c["is_direct"] = true;
-        w.Append(who.user_id, "m.room.member", u, std::move(c));
-      }
-      if (alias) {
-        try {
-          RoomStore::CreateAlias(tx, *alias, w.room().room_nid, who.user_id);
-        } catch (const sql::UniqueViolation&) {
-          throw Error(ErrorCode::kRoomInUse, "Room alias already taken");
-        }
-      }
-      if (opts.visibility.value_or("private") == "public") {
-        RoomStore::SetPublished(tx, w.room().room_nid, true);
-      }
-      return CreatedRoom{w.room().room_id, alias};
-    });
+    }
+    if (opts.visibility.value_or("private") == "public") {
+      RoomStore::SetPublished(tx, w.room().room_nid, true);
+    }
+    return CreatedRoom{w.room().room_id, alias};
   });
   co_return out;
 }
@@ -520,18 +519,16 @@ boost::asio::awaitable<std::string> RoomService::Send(const Requester& who,
   CheckEventType(type);
   if (txn_id.empty() || txn_id.size() > 255) throw InvalidParam("Invalid transaction id");
   if (type == "m.room.redaction") throw InvalidParam("Use the /redact endpoint to redact");
-  co_return co_await Offload(ctx_.db_pool, [&] {
-    return stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      if (auto prior = RoomStore::FindTxn(tx, who.user_id, who.device_id, "send:" + txn_id)) {
-        return *prior;
-      }
-      RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
-      w.Open(room_id);
-      auto rec = w.Append(who.user_id, type, std::nullopt, std::move(content), std::nullopt,
-                          std::make_pair(who.device_id, txn_id));
-      RoomStore::InsertTxn(tx, who.user_id, who.device_id, "send:" + txn_id, rec.event_id, NowMs());
-      return rec.event_id;
-    });
+  co_return co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+    if (auto prior = RoomStore::FindTxn(tx, who.user_id, who.device_id, "send:" + txn_id)) {
+      return *prior;
+    }
+    RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
+    w.Open(room_id);
+    auto rec = w.Append(who.user_id, type, std::nullopt, std::move(content), std::nullopt,
+                        std::make_pair(who.device_id, txn_id));
+    RoomStore::InsertTxn(tx, who.user_id, who.device_id, "send:" + txn_id, rec.event_id, NowMs());
+    return rec.event_id;
   });
 }
 
@@ -551,24 +548,22 @@ boost::asio::awaitable<std::string> RoomService::SetState(const Requester& who,
       throw Forbidden("Use the membership endpoints to change membership");
     }
   }
-  co_return co_await Offload(ctx_.db_pool, [&] {
-    return stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
-      w.Open(room_id);
-      // A self-join through the state endpoint is a join (C4 as Join).
-      if (type == "m.room.member" && w.MembershipOf(who.user_id) != "join") {
-        RequireMayEnter(policy_, who, w.room());
-      }
-      if (type == "m.room.canonical_alias") {
-        for (const char* k : {"alias"}) {
-          auto a = json::GetString(content, k);
-          if (a && !RoomStore::GetAlias(tx, *a)) {
-            throw Error(ErrorCode::kBadAlias, "Alias " + *a + " does not point to this room");
-          }
+  co_return co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+    RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
+    w.Open(room_id);
+    // A self-join through the state endpoint is a join (C4 as Join).
+    if (type == "m.room.member" && w.MembershipOf(who.user_id) != "join") {
+      RequireMayEnter(policy_, who, w.room());
+    }
+    if (type == "m.room.canonical_alias") {
+      for (const char* k : {"alias"}) {
+        auto a = json::GetString(content, k);
+        if (a && !RoomStore::GetAlias(tx, *a)) {
+          throw Error(ErrorCode::kBadAlias, "Alias " + *a + " does not point to this room");
         }
       }
-      return w.Append(who.user_id, type, state_key, std::move(content)).event_id;
-    });
+    }
+    return w.Append(who.user_id, type, state_key, std::move(content)).event_id;
   });
 }
 
@@ -578,35 +573,32 @@ boost::asio::awaitable<std::string> RoomService::Redact(const Requester& who,
                                                         std::optional<std::string> reason,
                                                         const std::string& txn_id) {
   CheckRoomId(room_id);
-  co_return co_await Offload(ctx_.db_pool, [&] {
-    return stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      if (auto prior = RoomStore::FindTxn(tx, who.user_id, who.device_id, "redact:" + txn_id)) {
-        return *prior;
-      }
-      RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
-      w.Open(room_id);
-      auto target = RoomStore::GetEvent(tx, event_id);
-      if (!target || target->room_nid != w.room().room_nid) throw NotFound("Unknown event");
-      // The auth rules admit the redaction event itself; whether it may
-      // take effect is this check (same sender, or the redact level).
-      if (target->sender != who.user_id &&
-          w.PowerLevelOf(who.user_id) < w.RequiredLevel("redact", 50)) {
-        throw Forbidden("You may not redact other users' events");
-      }
-      boost::json::object content;
-      if (reason) content["reason"] = *reason;
-      auto rec = w.Append(who.user_id, "m.room.redaction", std::nullopt, std::move(content),
-                          event_id, std::make_pair(who.device_id, txn_id));
-      if (!target->redacted_by) {
-        auto redacted = events::Redact(w.version(), ParsePdu(target->json));
-        RoomStore::MarkRedacted(tx, target->event_nid, rec.event_id,
-                                boost::json::serialize(redacted), rec.json);
-        w.Reread(target->event_nid);
-      }
-      RoomStore::InsertTxn(tx, who.user_id, who.device_id, "redact:" + txn_id, rec.event_id,
-                           NowMs());
-      return rec.event_id;
-    });
+  co_return co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+    if (auto prior = RoomStore::FindTxn(tx, who.user_id, who.device_id, "redact:" + txn_id)) {
+      return *prior;
+    }
+    RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
+    w.Open(room_id);
+    auto target = RoomStore::GetEvent(tx, event_id);
+    if (!target || target->room_nid != w.room().room_nid) throw NotFound("Unknown event");
+    // The auth rules admit the redaction event itself; whether it may
+    // take effect is this check (same sender, or the redact level).
+    if (target->sender != who.user_id &&
+        w.PowerLevelOf(who.user_id) < w.RequiredLevel("redact", 50)) {
+      throw Forbidden("You may not redact other users' events");
+    }
+    boost::json::object content;
+    if (reason) content["reason"] = *reason;
+    auto rec = w.Append(who.user_id, "m.room.redaction", std::nullopt, std::move(content), event_id,
+                        std::make_pair(who.device_id, txn_id));
+    if (!target->redacted_by) {
+      auto redacted = events::Redact(w.version(), ParsePdu(target->json));
+      RoomStore::MarkRedacted(tx, target->event_nid, rec.event_id, boost::json::serialize(redacted),
+                              rec.json);
+      w.Reread(target->event_nid);
+    }
+    RoomStore::InsertTxn(tx, who.user_id, who.device_id, "redact:" + txn_id, rec.event_id, NowMs());
+    return rec.event_id;
   });
 }
 
@@ -622,45 +614,43 @@ boost::asio::awaitable<std::string> RoomService::Join(const Requester& who,
                                                       const std::string& room_or_alias,
                                                       std::optional<std::string> reason) {
   const std::string room_id = co_await RoomIdOf(room_or_alias);
-  co_await Offload(ctx_.db_pool, [&] {
-    stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
-      w.Open(room_id);
-      if (w.MembershipOf(who.user_id) != "join") RequireMayEnter(policy_, who, w.room());
-      boost::json::object content = MemberContent("join", tx, who.user_id, reason);
-      // Restricted rooms: a local member with invite power vouches for a
-      // user who is in one of the allowed rooms.
-      const auto* jr = w.StateEvent("m.room.join_rules", "");
-      std::string rule;
-      if (jr) rule = json::GetString(jr->at("content").as_object(), "join_rule").value_or("");
-      std::string current = w.MembershipOf(who.user_id);
-      if ((rule == "restricted" || rule == "knock_restricted") && current != "join" &&
-          current != "invite") {
-        bool allowed = false;
-        if (const auto* allow = json::GetArray(jr->at("content").as_object(), "allow")) {
-          for (const auto& a : *allow) {
-            if (!a.is_object()) continue;
-            auto rid = json::GetString(a.as_object(), "room_id");
-            if (!rid) continue;
-            auto r = RoomStore::GetRoom(tx, *rid);
-            if (!r) continue;
-            auto m = RoomStore::GetMembership(tx, r->room_nid, who.user_id);
-            if (m && m->membership == "join") allowed = true;
-          }
+  co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+    RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
+    w.Open(room_id);
+    if (w.MembershipOf(who.user_id) != "join") RequireMayEnter(policy_, who, w.room());
+    boost::json::object content = MemberContent("join", tx, who.user_id, reason);
+    // Restricted rooms: a local member with invite power vouches for a
+    // user who is in one of the allowed rooms.
+    const auto* jr = w.StateEvent("m.room.join_rules", "");
+    std::string rule;
+    if (jr) rule = json::GetString(jr->at("content").as_object(), "join_rule").value_or("");
+    std::string current = w.MembershipOf(who.user_id);
+    if ((rule == "restricted" || rule == "knock_restricted") && current != "join" &&
+        current != "invite") {
+      bool allowed = false;
+      if (const auto* allow = json::GetArray(jr->at("content").as_object(), "allow")) {
+        for (const auto& a : *allow) {
+          if (!a.is_object()) continue;
+          auto rid = json::GetString(a.as_object(), "room_id");
+          if (!rid) continue;
+          auto r = RoomStore::GetRoom(tx, *rid);
+          if (!r) continue;
+          auto m = RoomStore::GetMembership(tx, r->room_nid, who.user_id);
+          if (m && m->membership == "join") allowed = true;
         }
-        if (allowed) {
-          for (const auto& m : RoomStore::RoomMembers(tx, w.room().room_nid)) {
-            if (m.membership == "join" &&
-                ids::ParseUserId(m.user_id)->server_name == ctx_.config.server_name &&
-                w.PowerLevelOf(m.user_id) >= w.RequiredLevel("invite", 0)) {
-              content["join_authorised_via_users_server"] = m.user_id;
-              break;
-            }
+      }
+      if (allowed) {
+        for (const auto& m : RoomStore::RoomMembers(tx, w.room().room_nid)) {
+          if (m.membership == "join" &&
+              ids::ParseUserId(m.user_id)->server_name == ctx_.config.server_name &&
+              w.PowerLevelOf(m.user_id) >= w.RequiredLevel("invite", 0)) {
+            content["join_authorised_via_users_server"] = m.user_id;
+            break;
           }
         }
       }
-      w.Append(who.user_id, "m.room.member", who.user_id, std::move(content));
-    });
+    }
+    w.Append(who.user_id, "m.room.member", who.user_id, std::move(content));
   });
   co_return room_id;
 }
@@ -669,14 +659,12 @@ boost::asio::awaitable<std::string> RoomService::Knock(const Requester& who,
                                                        const std::string& room_or_alias,
                                                        std::optional<std::string> reason) {
   const std::string room_id = co_await RoomIdOf(room_or_alias);
-  co_await Offload(ctx_.db_pool, [&] {
-    stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
-      w.Open(room_id);
-      if (w.MembershipOf(who.user_id) != "join") RequireMayEnter(policy_, who, w.room());
-      w.Append(who.user_id, "m.room.member", who.user_id,
-               MemberContent("knock", tx, who.user_id, reason));
-    });
+  co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+    RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
+    w.Open(room_id);
+    if (w.MembershipOf(who.user_id) != "join") RequireMayEnter(policy_, who, w.room());
+    w.Append(who.user_id, "m.room.member", who.user_id,
+             MemberContent("knock", tx, who.user_id, reason));
   });
   co_return room_id;
 }
@@ -695,27 +683,25 @@ boost::asio::awaitable<void> RoomService::Membership(const Requester& who,
                                                                    {"leave", "leave"}};
   auto m = kMembershipOf.find(action);
   if (m == kMembershipOf.end()) throw InvalidParam("Unknown membership action");
-  co_await Offload(ctx_.db_pool, [&] {
-    stream_.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
-      w.Open(room_id);
-      const std::string current = w.MembershipOf(target);
-      if (action == "invite") {
-        if (current == "join") throw Forbidden(target + " is already in the room");
-        if (current == "ban") throw Forbidden(target + " is banned from the room");
-        if (ids::ParseUserId(target)->server_name == ctx_.config.server_name &&
-            !storage::AccountStore::GetUser(tx, target)) {
-          throw NotFound("Unknown user " + target);
-        }
-        RequireMayInvite(policy_, tx, who.tenant_id, w.room().tenant_id, target);
-      } else if (action == "kick") {
-        if (target == who.user_id) throw Forbidden("Use /leave to leave a room");
-        if (current == "leave" || current == "ban") throw Forbidden(target + " is not in the room");
-      } else if (action == "unban") {
-        if (current != "ban") throw Forbidden(target + " is not banned");
+  co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+    RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
+    w.Open(room_id);
+    const std::string current = w.MembershipOf(target);
+    if (action == "invite") {
+      if (current == "join") throw Forbidden(target + " is already in the room");
+      if (current == "ban") throw Forbidden(target + " is banned from the room");
+      if (ids::ParseUserId(target)->server_name == ctx_.config.server_name &&
+          !storage::AccountStore::GetUser(tx, target)) {
+        throw NotFound("Unknown user " + target);
       }
-      w.Append(who.user_id, "m.room.member", target, MemberContent(m->second, tx, target, reason));
-    });
+      RequireMayInvite(policy_, tx, who.tenant_id, w.room().tenant_id, target);
+    } else if (action == "kick") {
+      if (target == who.user_id) throw Forbidden("Use /leave to leave a room");
+      if (current == "leave" || current == "ban") throw Forbidden(target + " is not in the room");
+    } else if (action == "unban") {
+      if (current != "ban") throw Forbidden(target + " is not banned");
+    }
+    w.Append(who.user_id, "m.room.member", target, MemberContent(m->second, tx, target, reason));
   });
 }
 

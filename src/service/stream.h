@@ -13,8 +13,13 @@
 
 #include <array>
 #include <atomic>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <exception>
@@ -118,7 +123,8 @@ class ChangeLog {
 
 class Stream {
  public:
-  explicit Stream(sql::Database& db);
+  // Batches submitted without a waiting thread run on `pool`.
+  Stream(sql::Database& db, boost::asio::thread_pool& pool);
 
   // The highest position whose write has committed.
   std::int64_t Current() const { return current_.load(std::memory_order_acquire); }
@@ -159,6 +165,44 @@ class Stream {
     }
   }
 
+  // Write without a thread: the calling coroutine suspends until the batch
+  // holding its write has committed (or the write has failed), and resumes
+  // on its own executor. A caller of Write holds a worker thread while it
+  // waits, so the worker count bounds how many writes can join one batch;
+  // submitted writes are bounded only by the batch size, which is what lets
+  // many concurrent senders share one commit. `fn` may capture the caller's
+  // locals by reference, as with Write.
+  template <typename F>
+  auto Submit(F fn)
+      -> boost::asio::awaitable<decltype(fn(std::declval<sql::Tx&>(), std::declval<NextPos&>(),
+                                            std::declval<Effects&>()))> {
+    using R =
+        decltype(fn(std::declval<sql::Tx&>(), std::declval<NextPos&>(), std::declval<Effects&>()));
+    std::optional<std::conditional_t<std::is_void_v<R>, bool, R>> out;
+    const WriteFn wfn = [&](sql::Tx& tx, NextPos& alloc, Effects& fx) {
+      if constexpr (std::is_void_v<R>) {
+        fn(tx, alloc, fx);
+        out.emplace(true);
+      } else {
+        out.emplace(fn(tx, alloc, fx));
+      }
+    };
+    Job job{&wfn};
+    co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void()>(
+        [this, &job](auto handler) {
+          // Runs once the coroutine is suspended: the job may complete at once.
+          auto h = std::make_shared<decltype(handler)>(std::move(handler));
+          job.resume = [h] {
+            auto ex = boost::asio::get_associated_executor(*h);
+            boost::asio::post(ex, std::move(*h));
+          };
+          Enqueue(job);
+        },
+        boost::asio::use_awaitable);
+    if (job.error) std::rethrow_exception(job.error);
+    if constexpr (!std::is_void_v<R>) co_return std::move(*out);
+  }
+
   // How many transactions the writes took, and how many writes: their ratio
   // is the group-commit batch size (metrics).
   std::uint64_t BatchesCommitted() const { return batches_.load(std::memory_order_relaxed); }
@@ -179,16 +223,29 @@ class Stream {
     const WriteFn* fn;
     Effects effects;
     std::exception_ptr error;
-    bool done = false;
+    bool done = false;             // a Write's job: its caller may return
+    std::function<void()> resume;  // a Submit's job: resumes its caller
   };
   void RunBatched(const WriteFn& fn);
+  void Enqueue(Job& job);
+  // Runs queued batches until the queue is empty or someone else leads.
+  void Drain();
+  // Under queue_mu_: takes the next batch off the queue.
+  std::vector<Job*> TakeBatch();
+  // Under `lock` (on queue_mu_): marks the batch done, ends the lead, and
+  // resumes submitted callers (with the lock released: a resumed caller's
+  // job is gone). With `post_rest`, posts a Drain for what is still queued,
+  // which a waiting Write caller may otherwise lead.
+  void Finish(std::vector<Job*>& batch, std::unique_lock<std::mutex>& lock, bool post_rest);
   void RunBatch(const std::vector<Job*>& batch);
 
   sql::Database& db_;
+  boost::asio::thread_pool& pool_;
   mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;
-  std::vector<Job*> queue_;  // guarded by queue_mu_
-  bool leading_ = false;     // a batch is running; guarded by queue_mu_
+  std::vector<Job*> queue_;    // guarded by queue_mu_
+  bool leading_ = false;       // a batch is running; guarded by queue_mu_
+  bool drain_posted_ = false;  // a Drain is posted and not started; guarded by queue_mu_
   std::atomic<std::int64_t> current_{0};
   std::atomic<std::uint64_t> batches_{0};
   std::atomic<std::uint64_t> writes_{0};

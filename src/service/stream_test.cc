@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -120,6 +124,84 @@ TEST_P(StreamTest, ConcurrentWritesCommitTogetherAndFailAlone) {
   const auto batches = hs_->stream.BatchesCommitted() - batches_before;
   EXPECT_EQ(writes, static_cast<std::uint64_t>(kThreads - 3 + 1));
   EXPECT_LT(batches, writes);  // the queued writes shared a transaction
+}
+
+// A submitted write holds no worker thread while it waits, so with one
+// worker many of them (and a blocking Write holding that worker) queue
+// behind a running batch and then commit as one batch, each with its own
+// result or error. With Write, one worker lets only one write queue.
+TEST_P(StreamTest, SubmittedWritesWaitWithoutAThreadAndShareOneBatch) {
+  RestartHomeserver([](Config& c) { c.worker_threads = 1; });
+  if (HasFatalFailure()) return;
+  Insert("taken");
+  const auto batches_before = hs_->stream.BatchesCommitted();
+  const auto writes_before = hs_->stream.WritesCommitted();
+
+  constexpr int kSubmitted = 40;
+  boost::asio::io_context ioc;
+  std::vector<std::int64_t> positions(kSubmitted, -1);
+  std::vector<std::string> errors(kSubmitted);
+  int resumed = 0;
+  std::atomic<bool> holding{false};
+  std::thread holder([&] {
+    hs_->stream.Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects&) {
+      holding = true;
+      // Everything else queues behind this batch: the submitted writes and
+      // one blocking Write that occupies the only worker.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (hs_->stream.Queued() < static_cast<std::size_t>(kSubmitted + 1) &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      tx.Query("INSERT INTO stream_test (k, pos) VALUES ('holder', $1)", {next()});
+    });
+  });
+  while (!holding) std::this_thread::yield();
+  std::promise<std::int64_t> blocking;
+  boost::asio::post(hs_->db_pool(), [&] { blocking.set_value(Insert("blocking")); });
+  for (int i = 0; i < kSubmitted; ++i) {
+    boost::asio::co_spawn(
+        ioc,
+        [&, i]() -> boost::asio::awaitable<void> {
+          try {
+            positions[i] = co_await hs_->stream.Submit(
+                [&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects&) {
+                  const std::int64_t pos = next();
+                  const std::string k = i == 7 ? "taken" : "s" + std::to_string(i);
+                  tx.Query("INSERT INTO stream_test (k, pos) VALUES ($1, $2)", {k, pos});
+                  if (i == 3) throw Forbidden("no");
+                  return pos;
+                });
+          } catch (const Error& e) {
+            errors[i] = "forbidden";
+          } catch (const sql::UniqueViolation&) {
+            errors[i] = "unique";
+          }
+          ++resumed;  // on the io_context's one thread
+        },
+        boost::asio::detached);
+  }
+  ioc.run();  // returns once every submitted write has resumed its caller
+  holder.join();
+  EXPECT_GT(blocking.get_future().get(), 0);
+
+  EXPECT_EQ(resumed, kSubmitted);
+  EXPECT_EQ(errors[3], "forbidden");
+  EXPECT_EQ(errors[7], "unique");
+  auto keys = Keys();
+  EXPECT_EQ(keys.count("s3"), 0u);
+  for (int i = 0; i < kSubmitted; ++i) {
+    if (i == 3 || i == 7) continue;
+    EXPECT_EQ(errors[i], "") << i;
+    EXPECT_EQ(keys.count("s" + std::to_string(i)), 1u) << i;
+    EXPECT_GT(positions[i], 0) << i;
+  }
+  EXPECT_EQ(keys.count("holder"), 1u);
+  EXPECT_EQ(keys.count("blocking"), 1u);
+  // The holder's batch, then everything that queued behind it in one.
+  EXPECT_EQ(hs_->stream.WritesCommitted() - writes_before,
+            static_cast<std::uint64_t>(kSubmitted - 2 + 2));
+  EXPECT_EQ(hs_->stream.BatchesCommitted() - batches_before, 2u);
 }
 
 TEST_P(StreamTest, AWriteAloneThatThrowsLeavesNothing) {
