@@ -236,6 +236,44 @@ TEST_F(RoomTest, LongPollWakesOnNewEvent) {
   EXPECT_LT(woke, std::chrono::seconds(10));  // woken, not timed out
 }
 
+// A long-poll whose user no write has woken since its token sleeps
+// without looking in the database, however far other rooms' traffic has
+// moved the stream; one whose user was woken in the meantime looks and
+// answers at once.
+TEST_F(RoomTest, ALongPollSleepsThroughOtherRoomsTrafficWithoutLooking) {
+  std::string alices = Create();
+  std::string bobs = hs_->RunSync(hs_->rooms.CreateRoom(bob_, {})).room_id;
+  auto initial = Sync(alice_);
+  Say(bob_, bobs, "not for alice");  // the stream moves past alice's token
+  auto long_poll = [&](std::chrono::milliseconds timeout) {
+    SyncRequest req;
+    req.since = initial.next_batch;
+    req.timeout = timeout;
+    return hs_->RunSync(hs_->sync.Sync(alice_, req));
+  };
+  const auto looks = hs_->sync.Looks();
+  auto quiet = long_poll(std::chrono::milliseconds(300));
+  EXPECT_TRUE(quiet.Empty());
+  EXPECT_EQ(hs_->sync.Looks() - looks, 1u);  // only at the timeout, to answer
+
+  // An event in her room wakes her: the next poll from the same token looks
+  // and answers at once.
+  Say(bob_, bobs, "still not for alice");
+  Say(alice_, alices, "for alice");
+  const auto start = std::chrono::steady_clock::now();
+  auto news = long_poll(std::chrono::seconds(20));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  ASSERT_EQ(news.join.size(), 1u);
+  EXPECT_EQ(Body(news.join[0].timeline.back()), "for alice");
+
+  // So does an invitation into someone else's room.
+  initial = news;
+  hs_->RunSync(hs_->rooms.Membership(bob_, bobs, alice_.user_id, "invite", std::nullopt));
+  auto invited = long_poll(std::chrono::seconds(20));
+  ASSERT_EQ(invited.invite.size(), 1u);
+  EXPECT_EQ(invited.invite[0].room_id, bobs);
+}
+
 TEST_F(RoomTest, AliasesResolveAndAreUnique) {
   CreateRoomOptions o;
   o.room_alias_name = "cirt-ops";

@@ -163,17 +163,19 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
   }
   // Changes are noted at the batch's last position (at or above each one's
   // own) before the positions become visible.
-  for (Job* j : batch) {
-    if (j->error) continue;
-    for (const auto& [kind, user] : j->effects.changed) changes_.Note(kind, user, next);
-  }
-  current_.store(next, std::memory_order_release);
-  batches_.fetch_add(1, std::memory_order_relaxed);
   std::set<std::string> wake;
   for (Job* j : batch) {
     if (j->error) continue;
-    writes_.fetch_add(1, std::memory_order_relaxed);
+    for (const auto& [kind, user] : j->effects.changed) changes_.Note(kind, user, next);
     wake.merge(j->effects.wake);
+  }
+  // Whom the batch wakes, noted too: a long-poll that starts after this
+  // batch learns from it whether it must look (see SyncService::Sync).
+  for (const auto& user : wake) changes_.Note(Change::kWoken, user, next);
+  current_.store(next, std::memory_order_release);
+  batches_.fetch_add(1, std::memory_order_relaxed);
+  for (Job* j : batch) {
+    if (!j->error) writes_.fetch_add(1, std::memory_order_relaxed);
   }
   notifier_.Notify({wake.begin(), wake.end()});
 }

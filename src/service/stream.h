@@ -89,8 +89,9 @@ enum class Change : std::uint8_t {
   kToDevice,     // a to-device message, per recipient
   kAccountData,  // account data, per owner
   kUnread,       // a user's push actions cleared (by a receipt or their own event), per user
+  kWoken,        // a write woke the user (noted by the stream for every write), per user
 };
-inline constexpr std::size_t kChangeKinds = 7;
+inline constexpr std::size_t kChangeKinds = 8;
 
 // Where each kind last changed, so that an incremental /sync asks the
 // database only about the kinds that changed since its token (most syncs
@@ -111,7 +112,8 @@ class ChangeLog {
 
  private:
   static bool PerUser(Change kind) {
-    return kind == Change::kToDevice || kind == Change::kAccountData || kind == Change::kUnread;
+    return kind == Change::kToDevice || kind == Change::kAccountData || kind == Change::kUnread ||
+           kind == Change::kWoken;
   }
   const std::size_t max_users_;
   mutable std::mutex mu_;

@@ -239,6 +239,15 @@ TEST_P(StreamTest, ChangesAreNotedWithTheirWrite) {
   EXPECT_FALSE(log.ChangedSince(Change::kToDevice, "@a:x", after));
   EXPECT_FALSE(log.ChangedSince(Change::kToDevice, "@b:x", start));  // per user
   EXPECT_FALSE(log.ChangedSince(Change::kReceipt, "", start));       // per kind
+  // Whom a write wakes is noted with it.
+  EXPECT_FALSE(log.ChangedSince(Change::kWoken, "@a:x", start));
+  hs_->stream.Write([&](sql::Tx&, Stream::NextPos& next, Stream::Effects& fx) {
+    next();
+    fx.wake.insert("@a:x");
+  });
+  EXPECT_TRUE(log.ChangedSince(Change::kWoken, "@a:x", after));
+  EXPECT_FALSE(log.ChangedSince(Change::kWoken, "@a:x", hs_->stream.Current()));
+  EXPECT_FALSE(log.ChangedSince(Change::kWoken, "@b:x", start));
 }
 
 VIGIE_INSTANTIATE_ENGINE_TEST_SUITE(StreamTest);

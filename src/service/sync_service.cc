@@ -153,8 +153,17 @@ boost::asio::awaitable<SyncResult> SyncService::Sync(const Requester& who, SyncR
     Notifier::Subscription sub(stream_.notifier(), who.user_id, ex);
     // A long-poll whose token is the latest (the usual re-poll) has nothing
     // to look at: Compute would find nothing. It goes straight to sleep.
-    const bool nothing_new = first && since && !req.full_state && req.timeout.count() > 0 &&
-                             !MovedPast(*since, stream_.Current(), typing_.Serial());
+    // So does one whose user no write has woken since the token, with no
+    // typing change: whatever a sync would show the user (events of their
+    // rooms, their memberships, receipts, presence and device lists of
+    // people sharing a room, their account data and to-device messages)
+    // wakes them when it is written, or a sleeping long-poll would miss it.
+    // Other rooms' traffic moves the stream but does not concern them.
+    const bool nothing_new =
+        first && since && !req.full_state && req.timeout.count() > 0 &&
+        (!MovedPast(*since, stream_.Current(), typing_.Serial()) ||
+         (since->typing >= typing_.Serial() &&
+          !stream_.changes().ChangedSince(Change::kWoken, who.user_id, since->pos)));
     if (!nothing_new) {
       SyncResult r = co_await Offload(ctx_.db_pool, compute);
       if (!since || req.full_state || !r.Empty() || stream_.notifier().stopping() ||
@@ -221,6 +230,7 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> SyncService::Unrea
 SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
                                 const std::optional<SyncToken>& since,
                                 std::optional<std::int64_t>* delivered_to_device_upto) {
+  looks_.fetch_add(1, std::memory_order_relaxed);
   // Everything at or below `current` has committed.
   const std::int64_t current = stream_.Current();
   const std::int64_t typing_serial = typing_.Serial();

@@ -6,6 +6,7 @@
 // cost grows with what it returns, not with the user's history.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <chrono>
@@ -84,6 +85,9 @@ class SyncService {
   // Returns at once when there is news (or for an initial sync); otherwise
   // waits up to req.timeout for some.
   boost::asio::awaitable<SyncResult> Sync(const Requester& who, SyncRequest req);
+  // How many times a sync has looked in the database (metrics): a woken or
+  // moved-past long-poll looks, one with nothing for its user sleeps.
+  std::uint64_t Looks() const { return looks_.load(std::memory_order_relaxed); }
 
   // Stored filters. CreateFilter validates the definition first.
   boost::asio::awaitable<std::string> CreateFilter(const Requester& who,
@@ -127,6 +131,7 @@ class SyncService {
   };
   static constexpr std::size_t kMaxUnreadEntries = 200000;
   std::mutex unread_mu_;
+  std::atomic<std::uint64_t> looks_{0};
   std::unordered_map<std::string, std::unordered_map<std::int64_t, Unread>> unread_;  // guarded
   std::size_t unread_entries_ = 0;                                                    // guarded
 };
