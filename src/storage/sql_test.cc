@@ -649,6 +649,43 @@ TEST_P(PostgresTest, RecoversFromTerminatedConnections) {
   EXPECT_EQ(Count("items"), 1);
 }
 
+// A read's COMMIT goes out without its caller waiting for the reply, which
+// the connection's next user reads. The transaction still ends on the
+// server at once (no connection is left idle in a transaction, holding a
+// snapshot), and the connection goes on serving reads, writes and failures.
+TEST_P(PostgresTest, AReadsCommitIsSentAndItsReplyReadByTheNextUser) {
+  auto server = testutil::PostgresTestServer();
+  ASSERT_TRUE(server);
+  auto one = OpenPostgres(
+      {.conninfo = testutil::WithDatabase(*server, scratch().location()), .pool_size = 1});
+  auto my_pid = [&] {
+    return one->Read([&](Tx& tx) { return tx.QueryOne("SELECT pg_backend_pid()")->Int(0); });
+  };
+  const std::int64_t pid = my_pid();
+  // Seen from another connection: the read's backend is idle, not in a
+  // transaction (the server may take a moment to process the COMMIT).
+  std::string state;
+  for (int i = 0; i < 200; ++i) {
+    state = db().Read([&](Tx& tx) {
+      auto r = tx.QueryOne("SELECT state FROM pg_stat_activity WHERE pid = $1", {pid});
+      return r ? r->Text(0) : std::string("gone");
+    });
+    if (state == "idle") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(state, "idle");
+  // The same connection (pool of one) goes on.
+  EXPECT_EQ(my_pid(), pid);
+  one->Write([&](Tx& tx) { InsertItem(tx, 1); });
+  EXPECT_THROW(one->Read([&](Tx& tx) { tx.Query("SELECT no_such_column FROM items"); }), DbError);
+  EXPECT_EQ(one->Read([&](Tx& tx) { return tx.QueryOne("SELECT COUNT(*) FROM items")->Int(0); }),
+            1);
+  // A connection whose server went away after a read is replaced.
+  db().Write([&](Tx& tx) { tx.Query("SELECT pg_terminate_backend($1)", {my_pid()}); });
+  EXPECT_EQ(one->Read([&](Tx& tx) { return tx.QueryOne("SELECT COUNT(*) FROM items")->Int(0); }),
+            1);
+}
+
 TEST_P(PostgresTest, PoolBlocksUntilAConnectionIsFree) {
   auto server = testutil::PostgresTestServer();
   ASSERT_TRUE(server);

@@ -242,6 +242,39 @@ class PgConnection : public Tx {
     }
   }
 
+  // Ends a read-only transaction without waiting for the server's answer:
+  // the COMMIT goes out and its reply is read when the connection is next
+  // leased (Absorb), by when it has long arrived. A read has nothing to
+  // make durable and nothing the COMMIT could reject, so its caller need
+  // not wait a round trip for it.
+  void CommitRead() {
+    if (!deferred_.empty()) {
+      Commit();  // deferred statements are a write's; not expected here
+      return;
+    }
+    if (InFailedTransaction()) {
+      throw DbError("postgres: transaction rolled back: a statement in it failed (" + last_error_ +
+                    ")");
+    }
+    if (PQsendQuery(conn_.get(), "COMMIT") != 1) {
+      broken_ = true;
+      throw DbError("postgres: COMMIT: " + TrimmedMessage(PQerrorMessage(conn_.get())));
+    }
+    commit_pending_ = true;
+  }
+
+  // Reads the reply of a COMMIT that CommitRead sent; a failure marks the
+  // connection broken (the transaction read only: nothing is lost).
+  void Absorb() noexcept {
+    if (!std::exchange(commit_pending_, false)) return;
+    bool ok = false;
+    while (PGresult* r = PQgetResult(conn_.get())) {
+      ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+      PQclear(r);
+    }
+    if (!ok || PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) broken_ = true;
+  }
+
   // Runs one or more statements with the simple protocol (no parameters).
   Result Exec(std::string_view sql) {
     ResultPtr res(PQexec(conn_.get(), std::string(sql).c_str()));
@@ -260,6 +293,7 @@ class PgConnection : public Tx {
   void RollbackQuietly() noexcept {
     deferred_.clear();
     begin_deferred_ = false;
+    if (commit_pending_) return;  // ended; Absorb reads the reply
     PGTransactionStatusType st = PQtransactionStatus(conn_.get());
     if (st == PQTRANS_IDLE) return;
     if (st != PQTRANS_INTRANS && st != PQTRANS_INERROR) {
@@ -271,7 +305,7 @@ class PgConnection : public Tx {
   }
 
   bool Usable() const { return !broken_ && PQstatus(conn_.get()) == CONNECTION_OK; }
-  bool Idle() const { return PQtransactionStatus(conn_.get()) == PQTRANS_IDLE; }
+  bool Idle() const { return commit_pending_ || PQtransactionStatus(conn_.get()) == PQTRANS_IDLE; }
   bool InFailedTransaction() const { return PQtransactionStatus(conn_.get()) == PQTRANS_INERROR; }
   std::size_t cached_statements() const { return statements_.size(); }
   std::uint64_t generation() const { return generation_; }
@@ -427,6 +461,7 @@ class PgConnection : public Tx {
     Connect();
     statements_.clear();
     broken_ = false;
+    commit_pending_ = false;
   }
 
   void Connect() {
@@ -495,6 +530,7 @@ class PgConnection : public Tx {
   std::uint64_t statement_counter_ = 0;
   std::uint64_t generation_ = 0;  // the database's schema generation when cleared
   bool broken_ = false;
+  bool commit_pending_ = false;  // CommitRead sent a COMMIT whose reply is unread
   bool changed_schema_ = false;  // by a CREATE/ALTER/DROP run through Query
   std::string last_error_;
 };
@@ -554,6 +590,7 @@ class PostgresDatabase : public Database {
 
    private:
     void Prepare() {
+      if (conn_) conn_->Absorb();
       if (!conn_ || !conn_->Usable()) {
         Reconnect();
         return;
@@ -574,6 +611,7 @@ class PostgresDatabase : public Database {
   };
 
   void Run(const char* begin, const std::function<void(Tx&)>& fn) {
+    const bool read_only = begin == kBeginRead;
     Lease lease(this);
     PgConnection& c = lease.conn();
     c.DeferBegin(begin);
@@ -588,7 +626,11 @@ class PostgresDatabase : public Database {
     } bump{c, generation_};
     try {
       fn(c);
-      c.Commit();
+      if (read_only) {
+        c.CommitRead();
+      } else {
+        c.Commit();
+      }
     } catch (...) {
       c.RollbackQuietly();
       throw;
