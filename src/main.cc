@@ -93,10 +93,10 @@ int Serve(const Config& cfg, const sigset_t& signals) {
                       [&server] { return static_cast<double>(server.OpenConnections()); });
   hs.metrics.AddGauge("vigie_stream_write_batches", "Transactions committed by stream writes.",
                       [&hs] { return static_cast<double>(hs.stream.BatchesCommitted()); });
-  hs.metrics.AddGauge("vigie_sync_looks", "Times a /sync looked in the database.",
-                      [&hs] { return static_cast<double>(hs.sync.Looks()); });
   hs.metrics.AddGauge("vigie_stream_writes", "Stream writes committed (group commit joins them).",
                       [&hs] { return static_cast<double>(hs.stream.WritesCommitted()); });
+  hs.metrics.AddGauge("vigie_sync_looks", "Times a /sync looked in the database.",
+                      [&hs] { return static_cast<double>(hs.sync.Looks()); });
 
   std::unique_ptr<http::Server> metrics_server;
   if (cfg.metrics_enabled) {

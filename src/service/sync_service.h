@@ -131,9 +131,10 @@ class SyncService {
   };
   static constexpr std::size_t kMaxUnreadEntries = 200000;
   std::mutex unread_mu_;
-  std::atomic<std::uint64_t> looks_{0};
   std::unordered_map<std::string, std::unordered_map<std::int64_t, Unread>> unread_;  // guarded
   std::size_t unread_entries_ = 0;                                                    // guarded
+
+  std::atomic<std::uint64_t> looks_{0};  // see Looks()
 };
 
 }  // namespace vigie::service

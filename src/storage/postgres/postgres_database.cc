@@ -224,12 +224,7 @@ class PgConnection : public Tx {
     }
     std::string tag;
     if (deferred_.empty()) {
-      if (InFailedTransaction()) {
-        // The callback caught a statement's error and went on; PostgreSQL
-        // would turn the COMMIT into a silent ROLLBACK.
-        throw DbError("postgres: transaction rolled back: a statement in it failed (" +
-                      last_error_ + ")");
-      }
+      RequireNoFailedStatement();
       tag = Command("COMMIT");
     } else {
       deferred_.push_back({"COMMIT", {}});
@@ -252,10 +247,7 @@ class PgConnection : public Tx {
       Commit();  // deferred statements are a write's; not expected here
       return;
     }
-    if (InFailedTransaction()) {
-      throw DbError("postgres: transaction rolled back: a statement in it failed (" + last_error_ +
-                    ")");
-    }
+    RequireNoFailedStatement();
     if (PQsendQuery(conn_.get(), "COMMIT") != 1) {
       broken_ = true;
       throw DbError("postgres: COMMIT: " + TrimmedMessage(PQerrorMessage(conn_.get())));
@@ -273,6 +265,16 @@ class PgConnection : public Tx {
       PQclear(r);
     }
     if (!ok || PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) broken_ = true;
+  }
+
+  // Before a COMMIT with nothing queued: if the callback caught a
+  // statement's error and went on, PostgreSQL would turn the COMMIT into a
+  // silent ROLLBACK.
+  void RequireNoFailedStatement() const {
+    if (InFailedTransaction()) {
+      throw DbError("postgres: transaction rolled back: a statement in it failed (" + last_error_ +
+                    ")");
+    }
   }
 
   // Runs one or more statements with the simple protocol (no parameters).
@@ -560,8 +562,8 @@ class PostgresDatabase : public Database {
   }
 
  protected:
-  void RunWrite(const std::function<void(Tx&)>& fn) override { Run(kBeginWrite, fn); }
-  void RunRead(const std::function<void(Tx&)>& fn) override { Run(kBeginRead, fn); }
+  void RunWrite(const std::function<void(Tx&)>& fn) override { Run(false, fn); }
+  void RunRead(const std::function<void(Tx&)>& fn) override { Run(true, fn); }
 
  private:
   // Exclusive use of one pool slot, with a ready connection, for a scope.
@@ -610,11 +612,10 @@ class PostgresDatabase : public Database {
     std::unique_ptr<PgConnection> conn_;
   };
 
-  void Run(const char* begin, const std::function<void(Tx&)>& fn) {
-    const bool read_only = begin == kBeginRead;
+  void Run(bool read_only, const std::function<void(Tx&)>& fn) {
     Lease lease(this);
     PgConnection& c = lease.conn();
-    c.DeferBegin(begin);
+    c.DeferBegin(read_only ? kBeginRead : kBeginWrite);
     // Cached plans of other connections may be stale after DDL (see
     // ExecScript), committed or not.
     struct BumpIfSchemaChanged {
