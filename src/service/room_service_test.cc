@@ -274,6 +274,35 @@ TEST_F(RoomTest, ALongPollSleepsThroughOtherRoomsTrafficWithoutLooking) {
   EXPECT_EQ(invited.invite[0].room_id, bobs);
 }
 
+// A sync carries the presence of those who share a room with the user, and
+// their own, in a first sync and after a token; never a stranger's.
+TEST_F(RoomTest, PresenceGoesToThoseWhoShareARoom) {
+  CreateRoomOptions o;
+  o.preset = "public_chat";
+  std::string room = Create(o);
+  hs_->RunSync(hs_->rooms.Join(bob_, room, std::nullopt));
+  Requester carol = Register("carol");
+  auto senders = [](const SyncResult& r) {
+    std::set<std::string> out;
+    for (const auto& p : r.presence) out.insert(std::string(p.at("sender").as_string()));
+    return out;
+  };
+  auto alice0 = Sync(alice_);
+  auto carol0 = Sync(carol);
+  hs_->RunSync(hs_->presence.Set(bob_, bob_.user_id, "online", std::string("on call")));
+  hs_->RunSync(hs_->presence.Set(carol, carol.user_id, "unavailable", std::nullopt));
+
+  auto alice1 = Sync(alice_, alice0.next_batch);
+  EXPECT_EQ(senders(alice1), (std::set<std::string>{bob_.user_id}));
+  ASSERT_EQ(alice1.presence.size(), 1u);
+  EXPECT_EQ(alice1.presence[0].at("content").at("status_msg"), "on call");
+  EXPECT_EQ(senders(Sync(carol, carol0.next_batch)), (std::set<std::string>{carol.user_id}));
+  EXPECT_EQ(senders(Sync(alice_)), (std::set<std::string>{bob_.user_id}));
+  EXPECT_EQ(senders(Sync(carol)), (std::set<std::string>{carol.user_id}));
+  // Nothing new after the token: no presence again.
+  EXPECT_TRUE(Sync(alice_, alice1.next_batch).presence.empty());
+}
+
 TEST_F(RoomTest, AliasesResolveAndAreUnique) {
   CreateRoomOptions o;
   o.room_alias_name = "cirt-ops";

@@ -460,16 +460,16 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
            {"content", {{"global", push::RulesetJson(*push::DefaultRuleset(), who.user_id)}}}});
     }
 
-    // Presence of the users the requester shares a room with.
-    std::vector<storage::PresenceRecord> updates;
-    if (changed(Change::kPresence)) updates = UserDataStore::PresenceSince(tx, S, current);
-    if (!updates.empty()) {
+    // Presence of the users the requester shares a room with (and their
+    // own): looked up for those users only, so that what a sync costs does
+    // not grow with everyone else's presence on the server.
+    if (changed(Change::kPresence)) {
       auto sharing = RoomStore::UsersSharingRooms(tx, who.user_id);
       std::set<std::string> visible(sharing.begin(), sharing.end());
       visible.insert(who.user_id);
       const std::int64_t now = NowMs();
-      for (const auto& p : updates) {
-        if (!visible.count(p.user_id) || !f.presence.Matches("m.presence", p.user_id)) continue;
+      for (const auto& p : UserDataStore::PresenceSince(tx, visible, S, current)) {
+        if (!f.presence.Matches("m.presence", p.user_id)) continue;
         boost::json::object content{
             {"presence", p.state},
             {"last_active_ago", std::max<std::int64_t>(0, now - p.last_active_ts)},

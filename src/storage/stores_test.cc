@@ -207,6 +207,39 @@ TEST_P(StoresTest, RoomEventsMembershipsAndHeads) {
   db().Read([&](Tx& tx) { EXPECT_EQ(RoomStore::GetEvent(tx, "$e17")->stream_pos, 34); });
 }
 
+// Both ways of reading presence (by key, and a large set's range) give the
+// set's users whose presence changed in the range, and no one else's.
+TEST_P(StoresTest, PresenceSinceGivesTheSetsChangesOnly) {
+  db().Write([&](Tx& tx) {
+    for (int i = 0; i < 1200; ++i) {
+      UserDataStore::SetPresence(
+          tx, {"@u" + std::to_string(i) + ":x", "online", std::nullopt, 1, std::int64_t{i + 1}});
+    }
+  });
+  std::set<std::string> small{"@u5:x", "@u700:x", "@nobody:x"};
+  std::set<std::string> large;
+  for (int i = 0; i < 1100; ++i) large.insert("@u" + std::to_string(i * 2) + ":x");
+  auto users = [](const std::vector<PresenceRecord>& v) {
+    std::set<std::string> out;
+    for (const auto& p : v) out.insert(p.user_id);
+    return out;
+  };
+  db().Read([&](Tx& tx) {
+    EXPECT_EQ(users(UserDataStore::PresenceSince(tx, small, 0, 2000)),
+              (std::set<std::string>{"@u5:x", "@u700:x"}));
+    // Positions are i + 1: (600, 800] holds users 600..799.
+    EXPECT_EQ(users(UserDataStore::PresenceSince(tx, small, 600, 800)),
+              (std::set<std::string>{"@u700:x"}));
+    EXPECT_EQ(UserDataStore::PresenceSince(tx, large, 0, 2000).size(), 600u);  // even ones
+    auto ranged = users(UserDataStore::PresenceSince(tx, large, 600, 800));
+    EXPECT_EQ(ranged.size(), 100u);
+    EXPECT_TRUE(ranged.count("@u600:x"));
+    EXPECT_FALSE(ranged.count("@u599:x"));
+    EXPECT_FALSE(ranged.count("@u601:x"));
+    EXPECT_TRUE(UserDataStore::PresenceSince(tx, {}, 0, 2000).empty());
+  });
+}
+
 TEST_P(StoresTest, UserDataAndFilters) {
   db().Write([&](Tx& tx) {
     UserDataStore::SetAccountData(tx, "@a:x", {"", "m.direct", "{}", 3});
@@ -219,7 +252,9 @@ TEST_P(StoresTest, UserDataAndFilters) {
     EXPECT_EQ(ad[0].content, "{\"x\":1}");
     EXPECT_TRUE(UserDataStore::AccountDataSince(tx, "@a:x", 7, 10).empty());
     EXPECT_EQ(UserDataStore::GetPresence(tx, "@a:x")->status_msg, "busy");
-    EXPECT_EQ(UserDataStore::PresenceSince(tx, 0, 10).size(), 1u);
+    EXPECT_EQ(UserDataStore::PresenceSince(tx, {"@a:x", "@b:x"}, 0, 10).size(), 1u);
+    EXPECT_TRUE(UserDataStore::PresenceSince(tx, {"@b:x"}, 0, 10).empty());
+    EXPECT_TRUE(UserDataStore::PresenceSince(tx, {"@a:x"}, 8, 10).empty());
   });
   std::string id =
       db().Write([](Tx& tx) { return UserDataStore::CreateFilter(tx, "@a:x", "{\"room\":{}}"); });

@@ -162,13 +162,35 @@ std::optional<PresenceRecord> UserDataStore::GetPresence(sql::Tx& tx, std::strin
   return ReadPresence(*row);
 }
 
-std::vector<PresenceRecord> UserDataStore::PresenceSince(sql::Tx& tx, std::int64_t since,
-                                                         std::int64_t upto) {
-  auto res = tx.Query(std::string("SELECT ") + kPresenceCols +
-                          " FROM presence WHERE stream_pos > $1 AND stream_pos <= $2",
-                      {since, upto});
+std::vector<PresenceRecord> UserDataStore::PresenceSince(sql::Tx& tx,
+                                                         const std::set<std::string>& users,
+                                                         std::int64_t since, std::int64_t upto) {
   std::vector<PresenceRecord> out;
-  for (const auto& r : res.rows) out.push_back(ReadPresence(r));
+  // Past this many users, an incremental sync's range is the cheaper read.
+  constexpr std::size_t kByKeyMax = 1000;
+  if (since > 0 && users.size() > kByKeyMax) {
+    auto res = tx.Query(std::string("SELECT ") + kPresenceCols +
+                            " FROM presence WHERE stream_pos > $1 AND stream_pos <= $2",
+                        {since, upto});
+    for (const auto& r : res.rows) {
+      if (users.count(r.Text(0))) out.push_back(ReadPresence(r));
+    }
+    return out;
+  }
+  constexpr std::size_t kChunk = 500;
+  for (auto it = users.begin(); it != users.end();) {
+    std::vector<sql::Value> params{since, upto};
+    std::string in;
+    auto end = it;
+    for (std::size_t n = 0; end != users.end() && n < kChunk; ++n) ++end;
+    sql::AppendList(in, params, it, end);
+    it = end;
+    auto res =
+        tx.Query(std::string("SELECT ") + kPresenceCols + " FROM presence WHERE user_id IN (" + in +
+                     ") AND stream_pos > $1 AND stream_pos <= $2",
+                 params);
+    for (const auto& r : res.rows) out.push_back(ReadPresence(r));
+  }
   return out;
 }
 

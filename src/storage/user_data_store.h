@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -79,8 +80,12 @@ class UserDataStore {
 
   static void SetPresence(sql::Tx& tx, const PresenceRecord& r);
   static std::optional<PresenceRecord> GetPresence(sql::Tx& tx, std::string_view user_id);
-  static std::vector<PresenceRecord> PresenceSince(sql::Tx& tx, std::int64_t since,
-                                                   std::int64_t upto);
+  // The presence of `users` that changed in (since, upto]. Costs what the
+  // set holds, not what the server holds: each user is looked up by key,
+  // except when a large set's incremental sync reads the range's (recent,
+  // so few) rows instead and keeps those of the set.
+  static std::vector<PresenceRecord> PresenceSince(sql::Tx& tx, const std::set<std::string>& users,
+                                                   std::int64_t since, std::int64_t upto);
 
   // Notification records (push-rule evaluation results) for unread counts.
   static void AddPushAction(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
