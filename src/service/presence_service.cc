@@ -22,11 +22,20 @@ void CheckState(const std::string& s) {
 boost::asio::awaitable<void> PresenceService::Write(const std::string& user_id,
                                                     const std::string& state,
                                                     std::optional<std::string> status_msg,
-                                                    bool keep_msg) {
+                                                    bool from_sync) {
   const std::int64_t now = NowMs();
   co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-    if (keep_msg) {
-      if (auto prior = UserDataStore::GetPresence(tx, user_id)) status_msg = prior->status_msg;
+    std::optional<storage::PresenceRecord> prior;
+    if (from_sync) {
+      prior = UserDataStore::GetPresence(tx, user_id);
+      if (prior) status_msg = prior->status_msg;
+    }
+    // A sync that finds the state as stored only keeps last_active fresh:
+    // nobody is told, so a room full of syncing members does not wake
+    // every member each minute for every other one.
+    if (from_sync && prior && prior->state == state) {
+      UserDataStore::TouchPresence(tx, user_id, now);
+      return;
     }
     UserDataStore::SetPresence(tx, {user_id, state, status_msg, now, next()});
     fx.Changed(Change::kPresence);

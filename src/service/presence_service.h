@@ -31,13 +31,16 @@ class PresenceService {
   // `user_id` (or is them); M_NOT_FOUND if nothing is known.
   boost::asio::awaitable<storage::PresenceRecord> Get(const Requester& who,
                                                       const std::string& user_id);
-  // A /sync with set_presence: writes only when the state changes or the
-  // last write is older than a minute, so syncing clients cost no writes.
+  // A /sync with set_presence: a state that differs from the stored one is
+  // written and sent to those who share a room; the same state only has
+  // its last-active time refreshed (at most once a minute), unseen by
+  // /sync. So syncing clients cost no writes, and staying online no one's
+  // wake-ups.
   boost::asio::awaitable<void> OnSync(const Requester& who, const std::string& state);
 
  private:
   boost::asio::awaitable<void> Write(const std::string& user_id, const std::string& state,
-                                     std::optional<std::string> status_msg, bool keep_msg);
+                                     std::optional<std::string> status_msg, bool from_sync);
   ServiceContext& ctx_;
   Stream& stream_;
   PolicyService& policy_;

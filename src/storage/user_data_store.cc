@@ -155,6 +155,12 @@ void UserDataStore::SetPresence(sql::Tx& tx, const PresenceRecord& r) {
        r.stream_pos});
 }
 
+void UserDataStore::TouchPresence(sql::Tx& tx, std::string_view user_id,
+                                  std::int64_t last_active_ts) {
+  tx.Defer("UPDATE presence SET last_active_ts = $1 WHERE user_id = $2",
+           {last_active_ts, Str(user_id)});
+}
+
 std::optional<PresenceRecord> UserDataStore::GetPresence(sql::Tx& tx, std::string_view user_id) {
   auto row = tx.QueryOne(
       std::string("SELECT ") + kPresenceCols + " FROM presence WHERE user_id = $1", {Str(user_id)});

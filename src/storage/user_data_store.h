@@ -80,6 +80,8 @@ class UserDataStore {
 
   static void SetPresence(sql::Tx& tx, const PresenceRecord& r);
   static std::optional<PresenceRecord> GetPresence(sql::Tx& tx, std::string_view user_id);
+  // Moves last_active_ts on, keeping the state and its stream position.
+  static void TouchPresence(sql::Tx& tx, std::string_view user_id, std::int64_t last_active_ts);
   // The presence of `users` that changed in (since, upto]. Costs what the
   // set holds, not what the server holds: each user is looked up by key,
   // except when a large set's incremental sync reads the range's (recent,
