@@ -19,12 +19,12 @@ namespace vigie::service {
 class ServerNoticeService;
 
 // Deletes the user's devices (tokens, keys, inboxes with them); returns how
-// many. A deletion is a device-list change. Call inside Stream::Write.
+// many. A deletion is a device-list change. Call inside a Stream::Submit write.
 std::size_t DeleteAllDevices(sql::Tx& tx, const std::string& user_id, const Stream::NextPos& next,
                              Stream::Effects& fx);
 
 // What deactivation does to a user: no device, token, password or key
-// backup left; with `erase`, no profile either. Call inside Stream::Write;
+// backup left; with `erase`, no profile either. Call inside a Stream::Submit write;
 // the caller audits.
 void DeactivateInTx(sql::Tx& tx, const std::string& user_id, bool erase,
                     const Stream::NextPos& next, Stream::Effects& fx);

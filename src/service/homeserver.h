@@ -66,8 +66,13 @@ class Homeserver {
   boost::asio::thread_pool& db_pool() { return db_pool_; }
 
   // Runs a coroutine to completion on the calling thread (CLI, tests).
+  // Refused on a database-pool thread: what it waits for (a stream write's
+  // Drain) may need that very thread.
   template <typename T>
   T RunSync(boost::asio::awaitable<T> aw) {
+    if (db_pool_.get_executor().running_in_this_thread()) {
+      throw std::logic_error("RunSync on a database-pool thread would wait for itself");
+    }
     boost::asio::io_context ioc;
     auto fut = boost::asio::co_spawn(ioc, std::move(aw), boost::asio::use_future);
     ioc.run();

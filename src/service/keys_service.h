@@ -34,7 +34,7 @@ DeviceListDelta DeviceListChanges(sql::Tx& tx, const std::string& user_id, std::
                                   std::int64_t to);
 
 // Records a device-list change of `user_id` at a new position and wakes
-// the users who share a room with it. Call inside Stream::Write.
+// the users who share a room with it. Call inside a Stream::Submit write.
 void NoteDeviceListChange(sql::Tx& tx, const std::string& user_id, const Stream::NextPos& next_pos,
                           Stream::Effects& effects);
 

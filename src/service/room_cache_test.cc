@@ -103,17 +103,15 @@ TEST_P(RoomWriterCacheTest, ConcurrentSendsToOneRoomFormOneChain) {
   std::atomic<bool> holding{false};
   std::vector<std::thread> threads;
   threads.emplace_back([&] {
-    hs_->stream.Write([&](sql::Tx&, Stream::NextPos&, Stream::Effects&) {
+    hs_->RunSync(hs_->stream.Submit([&](sql::Tx&, Stream::NextPos&, Stream::Effects&) {
       holding = true;
-      // Until writes wait behind this one, so that they form a batch: as
-      // many as the database pool has threads (two here), however slowly
-      // a loaded machine starts them.
+      // Until every send waits behind this one, so that they form a batch,
+      // however slowly a loaded machine starts them.
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-      while (hs_->stream.Queued() < 2 && std::chrono::steady_clock::now() < deadline) {
+      while (hs_->stream.Queued() < kSenders + 1 && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    });
+    }));
   });
   while (!holding) std::this_thread::yield();
   std::atomic<int> refused{0};

@@ -52,45 +52,24 @@ constexpr std::size_t kMaxBatch = 256;
 
 }  // namespace
 
-void Stream::RunBatched(const WriteFn& fn) {
-  Job job{&fn};
-  std::unique_lock lock(queue_mu_);
-  queue_.push_back(&job);
-  // A posted Drain may not get a thread while every worker waits here, so a
-  // waiter leads whenever no batch is running.
-  queue_cv_.wait(lock, [&] { return job.done || !leading_; });
-  if (!job.done) {
-    // Lead: take the queue (our own job is in it) and run it as one batch.
-    leading_ = true;
-    auto batch = TakeBatch();
-    lock.unlock();
-    RunBatch(batch);
-    lock.lock();
-    Finish(batch, lock, true);
-  }
-  lock.unlock();
-  if (job.error) std::rethrow_exception(job.error);
-}
-
 void Stream::Enqueue(Job& job) {
   std::lock_guard lock(queue_mu_);
   queue_.push_back(&job);
-  if (leading_ || drain_posted_) return;  // the running batch's end sees it
-  drain_posted_ = true;
+  if (draining_) return;  // the running Drain takes it
+  draining_ = true;
   boost::asio::post(pool_, [this] { Drain(); });
 }
 
 void Stream::Drain() {
   std::unique_lock lock(queue_mu_);
-  drain_posted_ = false;
-  while (!leading_ && !queue_.empty()) {
-    leading_ = true;
+  while (!queue_.empty()) {
     auto batch = TakeBatch();
     lock.unlock();
     RunBatch(batch);
+    Finish(batch);
     lock.lock();
-    Finish(batch, lock, false);  // this loop takes what is queued
   }
+  draining_ = false;
 }
 
 std::vector<Stream::Job*> Stream::TakeBatch() {
@@ -104,28 +83,13 @@ std::vector<Stream::Job*> Stream::TakeBatch() {
   return batch;
 }
 
-void Stream::Finish(std::vector<Job*>& batch, std::unique_lock<std::mutex>& lock, bool post_rest) {
-  std::vector<std::function<void()>> resume;
+void Stream::Finish(std::vector<Job*>& batch) {
   for (Job* j : batch) {
-    if (j->resume) {
-      resume.push_back(std::move(j->resume));
-    } else {
-      j->done = true;
-    }
+    // Once resumed, the caller may return and its job go.
+    auto resume = std::move(j->resume);
+    resume();
   }
-  batch.clear();  // a Write's caller may now return and its job go
-  leading_ = false;
-  queue_cv_.notify_all();
-  // Writes queued behind this batch: a waiting Write caller may lead them;
-  // submitted ones need a Drain (one that finds a batch running leaves it
-  // to that batch's end).
-  if (post_rest && !queue_.empty() && !drain_posted_) {
-    drain_posted_ = true;
-    boost::asio::post(pool_, [this] { Drain(); });
-  }
-  lock.unlock();
-  for (auto& r : resume) r();
-  lock.lock();
+  batch.clear();
 }
 
 void Stream::RunBatch(const std::vector<Job*>& batch) {

@@ -21,7 +21,6 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -142,38 +141,25 @@ class Stream {
   };
   using NextPos = std::function<std::int64_t()>;
 
-  // Runs fn(tx, next_pos, effects) in a write transaction; positions from
-  // next_pos() become visible after commit, then the users in effects.wake
-  // are notified. Blocking: call it from a worker thread. Returns fn's
-  // result, or rethrows what fn threw (its changes undone).
+  // Runs fn(tx, next_pos, effects) in a write transaction, without holding
+  // a thread while it waits: the calling coroutine suspends until the
+  // batch holding its write has committed (or the write has failed), and
+  // resumes on its own executor. Positions from next_pos() become visible
+  // after commit, then the users in effects.wake are notified. Returns
+  // fn's result, or rethrows what fn threw (its changes undone). `fn` may
+  // capture the caller's locals by reference.
   //
-  // Group commit: concurrent writes share one transaction (and so one
-  // fsync). The first caller to find no batch running leads: it takes every
-  // queued write, runs each in its own savepoint (a write that throws is
-  // rolled back alone, the others go on), commits once, publishes, and
-  // wakes the others. Each fn still runs exactly once, on the leader's
-  // thread, while its caller waits; writes run in arrival order and see
-  // the writes before them.
-  template <typename F>
-  auto Write(F&& fn) {
-    using R =
-        decltype(fn(std::declval<sql::Tx&>(), std::declval<NextPos&>(), std::declval<Effects&>()));
-    if constexpr (std::is_void_v<R>) {
-      RunBatched([&](sql::Tx& tx, NextPos& alloc, Effects& fx) { fn(tx, alloc, fx); });
-    } else {
-      std::optional<R> out;
-      RunBatched([&](sql::Tx& tx, NextPos& alloc, Effects& fx) { out.emplace(fn(tx, alloc, fx)); });
-      return std::move(*out);
-    }
-  }
-
-  // Write without a thread: the calling coroutine suspends until the batch
-  // holding its write has committed (or the write has failed), and resumes
-  // on its own executor. A caller of Write holds a worker thread while it
-  // waits, so the worker count bounds how many writes can join one batch;
-  // submitted writes are bounded only by the batch size, which is what lets
-  // many concurrent senders share one commit. `fn` may capture the caller's
-  // locals by reference, as with Write.
+  // Group commit: writes queued while a batch runs share the next
+  // transaction (and so one fsync), up to a bound. A Drain task on the
+  // database pool runs each batch: every write in its own savepoint (a
+  // write that throws is rolled back alone, the others go on), one commit,
+  // then publication and wake-ups. Each fn runs exactly once, on a pool
+  // thread; writes run in arrival order and see the writes before them.
+  // Since no caller holds a thread, the batch size is bounded by the queue,
+  // not by the worker count.
+  //
+  // Never wait for a Submit on a database-pool thread (RunSync there): the
+  // Drain that would run it needs one of those threads.
   template <typename F>
   auto Submit(F fn)
       -> boost::asio::awaitable<decltype(fn(std::declval<sql::Tx&>(), std::declval<NextPos&>(),
@@ -225,29 +211,24 @@ class Stream {
     const WriteFn* fn;
     Effects effects;
     std::exception_ptr error;
-    bool done = false;             // a Write's job: its caller may return
-    std::function<void()> resume;  // a Submit's job: resumes its caller
+    std::function<void()> resume;  // resumes its caller
   };
-  void RunBatched(const WriteFn& fn);
   void Enqueue(Job& job);
-  // Runs queued batches until the queue is empty or someone else leads.
+  // Runs queued batches until the queue is empty.
   void Drain();
   // Under queue_mu_: takes the next batch off the queue.
   std::vector<Job*> TakeBatch();
-  // Under `lock` (on queue_mu_): marks the batch done, ends the lead, and
-  // resumes submitted callers (with the lock released: a resumed caller's
-  // job is gone). With `post_rest`, posts a Drain for what is still queued,
-  // which a waiting Write caller may otherwise lead.
-  void Finish(std::vector<Job*>& batch, std::unique_lock<std::mutex>& lock, bool post_rest);
+  // Resumes the batch's callers (a resumed caller's job is gone).
+  static void Finish(std::vector<Job*>& batch);
   void RunBatch(const std::vector<Job*>& batch);
 
   sql::Database& db_;
   boost::asio::thread_pool& pool_;
   mutable std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::vector<Job*> queue_;    // guarded by queue_mu_
-  bool leading_ = false;       // a batch is running; guarded by queue_mu_
-  bool drain_posted_ = false;  // a Drain is posted and not started; guarded by queue_mu_
+  std::vector<Job*> queue_;  // guarded by queue_mu_
+  // A Drain is posted or running, and takes what is queued. Guarded by
+  // queue_mu_.
+  bool draining_ = false;
   std::atomic<std::int64_t> current_{0};
   std::atomic<std::uint64_t> batches_{0};
   std::atomic<std::uint64_t> writes_{0};
