@@ -9,8 +9,9 @@
 // server-default ruleset.
 //
 // Cache: parsed rulesets per user, in memory. It is filled only by
-// OnEvent and emptied only by rule changes, and both run under the stream
-// writer lock, so a cached ruleset is never older than the database.
+// OnEvent and emptied by rule changes, both under the stream writer lock,
+// and emptied whenever the stream undoes a write (Stream::OnUndo), so a
+// cached ruleset is never older than the database.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -49,7 +50,14 @@ struct PushEventInput {
 
 class PushRuleService {
  public:
-  PushRuleService(ServiceContext& ctx, Stream& stream) : ctx_(ctx), stream_(stream) {}
+  PushRuleService(ServiceContext& ctx, Stream& stream) : ctx_(ctx), stream_(stream) {
+    // A ruleset read in a write that was undone may be one that write's
+    // batch changed.
+    stream_.OnUndo([this] {
+      std::lock_guard lock(mu_);
+      cache_.clear();
+    });
+  }
 
   // GET /pushrules/ : {"global": {...}}.
   boost::asio::awaitable<boost::json::object> GetAll(const Requester& who);

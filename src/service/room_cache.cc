@@ -4,19 +4,20 @@
 
 namespace vigie::service {
 
-std::optional<RoomSnapshot> RoomCache::Take(const storage::RoomRecord& head) {
+std::optional<RoomSnapshot> RoomCache::Take(const std::string& room_id) {
   std::lock_guard lock(mu_);
-  auto it = rooms_.find(head.room_id);
+  auto it = rooms_.find(room_id);
   if (it == rooms_.end()) return std::nullopt;
-  const storage::RoomRecord& r = it->second.room;
-  if (r.room_nid != head.room_nid || r.last_event_nid != head.last_event_nid ||
-      r.depth != head.depth || r.state_group != head.state_group) {
-    return std::nullopt;
-  }
   std::optional<RoomSnapshot> out(std::move(it->second));
   members_ -= MembersOf(*out);
   rooms_.erase(it);
   return out;
+}
+
+void RoomCache::Clear() {
+  std::lock_guard lock(mu_);
+  rooms_.clear();
+  members_ = 0;
 }
 
 void RoomCache::Put(RoomSnapshot s) {

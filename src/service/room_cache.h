@@ -3,15 +3,18 @@
 // Every event a writer appends reads the same few things: the room's head,
 // the state events the auth rules cite (create, power levels, the sender's
 // membership), and the member list to wake. RoomCache keeps what the last
-// writer of a room knew, so the next one reads one row instead of a dozen.
+// writer of a room knew, so the next one reads nothing it already knows,
+// not even the room's row.
 //
-// A snapshot is trusted only while the room's head in the database (its
-// last event, depth and state group, read in the writer's transaction) is
-// the one the snapshot was taken at: every change to a room's state
-// appends an event, so a changed head means a stale snapshot, and a write
-// that was rolled back leaves a head that no longer matches either.
-// Used only from stream writes (one writer at a time); locked anyway. A
-// snapshot is moved out and back, never copied.
+// A snapshot is the truth about its room: only a room writer changes a
+// room's head and state, writers run one at a time (stream writes), and
+// each takes the snapshot out and puts it back when done. What could make
+// one stale is a write that is undone, and both ways are covered: a
+// writer whose function throws does not put its snapshot back (the room
+// is read afresh next time), and a write undone after its function
+// returned (its statements failed when sent, or its batch did not commit)
+// empties the cache through Stream::OnUndo. Locked anyway. A snapshot is
+// moved out and back, never copied.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -29,6 +32,8 @@
 namespace vigie::service {
 
 struct RoomSnapshot {
+  // Head, version, tenant: current. (`published` is as it was when read;
+  // writers do not use it.)
   storage::RoomRecord room;
   std::string last_event_id;
   // Current state keys looked up so far (nullopt: known to be absent).
@@ -45,13 +50,14 @@ class RoomCache {
   explicit RoomCache(std::size_t max_rooms = 4096, std::size_t max_members = 1000000)
       : max_rooms_(max_rooms), max_members_(max_members) {}
 
-  // Takes the snapshot of `head.room_id` out (the writer puts it back when
-  // done) if it was taken at `head`'s last event, depth and state group.
-  std::optional<RoomSnapshot> Take(const storage::RoomRecord& head);
+  // Takes the snapshot of `room_id` out (the writer puts it back when done).
+  std::optional<RoomSnapshot> Take(const std::string& room_id);
   // Keeps `s` (replacing the room's previous snapshot) with only the
   // events of its current state. Past the bounds the cache starts again
   // empty.
   void Put(RoomSnapshot s);
+  // Forgets every snapshot (a write that had put one back was undone).
+  void Clear();
   std::size_t Size() const;
 
  private:

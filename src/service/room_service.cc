@@ -2,6 +2,7 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <exception>
 #include <map>
 
 #include "common/crypto.h"
@@ -74,27 +75,36 @@ class RoomWriter {
         next_(next),
         effects_(effects),
         push_(push),
-        cache_(cache) {}
+        cache_(cache),
+        unwinding_(std::uncaught_exceptions()) {}
   RoomWriter(const RoomWriter&) = delete;
   RoomWriter& operator=(const RoomWriter&) = delete;
-  // Also after a throw: a write that was rolled back left the room's head
-  // where it was, which no longer matches this snapshot's.
+  // Puts the snapshot back, unless the write is being unwound: it will be
+  // rolled back, so the snapshot (taken out) is dropped and the next writer
+  // reads the room afresh. Hence a writer lives as long as its write's
+  // function: a throw after it was gone would leave a snapshot ahead of
+  // the database.
   ~RoomWriter() {
-    if (cache_ && opened_) cache_->Put(std::move(s_));
+    if (cache_ && opened_ && std::uncaught_exceptions() == unwinding_) cache_->Put(std::move(s_));
   }
 
-  // Loads an existing room. Throws M_NOT_FOUND.
+  // Loads an existing room: from the cache when a writer left it there,
+  // otherwise from the database. Throws M_NOT_FOUND.
   void Open(const std::string& room_id) {
+    if (cache_) {
+      if (auto s = cache_->Take(room_id)) {
+        s_ = std::move(*s);
+        version_ = &events::RoomVersionOrThrow(s_.room.room_version);
+        opened_ = true;
+        return;
+      }
+    }
     auto room = RoomStore::GetRoom(tx_, room_id);
     if (!room) throw NotFound("Unknown room " + room_id);
     version_ = &events::RoomVersionOrThrow(room->room_version);
     opened_ = true;
-    if (cache_) {
-      if (auto s = cache_->Take(*room)) s_ = std::move(*s);
-    }
-    const bool cached = s_.room.room_nid != 0;
-    s_.room = *room;  // the head matches; the rest (published) is fresh
-    if (!cached && s_.room.last_event_nid) {
+    s_.room = *room;
+    if (s_.room.last_event_nid) {
       s_.last_event_id = RoomStore::GetEventByNid(tx_, *s_.room.last_event_nid)->event_id;
     }
   }
@@ -327,6 +337,7 @@ class RoomWriter {
   Stream::Effects& effects_;
   PushRuleService* push_;
   RoomCache* cache_;
+  const int unwinding_;  // exceptions in flight when the writer was made
   bool opened_ = false;  // s_ describes a room (opened or begun)
   RoomSnapshot s_;
   const events::RoomVersion* version_ = nullptr;
@@ -397,7 +408,9 @@ std::optional<std::int64_t> VisibleUpTo(sql::Tx& tx, std::int64_t room_nid,
 
 RoomService::RoomService(ServiceContext& ctx, Stream& stream, const events::SigningKey& key,
                          PushRuleService* push, PolicyService& policy)
-    : ctx_(ctx), stream_(stream), key_(key), push_(push), policy_(policy) {}
+    : ctx_(ctx), stream_(stream), key_(key), push_(push), policy_(policy) {
+  stream_.OnUndo([this] { rooms_.Clear(); });
+}
 
 boost::asio::awaitable<CreatedRoom> RoomService::CreateRoom(const Requester& who,
                                                             CreateRoomOptions opts) {

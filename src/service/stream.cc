@@ -96,17 +96,20 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
   std::int64_t next = current_.load();
   NextPos alloc = [&next] { return ++next; };
   const bool alone = batch.size() == 1;
+  bool undone = false;  // a write whose function returned was undone
   try {
     db_.Write([&](sql::Tx& tx) {
       for (Job* j : batch) {
         if (alone) {
           (*j->fn)(tx, alloc, j->effects);  // a throw rolls the transaction back
+          j->returned = true;
           continue;
         }
         const std::int64_t before = next;
         tx.Defer("SAVEPOINT vigie_write");
         try {
           (*j->fn)(tx, alloc, j->effects);
+          j->returned = true;
           tx.Defer("RELEASE SAVEPOINT vigie_write");
           tx.Flush();  // what the write deferred fails it, not the next one
         } catch (...) {
@@ -115,6 +118,7 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
           next = before;
           tx.Defer("ROLLBACK TO SAVEPOINT vigie_write");
           tx.Defer("RELEASE SAVEPOINT vigie_write");
+          if (j->returned) undone = true;
         }
       }
     });
@@ -122,9 +126,12 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
     // Nothing committed: every write fails, with its own error if it had one.
     for (Job* j : batch) {
       if (!j->error) j->error = std::current_exception();
+      if (j->returned) undone = true;
     }
+    if (undone) Undone();
     return;
   }
+  if (undone) Undone();
   // Changes are noted at the batch's last position (at or above each one's
   // own) before the positions become visible.
   std::set<std::string> wake;
@@ -142,6 +149,10 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
     if (!j->error) writes_.fetch_add(1, std::memory_order_relaxed);
   }
   notifier_.Notify({wake.begin(), wake.end()});
+}
+
+void Stream::Undone() {
+  for (const auto& fn : on_undo_) fn();
 }
 
 Notifier::Subscription::Subscription(Notifier& n, std::string user_id,

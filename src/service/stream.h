@@ -191,6 +191,13 @@ class Stream {
     if constexpr (!std::is_void_v<R>) co_return std::move(*out);
   }
 
+  // Registers `fn`, called on the writing thread (before the writes'
+  // callers resume) whenever writes whose functions had returned are undone
+  // after all: a statement they deferred failed when sent, or their batch
+  // did not commit. Whatever those functions left in memory (caches of
+  // what they wrote) must go. Register before the first write.
+  void OnUndo(std::function<void()> fn) { on_undo_.push_back(std::move(fn)); }
+
   // How many transactions the writes took, and how many writes: their ratio
   // is the group-commit batch size (metrics).
   std::uint64_t BatchesCommitted() const { return batches_.load(std::memory_order_relaxed); }
@@ -211,6 +218,7 @@ class Stream {
     const WriteFn* fn;
     Effects effects;
     std::exception_ptr error;
+    bool returned = false;         // fn returned (it may still be undone)
     std::function<void()> resume;  // resumes its caller
   };
   void Enqueue(Job& job);
@@ -221,9 +229,11 @@ class Stream {
   // Resumes the batch's callers (a resumed caller's job is gone).
   static void Finish(std::vector<Job*>& batch);
   void RunBatch(const std::vector<Job*>& batch);
+  void Undone();
 
   sql::Database& db_;
   boost::asio::thread_pool& pool_;
+  std::vector<std::function<void()>> on_undo_;  // set before the first write
   mutable std::mutex queue_mu_;
   std::vector<Job*> queue_;  // guarded by queue_mu_
   // A Drain is posted or running, and takes what is queued. Guarded by

@@ -220,6 +220,30 @@ TEST_P(StreamTest, WaitingForAWriteOnAPoolThreadIsRefused) {
   EXPECT_TRUE(Keys().empty());
 }
 
+// Undo hooks hear of writes whose functions returned and were undone all
+// the same (here: a row whose foreign key fails only at COMMIT), not of
+// writes whose functions threw, which undid their own work.
+TEST_P(StreamTest, UndoHooksHearOfWritesUndoneAfterTheirFunctionReturned) {
+  hs_->db().ExecScript(
+      "CREATE TABLE undo_parent (id BIGINT PRIMARY KEY);"
+      "CREATE TABLE undo_child (parent BIGINT REFERENCES undo_parent (id) DEFERRABLE INITIALLY "
+      "DEFERRED)");
+  std::atomic<int> undos{0};
+  hs_->stream.OnUndo([&] { ++undos; });  // no write in flight
+  EXPECT_THROW(Write([&](sql::Tx&, Stream::NextPos&, Stream::Effects&) { throw Forbidden("no"); }),
+               Error);
+  EXPECT_EQ(undos, 0);
+  EXPECT_THROW(Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects&) {
+                 tx.Query("INSERT INTO stream_test (k, pos) VALUES ('orphan', $1)", {next()});
+                 tx.Query("INSERT INTO undo_child (parent) VALUES (1)");
+               }),
+               sql::DbError);
+  EXPECT_EQ(undos, 1);
+  EXPECT_TRUE(Keys().empty());
+  Insert("fine");
+  EXPECT_EQ(undos, 1);
+}
+
 TEST_P(StreamTest, AWriteAloneThatThrowsLeavesNothing) {
   const auto before = hs_->stream.Current();
   EXPECT_THROW(Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects&) {
