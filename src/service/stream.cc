@@ -1,5 +1,6 @@
 #include "service/stream.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -96,7 +97,7 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
   std::int64_t next = current_.load();
   NextPos alloc = [&next] { return ++next; };
   const bool alone = batch.size() == 1;
-  bool undone = false;  // a write whose function returned was undone
+  bool committed = true;
   try {
     db_.Write([&](sql::Tx& tx) {
       for (Job* j : batch) {
@@ -118,7 +119,6 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
           next = before;
           tx.Defer("ROLLBACK TO SAVEPOINT vigie_write");
           tx.Defer("RELEASE SAVEPOINT vigie_write");
-          if (j->returned) undone = true;
         }
       }
     });
@@ -126,12 +126,16 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
     // Nothing committed: every write fails, with its own error if it had one.
     for (Job* j : batch) {
       if (!j->error) j->error = std::current_exception();
-      if (j->returned) undone = true;
     }
-    if (undone) Undone();
-    return;
+    committed = false;
   }
-  if (undone) Undone();
+  // A write that failed although its function had returned was undone
+  // after the fact: what it left in memory must go.
+  if (std::any_of(batch.begin(), batch.end(),
+                  [](const Job* j) { return j->returned && j->error; })) {
+    Undone();
+  }
+  if (!committed) return;
   // Changes are noted at the batch's last position (at or above each one's
   // own) before the positions become visible.
   std::set<std::string> wake;
