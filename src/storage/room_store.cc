@@ -117,14 +117,13 @@ std::vector<EventRecord> RoomStore::GetEventsByNid(sql::Tx& tx,
                                                    const std::vector<std::int64_t>& nids) {
   std::vector<EventRecord> out;
   out.reserve(nids.size());
-  for (std::size_t i = 0; i < nids.size(); i += 100) {
+  sql::ForEachChunk(nids, 100, [&](auto first, auto last) {
     std::string sql = std::string("SELECT ") + kEventCols + " FROM events WHERE event_nid IN (";
     std::vector<sql::Value> params;
-    sql::AppendList(sql, params, nids.begin() + static_cast<std::ptrdiff_t>(i),
-                    nids.begin() + static_cast<std::ptrdiff_t>(std::min(nids.size(), i + 100)));
+    sql::AppendList(sql, params, first, last);
     sql += ") ORDER BY stream_pos";
     for (const auto& r : tx.Query(sql, params).rows) out.push_back(ReadEvent(r));
-  }
+  });
   return out;
 }
 
@@ -330,11 +329,7 @@ std::map<std::int64_t, MemberSummary> RoomStore::MemberSummaries(
     std::size_t max_heroes) {
   std::map<std::int64_t, MemberSummary> out;
   for (auto nid : room_nids) out[nid];
-  constexpr std::size_t kChunk = 500;
-  for (std::size_t start = 0; start < room_nids.size(); start += kChunk) {
-    const auto first = room_nids.begin() + static_cast<std::ptrdiff_t>(start);
-    const auto last =
-        room_nids.begin() + static_cast<std::ptrdiff_t>(std::min(room_nids.size(), start + kChunk));
+  sql::ForEachChunk(room_nids, 500, [&](auto first, auto last) {
     std::vector<sql::Value> params;
     std::string sql = "SELECT room_nid, membership, COUNT(*) FROM memberships WHERE room_nid IN (";
     sql::AppendList(sql, params, first, last);
@@ -354,7 +349,7 @@ std::map<std::int64_t, MemberSummary> RoomStore::MemberSummaries(
         ") AND membership IN ('join', 'invite') AND user_id <> $1) h WHERE n <= $2 ORDER BY "
         "room_nid, n";
     for (const auto& r : tx.Query(sql, params).rows) out[r.Int(0)].heroes.push_back(r.Text(1));
-  }
+  });
   return out;
 }
 

@@ -3,8 +3,10 @@
 // placeholders against `Tx`; an engine implements `Database`.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +30,23 @@ void AppendList(std::string& sql, std::vector<Value>& params, It begin, It end) 
     if (it != begin) sql += ", ";
     params.emplace_back(*it);
     sql += "$" + std::to_string(params.size());
+  }
+}
+
+// Calls fn(first, last) on consecutive runs of at most `n` elements of
+// `range`, in order: the chunks of an IN-list too long for one statement.
+template <typename Range, typename Fn>
+void ForEachChunk(const Range& range, std::size_t n, Fn&& fn) {
+  const auto end = std::end(range);
+  for (auto first = std::begin(range); first != end;) {
+    auto last = first;
+    if constexpr (std::random_access_iterator<decltype(first)>) {
+      last += static_cast<std::ptrdiff_t>(std::min<std::size_t>(n, end - first));
+    } else {
+      for (std::size_t k = 0; k < n && last != end; ++k) ++last;
+    }
+    fn(first, last);
+    first = last;
   }
 }
 

@@ -715,6 +715,35 @@ TEST_P(PostgresTest, PoolBlocksUntilAConnectionIsFree) {
 
 VIGIE_INSTANTIATE_POSTGRES_TEST_SUITE(PostgresTest);
 
+// Chunks cover the range once, in order, each at most n long; random-access
+// and node-based containers alike.
+TEST(ForEachChunkTest, CoversTheRangeInOrderInChunksOfAtMostN) {
+  std::vector<int> v(1001);
+  for (int i = 0; i < 1001; ++i) v[i] = i;
+  std::vector<std::size_t> sizes;
+  std::vector<int> seen;
+  ForEachChunk(v, 500, [&](auto first, auto last) {
+    sizes.push_back(static_cast<std::size_t>(last - first));
+    seen.insert(seen.end(), first, last);
+  });
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{500, 500, 1}));
+  EXPECT_EQ(seen, v);
+
+  std::set<int> s(v.begin(), v.begin() + 400);
+  sizes.clear();
+  seen.clear();
+  ForEachChunk(s, 200, [&](auto first, auto last) {
+    sizes.push_back(static_cast<std::size_t>(std::distance(first, last)));
+    seen.insert(seen.end(), first, last);
+  });
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{200, 200}));
+  EXPECT_EQ(seen, std::vector<int>(v.begin(), v.begin() + 400));
+
+  int calls = 0;
+  ForEachChunk(std::vector<int>{}, 10, [&](auto, auto) { ++calls; });
+  EXPECT_EQ(calls, 0);
+}
+
 TEST(PostgresOpenTest, BadServerThrowsWithoutLeakingThePassword) {
   try {
     OpenPostgres(

@@ -63,19 +63,16 @@ std::optional<AccountDataRecord> UserDataStore::GetAccountData(sql::Tx& tx,
 
 std::vector<std::pair<std::string, std::string>> UserDataStore::GlobalAccountDataOf(
     sql::Tx& tx, std::string_view type, const std::vector<std::string>& user_ids) {
-  constexpr std::size_t kChunk = 200;
   std::vector<std::pair<std::string, std::string>> out;
-  for (std::size_t start = 0; start < user_ids.size(); start += kChunk) {
-    const std::size_t end = std::min(user_ids.size(), start + kChunk);
+  sql::ForEachChunk(user_ids, 200, [&](auto first, auto last) {
     std::string sql =
         "SELECT user_id, content FROM account_data WHERE room_id = '' AND type = $1 AND "
         "user_id IN (";
     std::vector<sql::Value> params{Str(type)};
-    sql::AppendList(sql, params, user_ids.begin() + static_cast<std::ptrdiff_t>(start),
-                    user_ids.begin() + static_cast<std::ptrdiff_t>(end));
+    sql::AppendList(sql, params, first, last);
     sql += ")";
     for (const auto& r : tx.Query(sql, params).rows) out.emplace_back(r.Text(0), r.Text(1));
-  }
+  });
   return out;
 }
 
@@ -183,20 +180,16 @@ std::vector<PresenceRecord> UserDataStore::PresenceSince(sql::Tx& tx,
     }
     return out;
   }
-  constexpr std::size_t kChunk = 500;
-  for (auto it = users.begin(); it != users.end();) {
+  sql::ForEachChunk(users, 500, [&](auto first, auto last) {
     std::vector<sql::Value> params{since, upto};
     std::string in;
-    auto end = it;
-    for (std::size_t n = 0; end != users.end() && n < kChunk; ++n) ++end;
-    sql::AppendList(in, params, it, end);
-    it = end;
+    sql::AppendList(in, params, first, last);
     auto res =
         tx.Query(std::string("SELECT ") + kPresenceCols + " FROM presence WHERE user_id IN (" + in +
                      ") AND stream_pos > $1 AND stream_pos <= $2",
                  params);
     for (const auto& r : res.rows) out.push_back(ReadPresence(r));
-  }
+  });
   return out;
 }
 
@@ -212,28 +205,26 @@ void UserDataStore::AddPushAction(sql::Tx& tx, std::int64_t room_nid, std::strin
 void UserDataStore::AddPushActions(
     sql::Tx& tx, std::int64_t room_nid, std::int64_t stream_pos, std::string_view thread_id,
     const std::vector<std::pair<std::string, bool>>& user_highlight) {
-  constexpr std::size_t kChunk = 200;
-  for (std::size_t start = 0; start < user_highlight.size(); start += kChunk) {
-    const std::size_t end = std::min(user_highlight.size(), start + kChunk);
+  sql::ForEachChunk(user_highlight, 200, [&](auto first, auto last) {
     std::string sql =
         "INSERT INTO event_push_actions (room_nid, user_id, stream_pos, thread_id, highlight) "
         "VALUES ";
     // (emplace_back rather than an initializer list: GCC 12 -O2 reports a
     // false maybe-uninitialized on variant<..., string> temporaries.)
     std::vector<sql::Value> params;
-    params.reserve(3 + 2 * (end - start));
+    params.reserve(3 + 2 * static_cast<std::size_t>(last - first));
     params.emplace_back(room_nid);
     params.emplace_back(stream_pos);
     params.emplace_back(std::string(thread_id));
-    for (std::size_t i = start; i < end; ++i) {
-      if (i > start) sql += ", ";
+    for (auto it = first; it != last; ++it) {
+      if (it != first) sql += ", ";
       sql += "($1, $" + std::to_string(params.size() + 1) + ", $2, $3, $" +
              std::to_string(params.size() + 2) + ")";
-      params.emplace_back(user_highlight[i].first);
-      params.emplace_back(std::int64_t{user_highlight[i].second});
+      params.emplace_back(it->first);
+      params.emplace_back(std::int64_t{it->second});
     }
     tx.Defer(sql, params);
-  }
+  });
 }
 
 void UserDataStore::ClearPushActions(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
@@ -262,15 +253,12 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UserDataStore::Unr
     sql::Tx& tx, std::string_view user_id, const std::vector<std::int64_t>& room_nids,
     std::int64_t upto) {
   std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> out;
-  constexpr std::size_t kChunk = 500;
-  for (std::size_t start = 0; start < room_nids.size(); start += kChunk) {
-    const std::size_t end = std::min(room_nids.size(), start + kChunk);
+  sql::ForEachChunk(room_nids, 500, [&](auto first, auto last) {
     std::vector<sql::Value> params;
     params.emplace_back(Str(user_id));
     params.emplace_back(upto);
     std::string in;
-    sql::AppendList(in, params, room_nids.begin() + static_cast<std::ptrdiff_t>(start),
-                    room_nids.begin() + static_cast<std::ptrdiff_t>(end));
+    sql::AppendList(in, params, first, last);
     // Each room's read position once, then an index range of its push
     // actions after it. PostgreSQL needs the positions materialised first
     // (otherwise it looks the receipt up again for every unread row);
@@ -292,7 +280,7 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UserDataStore::Unr
                   read_pos + " WHERE m.room_nid IN (" + in + ") GROUP BY m.room_nid";
     auto res = tx.Query(sql, params);
     for (const auto& r : res.rows) out[r.Int(0)] = {r.Int(1), r.Int(2)};
-  }
+  });
   return out;
 }
 
@@ -301,26 +289,24 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UserDataStore::Unr
     const std::vector<std::pair<std::int64_t, std::int64_t>>& room_after, std::int64_t upto) {
   std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> out;
   // One index range per room; a plain aggregate answers even for none.
-  constexpr std::size_t kChunk = 50;
-  for (std::size_t start = 0; start < room_after.size(); start += kChunk) {
-    const std::size_t end = std::min(room_after.size(), start + kChunk);
+  sql::ForEachChunk(room_after, 50, [&](auto first, auto last) {
     std::vector<sql::Value> params;
     params.emplace_back(Str(user_id));
     params.emplace_back(upto);
     std::string sql;
-    for (std::size_t i = start; i < end; ++i) {
+    for (auto it = first; it != last; ++it) {
       const std::string room = "$" + std::to_string(params.size() + 1);
       const std::string after = "$" + std::to_string(params.size() + 2);
-      params.emplace_back(room_after[i].first);
-      params.emplace_back(room_after[i].second);
-      if (i > start) sql += " UNION ALL ";
+      params.emplace_back(it->first);
+      params.emplace_back(it->second);
+      if (it != first) sql += " UNION ALL ";
       sql += "SELECT CAST(" + room +
              " AS BIGINT), COUNT(*), COALESCE(SUM(highlight), 0) FROM event_push_actions WHERE "
              "room_nid = " +
              room + " AND user_id = $1 AND stream_pos > " + after + " AND stream_pos <= $2";
     }
     for (const auto& r : tx.Query(sql, params).rows) out[r.Int(0)] = {r.Int(1), r.Int(2)};
-  }
+  });
   return out;
 }
 
