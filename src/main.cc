@@ -1,8 +1,6 @@
 // vigie: the command line. `vigie serve` runs the homeserver; the other
 // subcommands administer its database directly.
 #include <signal.h>
-#include <spdlog/async.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -15,6 +13,7 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/heap_trimmer.h"
+#include "common/log_sink.h"
 #include "common/time.h"
 #include "service/homeserver.h"
 #include "storage/account_store.h"
@@ -24,19 +23,16 @@ namespace {
 
 using namespace vigie;
 
-// Logging is asynchronous: I/O threads only queue a record (one per
-// request), and one background thread formats and writes it. When the
-// queue is full the oldest records are dropped rather than blocking an I/O
-// thread. The queue is flushed at exit. Its records are allocated up front
-// (about 330 bytes each, part of the idle footprint): 4096 hold a burst of
-// 10,000 requests/s for 0.4 s.
-constexpr std::size_t kLogQueue = 4096;
-
+// Logging costs an I/O thread a format and an append: one writer thread
+// writes the records in batches (common/log_sink.h). When the log cannot
+// keep up, records are dropped and counted rather than an I/O thread
+// blocked. What is pending is written at exit.
 void SetupLogging(const Config& c) {
-  spdlog::init_thread_pool(kLogQueue, 1);
-  auto logger = spdlog::create_async_nb<spdlog::sinks::stderr_color_sink_mt>("vigie");
-  std::atexit([] { spdlog::shutdown(); });
+  auto logger = std::make_shared<spdlog::logger>("vigie", std::make_shared<BatchingSink>(2));
   spdlog::set_default_logger(logger);
+  // (Registered after the registry exists, so that it runs before the
+  // registry is destroyed.)
+  std::atexit([] { spdlog::shutdown(); });
   spdlog::set_level(spdlog::level::from_str(c.log_level));
   if (c.log_format == "json") {
     spdlog::set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","thread":%t,"msg":"%v"})");
