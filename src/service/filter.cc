@@ -1,6 +1,7 @@
 #include "service/filter.h"
 
 #include <algorithm>
+#include <boost/json/parse.hpp>
 
 #include "common/error.h"
 #include "common/json.h"
@@ -81,6 +82,16 @@ bool RoomEventFilter::MatchesEvent(std::string_view type, std::string_view sende
     if (has != *contains_url) return false;
   }
   return true;
+}
+
+bool RoomEventFilter::MatchesEventJson(std::string_view type, std::string_view sender,
+                                       std::string_view event_json) const {
+  if (!contains_url) return Matches(type, sender);
+  boost::system::error_code ec;
+  auto v = boost::json::parse(event_json, ec);
+  const auto* c = !ec && v.is_object() ? v.as_object().if_contains("content") : nullptr;
+  static const boost::json::object kNone;
+  return MatchesEvent(type, sender, c && c->is_object() ? c->as_object() : kNone);
 }
 
 bool RoomFilter::MatchesRoom(std::string_view room_id) const {

@@ -30,6 +30,10 @@ struct RoomEventFilter : EventFilter {
   // Matches an event: type, sender, and contains_url against its content.
   bool MatchesEvent(std::string_view type, std::string_view sender,
                     const boost::json::object& content) const;
+  // The same for a whole event as JSON text, parsed only when contains_url
+  // needs its content (a timeline of a sync or /messages is not parsed).
+  bool MatchesEventJson(std::string_view type, std::string_view sender,
+                        std::string_view event_json) const;
 };
 
 struct RoomFilter {

@@ -48,8 +48,7 @@ bool Restricts(const RoomEventFilter& f) {
 }
 
 bool Matches(const RoomEventFilter& f, const EventRecord& e) {
-  if (!f.contains_url) return f.Matches(e.type, e.sender);
-  return f.MatchesEvent(e.type, e.sender, Content(e));
+  return f.MatchesEventJson(e.type, e.sender, e.json);
 }
 
 struct Readable {

@@ -276,6 +276,31 @@ TEST_F(RoomTest, ALongPollSleepsThroughOtherRoomsTrafficWithoutLooking) {
 
 // A sync carries the presence of those who share a room with the user, and
 // their own, in a first sync and after a token; never a stranger's.
+// A timeline filter's contains_url keeps, or drops, the events whose
+// content has a url; the other filters do not look at content at all.
+TEST_F(RoomTest, TimelineContainsUrlFiltersBySyncContent) {
+  std::string room = Create();
+  Say(alice_, room, "plain");
+  hs_->RunSync(hs_->rooms.Send(alice_, room, "m.room.message",
+                               {{"msgtype", "m.image"}, {"body", "pic"}, {"url", "mxc://x/y"}},
+                               "img"));
+  auto bodies = [&](std::optional<bool> contains_url) {
+    SyncRequest req;
+    Filter f;
+    f.room.timeline.types = std::vector<std::string>{"m.room.message"};
+    f.room.timeline.contains_url = contains_url;
+    req.filter = std::make_shared<const Filter>(f);
+    std::vector<std::string> out;
+    for (const auto& r : hs_->RunSync(hs_->sync.Sync(alice_, req)).join) {
+      for (const auto& e : r.timeline) out.push_back(Body(e));
+    }
+    return out;
+  };
+  EXPECT_EQ(bodies(true), (std::vector<std::string>{"pic"}));
+  EXPECT_EQ(bodies(false), (std::vector<std::string>{"plain"}));
+  EXPECT_EQ(bodies(std::nullopt), (std::vector<std::string>{"plain", "pic"}));
+}
+
 TEST_F(RoomTest, PresenceGoesToThoseWhoShareARoom) {
   CreateRoomOptions o;
   o.preset = "public_chat";

@@ -350,7 +350,7 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
       }
       for (auto& e : timeline) {
         if (f.room.timeline.MatchesRoom(m.room_id) &&
-            f.room.timeline.MatchesEvent(e.type, e.sender, Content(e))) {
+            f.room.timeline.MatchesEventJson(e.type, e.sender, e.json)) {
           rs.timeline.push_back(std::move(e));
         }
       }
