@@ -150,6 +150,9 @@ struct SqliteOptions {
   std::string synchronous = "FULL";  // FULL or NORMAL
 };
 std::unique_ptr<Database> OpenSqlite(const SqliteOptions& opts);
+// Checkpoints done so far by a SQLite database's checkpointer thread (0 for
+// other engines and in-memory databases).
+std::uint64_t SqliteCheckpoints(Database& db);
 
 struct PostgresOptions {
   std::string conninfo;  // libpq connection string or URI

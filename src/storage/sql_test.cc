@@ -10,6 +10,7 @@
 #include <cfloat>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <latch>
 #include <limits>
 #include <mutex>
@@ -722,6 +723,36 @@ TEST_P(PostgresTest, PoolBlocksUntilAConnectionIsFree) {
 }
 
 VIGIE_INSTANTIATE_POSTGRES_TEST_SUITE(PostgresTest);
+
+// Checkpoints run on the checkpointer thread, and the WAL still starts
+// over: under a stream of commits it stays a few times the checkpoint mark
+// (4 MiB) rather than growing with everything written.
+TEST(SqliteCheckpointTest, TheWalIsCheckpointedBesideTheWriterAndStaysBounded) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("vigie_ckpt_" + testutil::RandomSuffix() + ".db"))
+          .string();
+  {
+    auto db = OpenSqlite({.path = path, .readers = 2, .synchronous = "NORMAL"});
+    db->ExecScript("CREATE TABLE blobs (id BIGINT PRIMARY KEY, b TEXT)");
+    EXPECT_EQ(SqliteCheckpoints(*db), 0u);
+    const std::string blob(8000, 'b');
+    constexpr std::int64_t kRows = 2500;  // about 30 MB of WAL frames
+    for (std::int64_t i = 0; i < kRows; ++i) {
+      db->Write([&](Tx& tx) { tx.Query("INSERT INTO blobs (id, b) VALUES ($1, $2)", {i, blob}); });
+    }
+    EXPECT_GT(SqliteCheckpoints(*db), 0u);
+    std::error_code ec;
+    const auto wal = std::filesystem::file_size(path + "-wal", ec);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_LT(wal, std::uintmax_t{20} << 20) << wal;
+    EXPECT_EQ(db->Read([](Tx& tx) { return tx.QueryOne("SELECT COUNT(*) FROM blobs")->Int(0); }),
+              kRows);
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::error_code ec;
+    std::filesystem::remove(path + suffix, ec);
+  }
+}
 
 // Chunks cover the range once, in order, each at most n long; random-access
 // and node-based containers alike.

@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "storage/sql.h"
@@ -58,6 +59,21 @@ class Connection : public Tx {
   }
 
   Dialect dialect() const override { return Dialect::kSqlite; }
+
+  // Calls hook(pages in the WAL) after each commit, instead of SQLite's own
+  // checkpoint in the committing thread.
+  void OnCommit(int (*hook)(void*, sqlite3*, const char*, int), void* arg) {
+    sqlite3_wal_hook(db_, hook, arg);
+  }
+
+  // Copies what it can of the WAL into the database without waiting for
+  // readers or the writer (SQLITE_CHECKPOINT_PASSIVE).
+  void Checkpoint() {
+    int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      throw DbError("sqlite checkpoint: " + std::string(sqlite3_errmsg(db_)));
+    }
+  }
 
   void Exec(const std::string& sql) {
     char* err = nullptr;
@@ -149,6 +165,10 @@ class Connection : public Tx {
   std::unordered_map<std::string, sqlite3_stmt*> stmts_;
 };
 
+// WAL pages (of 4 KiB) past which a commit asks for a checkpoint: SQLite's
+// own default.
+constexpr int kCheckpointPages = 1000;
+
 class SqliteDatabase : public Database {
  public:
   explicit SqliteDatabase(const SqliteOptions& opts) : opts_(opts) {
@@ -160,6 +180,30 @@ class SqliteDatabase : public Database {
       readers_.push_back(std::make_unique<Connection>(path, true, opts.synchronous));
       free_readers_.push_back(readers_.back().get());
     }
+    if (!memory_) {
+      // Checkpoints copy the WAL into the database file and fsync it: in
+      // the committing thread (SQLite's default) they would stall the one
+      // writer every 4 MiB of WAL. A checkpointer thread with its own
+      // connection does them, passively, beside the writer.
+      checkpointer_conn_ = std::make_unique<Connection>(path, false, opts.synchronous);
+      writer_->OnCommit(&SqliteDatabase::WalHook, this);
+      checkpointer_ = std::thread([this] { RunCheckpointer(); });
+    }
+  }
+
+  ~SqliteDatabase() override {
+    if (!checkpointer_.joinable()) return;
+    {
+      std::lock_guard lock(checkpoint_mu_);
+      stop_ = true;
+    }
+    checkpoint_cv_.notify_one();
+    checkpointer_.join();
+  }
+
+  std::uint64_t Checkpoints() {
+    std::lock_guard lock(checkpoint_mu_);
+    return checkpoints_;
   }
 
   Dialect dialect() const override { return Dialect::kSqlite; }
@@ -222,6 +266,55 @@ class SqliteDatabase : public Database {
   }
 
  private:
+  // After each commit of the writer, which it holds.
+  static int WalHook(void* self, sqlite3*, const char*, int pages) {
+    static_cast<SqliteDatabase*>(self)->AfterCommit(pages);
+    return SQLITE_OK;
+  }
+
+  void AfterCommit(int pages) {
+    if (pages < kCheckpointPages) return;
+    {
+      std::lock_guard lock(checkpoint_mu_);
+      if (pages < 2 * kCheckpointPages || running_ || wanted_) {
+        if (!running_ && !wanted_) {
+          wanted_ = true;
+          checkpoint_cv_.notify_one();
+        }
+        return;
+      }
+    }
+    // SQLite starts the WAL over only when a write begins with all of it
+    // checkpointed, and the writer keeps adding while the checkpointer
+    // copies. So past twice the mark, with the checkpointer between
+    // passes, the writer copies the little it added since the last pass
+    // itself, and its next write starts the WAL over.
+    try {
+      writer_->Checkpoint();
+    } catch (const DbError&) {
+    }
+  }
+
+  void RunCheckpointer() {
+    std::unique_lock lock(checkpoint_mu_);
+    for (;;) {
+      checkpoint_cv_.wait(lock, [&] { return stop_ || wanted_; });
+      if (stop_) return;
+      wanted_ = false;
+      running_ = true;
+      lock.unlock();
+      try {
+        checkpointer_conn_->Checkpoint();
+      } catch (const DbError&) {
+        // The next commit past the mark asks again; the WAL only grows
+        // meanwhile.
+      }
+      lock.lock();
+      running_ = false;
+      ++checkpoints_;
+    }
+  }
+
   SqliteOptions opts_;
   bool memory_ = false;
   std::mutex write_mu_;
@@ -229,13 +322,26 @@ class SqliteDatabase : public Database {
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
   std::vector<std::unique_ptr<Connection>> readers_;
-  std::vector<Connection*> free_readers_;  // guarded by pool_mu_
+  std::vector<Connection*> free_readers_;          // guarded by pool_mu_
+  std::unique_ptr<Connection> checkpointer_conn_;  // used by checkpointer_ only
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool wanted_ = false;            // guarded by checkpoint_mu_
+  bool running_ = false;           // guarded by checkpoint_mu_
+  bool stop_ = false;              // guarded by checkpoint_mu_
+  std::uint64_t checkpoints_ = 0;  // guarded by checkpoint_mu_
+  std::thread checkpointer_;
 };
 
 }  // namespace
 
 std::unique_ptr<Database> OpenSqlite(const SqliteOptions& opts) {
   return std::make_unique<SqliteDatabase>(opts);
+}
+
+std::uint64_t SqliteCheckpoints(Database& db) {
+  auto* sqlite = dynamic_cast<SqliteDatabase*>(&db);
+  return sqlite ? sqlite->Checkpoints() : 0;
 }
 
 }  // namespace vigie::sql
