@@ -290,14 +290,6 @@ TEST_P(SqlTest, ExceptionRollsBackAndPropagates) {
   EXPECT_EQ(Count("items"), 1);
 }
 
-// Every write runs under a savepoint, so SQLite keeps the original of each
-// page it first changes in a sub-journal: in memory, not a temporary file
-// written with pwrite on the serial writer's path.
-TEST_P(SqlTest, TheSqliteWriterKeepsItsSubJournalsInMemory) {
-  if (db().dialect() != Dialect::kSqlite) GTEST_SKIP() << "SQLite only";
-  db().Write([&](Tx& tx) { EXPECT_EQ(tx.QueryOne("PRAGMA temp_store")->Int(0), 2); });
-}
-
 TEST_P(SqlTest, DeferredStatementsRunInOrderBeforeTheNextOne) {
   // The batching writer's pattern: a failed step rolls back to its
   // savepoint, the others stay.
@@ -723,6 +715,14 @@ TEST_P(PostgresTest, PoolBlocksUntilAConnectionIsFree) {
 }
 
 VIGIE_INSTANTIATE_POSTGRES_TEST_SUITE(PostgresTest);
+
+// Every write runs under a savepoint, so SQLite keeps the original of each
+// page it first changes in a sub-journal: in memory, not a temporary file
+// written with pwrite on the serial writer's path.
+TEST(SqliteWriterTest, KeepsItsSubJournalsInMemory) {
+  auto db = OpenSqlite({.path = ":memory:"});
+  db->Write([&](Tx& tx) { EXPECT_EQ(tx.QueryOne("PRAGMA temp_store")->Int(0), 2); });
+}
 
 // Checkpoints run on the checkpointer thread, and the WAL still starts
 // over: under a stream of commits it stays a few times the checkpoint mark
