@@ -216,10 +216,12 @@ class SqliteDatabase : public Database {
  protected:
   void RunWrite(const std::function<void(Tx&)>& fn) override {
     std::lock_guard lock(write_mu_);
-    writer_->Exec("BEGIN IMMEDIATE");
+    // BEGIN and COMMIT run as cached statements: sqlite3_exec would parse
+    // them again for every transaction (2% of server CPU in fanout).
+    writer_->Query("BEGIN IMMEDIATE", {});
     try {
       fn(*writer_);
-      writer_->Exec("COMMIT");
+      writer_->Query("COMMIT", {});
     } catch (...) {
       try {
         writer_->Exec("ROLLBACK");
@@ -252,10 +254,10 @@ class SqliteDatabase : public Database {
         self->pool_cv_.notify_one();
       }
     } ret{this, conn};
-    conn->Exec("BEGIN");
+    conn->Query("BEGIN", {});
     try {
       fn(*conn);
-      conn->Exec("COMMIT");
+      conn->Query("COMMIT", {});
     } catch (...) {
       try {
         conn->Exec("ROLLBACK");
