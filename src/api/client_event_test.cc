@@ -1,0 +1,73 @@
+#include "api/client_event.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace vigie::api {
+namespace {
+
+storage::EventRecord Record(std::int64_t nid, const std::string& type, const std::string& json) {
+  storage::EventRecord e;
+  e.event_nid = nid;
+  e.event_id = "$e" + std::to_string(nid);
+  e.type = type;
+  e.sender = "@a:x";
+  e.origin_server_ts = 1;
+  e.json = json;
+  return e;
+}
+
+std::string Message(const std::string& body) {
+  return R"({"type":"m.room.message","sender":"@a:x","content":{"msgtype":"m.text","body":")" +
+         body + R"("},"hashes":{"sha256":"h"},"signatures":{},"auth_events":[],"prev_events":[]})";
+}
+
+TEST(ClientEventTest, AnEventTurnedAgainGivesTheSameContent) {
+  auto e = Record(1, "m.room.message", Message("hello"));
+  auto first = ClientEvent(e, "!r:x");
+  auto again = ClientEvent(e, "!r:x");
+  EXPECT_EQ(first.at("content"), again.at("content"));
+  EXPECT_EQ(first.at("content").at("body"), "hello");
+  EXPECT_EQ(again.at("event_id"), "$e1");
+  EXPECT_FALSE(again.contains("hashes"));
+}
+
+// The same event, redacted since it was last turned: its new text is read,
+// the old content is never served again.
+TEST(ClientEventTest, ARedactedEventIsNotServedItsOldContent) {
+  auto e = Record(2, "m.room.message", Message("secret"));
+  EXPECT_EQ(ClientEvent(e, "!r:x").at("content").at("body"), "secret");
+  e.json = R"({"type":"m.room.message","sender":"@a:x","content":{}})";
+  e.redacted_by = "$red";
+  auto redacted = ClientEvent(e, "!r:x");
+  EXPECT_TRUE(redacted.at("content").as_object().empty()) << boost::json::serialize(redacted);
+  EXPECT_EQ(redacted.at("unsigned").at("redacted_because").at("event_id"), "$red");
+}
+
+TEST(ClientEventTest, ManyEventsEachKeepTheirOwnContent) {
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 1500; ++i) {
+      auto e = Record(1000 + i, "m.room.message", Message("m" + std::to_string(i)));
+      ASSERT_EQ(ClientEvent(e, "!r:x").at("content").at("body").as_string(),
+                "m" + std::to_string(i));
+    }
+  }
+}
+
+TEST(ClientEventTest, ARedactionNamesItsTargetAtTheTopLevel) {
+  // Room versions up to 10: `redacts` at the top level of the PDU.
+  auto v10 = Record(5000, "m.room.redaction",
+                    R"({"type":"m.room.redaction","redacts":"$t1","content":{"reason":"r"}})");
+  EXPECT_EQ(ClientEvent(v10, "!r:x").at("redacts"), "$t1");
+  // Version 11 on: in the content.
+  auto v11 = Record(5001, "m.room.redaction",
+                    R"({"type":"m.room.redaction","content":{"redacts":"$t2"}})");
+  auto out = ClientEvent(v11, "!r:x");
+  EXPECT_EQ(out.at("redacts"), "$t2");
+  EXPECT_EQ(out.at("content").at("redacts"), "$t2");
+}
+
+}  // namespace
+}  // namespace vigie::api
