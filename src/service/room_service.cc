@@ -261,6 +261,7 @@ class RoomWriter {
         if (s_.members) SetMember(*s_.members, std::move(m));
         effects_.wake.insert(*state_key);
         effects_.Changed(Change::kMembership);
+        effects_.Changed(Change::kRooms, *state_key);
       }
     }
     s_.room.depth = rec.depth;
@@ -268,6 +269,7 @@ class RoomWriter {
     s_.last_event_id = rec.event_id;
     RoomStore::UpdateRoomHead(tx_, s_.room.room_nid, rec.event_nid, s_.room.depth,
                               s_.room.state_group.value_or(0));
+    effects_.rooms.push_back(s_.room.room_nid);
     const auto& members = Members();
     for (const auto& m : members) {
       if (m.membership == "join" || m.membership == "invite" || m.membership == "knock") {
@@ -720,17 +722,19 @@ boost::asio::awaitable<void> RoomService::Membership(const Requester& who,
 
 boost::asio::awaitable<void> RoomService::Forget(const Requester& who, const std::string& room_id) {
   CheckRoomId(room_id);
-  co_await Offload(ctx_.db_pool, [&] {
-    ctx_.db.Write([&](sql::Tx& tx) {
-      auto room = RoomStore::GetRoom(tx, room_id);
-      if (!room) throw NotFound("Unknown room");
-      auto m = RoomStore::GetMembership(tx, room->room_nid, who.user_id);
-      if (!m) throw NotFound("You were never in this room");
-      if (m->membership == "join" || m->membership == "invite" || m->membership == "knock") {
-        throw Error(ErrorCode::kUnknown, "Leave the room before forgetting it");
-      }
-      RoomStore::Forget(tx, room->room_nid, who.user_id);
-    });
+  // A stream write: the user's cached list of rooms (SyncService) learns
+  // of it through Change::kRooms.
+  co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+    auto room = RoomStore::GetRoom(tx, room_id);
+    if (!room) throw NotFound("Unknown room");
+    auto m = RoomStore::GetMembership(tx, room->room_nid, who.user_id);
+    if (!m) throw NotFound("You were never in this room");
+    if (m->membership == "join" || m->membership == "invite" || m->membership == "knock") {
+      throw Error(ErrorCode::kUnknown, "Leave the room before forgetting it");
+    }
+    RoomStore::Forget(tx, room->room_nid, who.user_id);
+    next();  // noted above the position of any list read before it
+    fx.Changed(Change::kRooms, who.user_id);
   });
 }
 

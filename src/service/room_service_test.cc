@@ -301,6 +301,63 @@ TEST_F(RoomTest, TimelineContainsUrlFiltersBySyncContent) {
   EXPECT_EQ(bodies(std::nullopt), (std::vector<std::string>{"plain", "pic"}));
 }
 
+// An incremental sync reuses the list of rooms it read before while the
+// user's own memberships stay as they were (woken by messages, it reads no
+// membership table), and sees each change of them at once: invited,
+// joined, left, forgotten.
+TEST_F(RoomTest, IncrementalSyncsKeepTheRoomListUntilTheUsersMembershipsChange) {
+  auto has = [](const std::vector<RoomSync>& rooms, const std::string& id) {
+    return std::any_of(rooms.begin(), rooms.end(),
+                       [&](const RoomSync& r) { return r.room_id == id; });
+  };
+  auto bodies = [&](const SyncResult& r, const std::string& id) {
+    std::vector<std::string> out;
+    for (const auto& rs : r.join) {
+      if (rs.room_id != id) continue;
+      for (const auto& e : rs.timeline) {
+        if (e.type == "m.room.message") out.push_back(Body(e));
+      }
+    }
+    return out;
+  };
+  const std::string a = Create();
+  hs_->RunSync(hs_->rooms.Membership(alice_, a, bob_.user_id, "invite", std::nullopt));
+  auto r = Sync(bob_);
+  EXPECT_TRUE(has(r.invite, a));
+  hs_->RunSync(hs_->rooms.Join(bob_, a, std::nullopt));
+  r = Sync(bob_, r.next_batch);
+  EXPECT_TRUE(has(r.join, a));
+  Say(alice_, a, "one");
+  r = Sync(bob_, r.next_batch);
+  EXPECT_EQ(bodies(r, a), std::vector<std::string>{"one"});
+
+  const auto reads = hs_->sync.RoomListReads();
+  Say(alice_, a, "two");
+  r = Sync(bob_, r.next_batch);
+  EXPECT_EQ(bodies(r, a), std::vector<std::string>{"two"});
+  Say(alice_, a, "three");
+  r = Sync(bob_, r.next_batch);
+  EXPECT_EQ(bodies(r, a), std::vector<std::string>{"three"});
+  EXPECT_EQ(hs_->sync.RoomListReads(), reads) << "messages alone re-read the list";
+
+  const std::string b = Create();
+  hs_->RunSync(hs_->rooms.Membership(alice_, b, bob_.user_id, "invite", std::nullopt));
+  r = Sync(bob_, r.next_batch);
+  EXPECT_TRUE(has(r.invite, b));
+  hs_->RunSync(hs_->rooms.Membership(bob_, a, bob_.user_id, "leave", std::nullopt));
+  r = Sync(bob_, r.next_batch);
+  EXPECT_TRUE(has(r.leave, a));
+  Say(alice_, a, "after");
+  r = Sync(bob_, r.next_batch);
+  EXPECT_FALSE(has(r.join, a));
+  EXPECT_FALSE(has(r.leave, a));
+
+  const auto before_forget = hs_->sync.RoomListReads();
+  hs_->RunSync(hs_->rooms.Forget(bob_, a));
+  Sync(bob_, r.next_batch);
+  EXPECT_GT(hs_->sync.RoomListReads(), before_forget) << "a forget must drop the cached list";
+}
+
 TEST_F(RoomTest, PresenceGoesToThoseWhoShareARoom) {
   CreateRoomOptions o;
   o.preset = "public_chat";

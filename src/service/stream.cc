@@ -46,6 +46,27 @@ bool ChangeLog::ChangedSince(Change kind, const std::string& user, std::int64_t 
   return it != by_user_[k].end() && it->second > since;
 }
 
+void ChangeLog::NoteRoom(std::int64_t room_nid, std::int64_t pos) {
+  std::lock_guard lock(mu_);
+  if (room_heads_.size() >= max_users_ && !room_heads_.count(room_nid)) {
+    // Forget every room: each head is now bounded by the newest noted.
+    std::int64_t newest = rooms_floor_;
+    for (const auto& [_, p] : room_heads_) newest = std::max(newest, p);
+    room_heads_.clear();
+    rooms_floor_ = newest;
+  }
+  auto& p = room_heads_[room_nid];
+  p = std::max(p, pos);
+}
+
+std::int64_t ChangeLog::RoomHeadBound(std::int64_t room_nid, std::int64_t read) const {
+  std::lock_guard lock(mu_);
+  auto it = room_heads_.find(room_nid);
+  // Not noted: not written since the start (so `read` is its head), or
+  // forgotten (at or below the floor).
+  return it != room_heads_.end() ? std::max(it->second, read) : std::max(read, rooms_floor_);
+}
+
 namespace {
 
 // Bounds one transaction's work and its callers' wait.
@@ -142,6 +163,7 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
   for (Job* j : batch) {
     if (j->error) continue;
     for (const auto& [kind, user] : j->effects.changed) changes_.Note(kind, user, next);
+    for (std::int64_t room : j->effects.rooms) changes_.NoteRoom(room, next);
     wake.merge(j->effects.wake);
   }
   // Whom the batch wakes, noted too: a long-poll that starts after this

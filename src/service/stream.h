@@ -89,8 +89,9 @@ enum class Change : std::uint8_t {
   kAccountData,  // account data, per owner
   kUnread,       // a user's push actions cleared (by a receipt or their own event), per user
   kWoken,        // a write woke the user (noted by the stream for every write), per user
+  kRooms,        // the user's own membership of some room, or a room forgotten, per user
 };
-inline constexpr std::size_t kChangeKinds = 8;
+inline constexpr std::size_t kChangeKinds = 9;
 
 // Where each kind last changed, so that an incremental /sync asks the
 // database only about the kinds that changed since its token (most syncs
@@ -109,10 +110,17 @@ class ChangeLog {
   // have changed at a position above `since`.
   bool ChangedSince(Change kind, const std::string& user, std::int64_t since) const;
 
+  // Rooms written (an event appended), at the position of their batch.
+  void NoteRoom(std::int64_t room_nid, std::int64_t pos);
+  // A position at or above the room's newest event, given `read`, the head
+  // position read from the database by a reader that sees position P for
+  // some P (any room written after P is noted here).
+  std::int64_t RoomHeadBound(std::int64_t room_nid, std::int64_t read) const;
+
  private:
   static bool PerUser(Change kind) {
     return kind == Change::kToDevice || kind == Change::kAccountData || kind == Change::kUnread ||
-           kind == Change::kWoken;
+           kind == Change::kWoken || kind == Change::kRooms;
   }
   const std::size_t max_users_;
   mutable std::mutex mu_;
@@ -120,6 +128,10 @@ class ChangeLog {
   // Per-user kinds: a user's last change, and below `floor_` what was forgotten.
   std::array<std::unordered_map<std::string, std::int64_t>, kChangeKinds> by_user_;
   std::array<std::int64_t, kChangeKinds> floor_{};
+  // Rooms written since the start, up to max_users_ of them; past it they
+  // are forgotten, and rooms_floor_ bounds every head.
+  std::unordered_map<std::int64_t, std::int64_t> room_heads_;  // guarded by mu_
+  std::int64_t rooms_floor_ = 0;                               // guarded by mu_
 };
 
 class Stream {
@@ -135,6 +147,7 @@ class Stream {
     std::set<std::string> wake;
     // What changed besides room events (user: the owner of a per-user kind).
     std::vector<std::pair<Change, std::string>> changed;
+    std::vector<std::int64_t> rooms;  // rooms an event was appended to
     void Changed(Change kind, std::string user = {}) {
       changed.emplace_back(kind, std::move(user));
     }

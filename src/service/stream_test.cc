@@ -321,5 +321,25 @@ TEST(ChangeLog, AnswersChangedWheneverItCannotBeSure) {
   EXPECT_FALSE(log.ChangedSince(Change::kToDevice, "@c:x", 10));  // kinds apart
 }
 
+// A room's head bound: what the database said while the room was not
+// written since the start, the newest noted position once it was, and past
+// the bound (rooms forgotten) never below the newest position forgotten.
+TEST(ChangeLog, BoundsEveryRoomsHead) {
+  ChangeLog log(10, 2);
+  EXPECT_EQ(log.RoomHeadBound(1, 7), 7);
+  log.NoteRoom(1, 12);
+  EXPECT_EQ(log.RoomHeadBound(1, 7), 12);
+  EXPECT_EQ(log.RoomHeadBound(1, 12), 12);
+  log.NoteRoom(1, 11);  // never lowers
+  EXPECT_EQ(log.RoomHeadBound(1, 7), 12);
+  log.NoteRoom(2, 14);
+  EXPECT_EQ(log.RoomHeadBound(3, 5), 5);
+  log.NoteRoom(3, 15);  // a third room: forget the others
+  EXPECT_EQ(log.RoomHeadBound(1, 7), 14);
+  EXPECT_EQ(log.RoomHeadBound(2, 7), 14);
+  EXPECT_EQ(log.RoomHeadBound(3, 7), 15);
+  EXPECT_EQ(log.RoomHeadBound(4, 3), 14);
+}
+
 }  // namespace
 }  // namespace vigie::service

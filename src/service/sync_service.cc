@@ -227,6 +227,44 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> SyncService::Unrea
   return out;
 }
 
+std::vector<storage::MembershipRecord> SyncService::RoomsOf(sql::Tx& tx, const std::string& user_id,
+                                                            std::int64_t current, bool cached_ok) {
+  const ChangeLog& changes = stream_.changes();
+  std::shared_ptr<const std::vector<storage::MembershipRecord>> list;
+  if (cached_ok) {
+    std::lock_guard lock(rooms_mu_);
+    auto it = rooms_.find(user_id);
+    // (A list read at a later position may hold memberships this sync
+    // must not show yet.)
+    if (it != rooms_.end() && it->second.as_of <= current &&
+        !changes.ChangedSince(Change::kRooms, user_id, it->second.as_of)) {
+      list = it->second.list;
+    }
+  }
+  if (!list) {
+    list = std::make_shared<const std::vector<storage::MembershipRecord>>(
+        RoomStore::RoomsWithHeads(tx, user_id));
+    room_list_reads_.fetch_add(1, std::memory_order_relaxed);
+    // (No entry for a user in no room: nothing to save, and a server full
+    // of idle accounts would hold one per user.)
+    if (list->empty()) return {};
+    std::lock_guard lock(rooms_mu_);
+    if (room_entries_ + list->size() > kMaxRoomEntries) {
+      rooms_.clear();
+      room_entries_ = 0;
+    }
+    auto& entry = rooms_[user_id];
+    if (!entry.list || entry.as_of <= current) {
+      if (entry.list) room_entries_ -= entry.list->size();
+      entry = Rooms{current, list};
+      room_entries_ += list->size();
+    }
+  }
+  std::vector<storage::MembershipRecord> out(*list);
+  for (auto& m : out) m.head_pos = changes.RoomHeadBound(m.room_nid, m.head_pos);
+  return out;
+}
+
 SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
                                 const std::optional<SyncToken>& since,
                                 std::optional<std::int64_t>* delivered_to_device_upto) {
@@ -260,7 +298,9 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
     const bool rooms_may_have_changed =
         !since || req.full_state || MovedPast(*since, current, typing_serial);
     std::vector<storage::MembershipRecord> rooms;
-    if (rooms_may_have_changed) rooms = RoomStore::RoomsWithHeads(tx, who.user_id);
+    if (rooms_may_have_changed) {
+      rooms = RoomsOf(tx, who.user_id, current, since && !req.full_state);
+    }
     // Joined rooms of the answer (index in out.join, room) whose counts,
     // and whose summaries, are to be looked up.
     std::vector<std::pair<std::size_t, std::int64_t>> counted, summarised;

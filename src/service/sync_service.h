@@ -88,6 +88,9 @@ class SyncService {
   // How many times a sync has looked in the database (metrics): a woken or
   // moved-past long-poll looks, one with nothing for its user sleeps.
   std::uint64_t Looks() const { return looks_.load(std::memory_order_relaxed); }
+  // How many times a sync has read a user's list of rooms from the database
+  // (tests: an incremental sync uses the cached one while it holds).
+  std::uint64_t RoomListReads() const { return room_list_reads_.load(std::memory_order_relaxed); }
 
   // Stored filters. CreateFilter validates the definition first.
   boost::asio::awaitable<std::string> CreateFilter(const Requester& who,
@@ -134,7 +137,25 @@ class SyncService {
   std::unordered_map<std::string, std::unordered_map<std::int64_t, Unread>> unread_;  // guarded
   std::size_t unread_entries_ = 0;                                                    // guarded
 
-  std::atomic<std::uint64_t> looks_{0};  // see Looks()
+  // The user's rooms (memberships, not forgotten), each with a head
+  // position at or above its newest event. An incremental sync takes the
+  // list last read for the user while none of their memberships changed
+  // since (Change::kRooms: their own membership events, a forget), and the
+  // heads from the change log: a woken sync reads no membership table.
+  // Bounded: past kMaxRoomEntries memberships cached it starts afresh.
+  std::vector<storage::MembershipRecord> RoomsOf(sql::Tx& tx, const std::string& user_id,
+                                                 std::int64_t current, bool cached_ok);
+  struct Rooms {
+    std::int64_t as_of = 0;  // read by a reader that saw this position
+    std::shared_ptr<const std::vector<storage::MembershipRecord>> list;
+  };
+  static constexpr std::size_t kMaxRoomEntries = 200000;
+  std::mutex rooms_mu_;
+  std::unordered_map<std::string, Rooms> rooms_;  // guarded
+  std::size_t room_entries_ = 0;                  // guarded
+
+  std::atomic<std::uint64_t> looks_{0};            // see Looks()
+  std::atomic<std::uint64_t> room_list_reads_{0};  // see RoomListReads()
 };
 
 }  // namespace vigie::service
