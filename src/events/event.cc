@@ -110,6 +110,13 @@ bool HasValidContentHash(const bj::object& event) {
   }
 }
 
+bj::object ContentOf(std::string_view pdu_json) {
+  boost::system::error_code ec;
+  bj::value v = bj::parse(pdu_json, ec);
+  const bj::value* c = !ec && v.is_object() ? v.as_object().if_contains("content") : nullptr;
+  return c && c->is_object() ? std::move(c->get_object()) : bj::object();
+}
+
 bj::object Redact(const RoomVersion& version, const bj::object& event) {
   Keys top = version.redaction == RedactionRules::kV11 ? Keys(kV11TopLevel) : Keys(kV9TopLevel);
   bj::object out;

@@ -25,6 +25,10 @@ inline constexpr std::size_t kMaxPduBytes = 65536;
 inline constexpr std::size_t kMaxPrevEvents = 20;
 inline constexpr std::size_t kMaxAuthEvents = 10;
 
+// The `content` object of a stored PDU given as JSON text; empty when the
+// text does not parse or has no content object. Never throws.
+boost::json::object ContentOf(std::string_view pdu_json);
+
 // The SHA-256 (32 raw bytes) of the canonical JSON of `event` without
 // `unsigned`, `signatures` and `hashes`. Throws Error(kBadJson) if the event
 // is not canonical-JSON encodable.

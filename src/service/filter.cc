@@ -1,10 +1,10 @@
 #include "service/filter.h"
 
 #include <algorithm>
-#include <boost/json/parse.hpp>
 
 #include "common/error.h"
 #include "common/json.h"
+#include "events/event.h"
 
 namespace vigie::service {
 namespace {
@@ -87,11 +87,7 @@ bool RoomEventFilter::MatchesEvent(std::string_view type, std::string_view sende
 bool RoomEventFilter::MatchesEventJson(std::string_view type, std::string_view sender,
                                        std::string_view event_json) const {
   if (!contains_url) return Matches(type, sender);
-  boost::system::error_code ec;
-  auto v = boost::json::parse(event_json, ec);
-  const auto* c = !ec && v.is_object() ? v.as_object().if_contains("content") : nullptr;
-  static const boost::json::object kNone;
-  return MatchesEvent(type, sender, c && c->is_object() ? c->as_object() : kNone);
+  return MatchesEvent(type, sender, events::ContentOf(event_json));
 }
 
 bool RoomFilter::MatchesRoom(std::string_view room_id) const {

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/offload.h"
+#include "events/event.h"
 #include "service/room_service.h"
 #include "service/sync_service.h"
 #include "storage/relation_store.h"
@@ -28,12 +29,6 @@ constexpr std::int64_t kMaxThreadsLimit = 100;
 // an `end` token, so that the client continues): bounds the work a filter
 // that matches little can cause.
 constexpr std::int64_t kMaxScan = 5000;
-
-boost::json::object Content(const EventRecord& e) {
-  auto v = boost::json::parse(e.json);
-  auto* c = v.as_object().if_contains("content");
-  return c && c->is_object() ? c->as_object() : boost::json::object{};
-}
 
 // content.m.relates_to.rel_type, or "".
 std::string RelTypeOf(const boost::json::object& content) {
@@ -200,14 +195,14 @@ void Aggregate(sql::Tx& tx, std::int64_t room_nid, std::int64_t upto, const std:
     edits[c.parent_event_id].push_back(std::move(c));
   }
   for (auto& [parent_id, candidates] : edits) {
-    if (RelTypeOf(Content(*parents.at(parent_id))) == "m.replace") continue;
+    if (RelTypeOf(events::ContentOf(parents.at(parent_id)->json)) == "m.replace") continue;
     std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
       return std::tie(a.origin_server_ts, a.event_id) > std::tie(b.origin_server_ts, b.event_id);
     });
     for (const auto& c : candidates) {
       auto ev = RoomStore::GetEventByNid(tx, c.event_nid);
       if (!ev) continue;
-      auto content = Content(*ev);
+      auto content = events::ContentOf(ev->json);
       const auto* nc = content.if_contains("m.new_content");
       if (!nc || !nc->is_object()) continue;
       found[parent_id].replace = std::move(*ev);

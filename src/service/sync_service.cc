@@ -11,6 +11,7 @@
 #include "common/json.h"
 #include "common/offload.h"
 #include "common/time.h"
+#include "events/event.h"
 #include "service/keys_service.h"
 #include "service/push_rules.h"
 #include "storage/e2e_store.h"
@@ -35,12 +36,6 @@ bool ParseInt(std::string_view s, std::int64_t* out) {
   return ec == std::errc() && p == s.data() + s.size() && *out >= 0;
 }
 
-boost::json::object Content(const EventRecord& e) {
-  auto v = boost::json::parse(e.json);
-  auto* c = v.as_object().if_contains("content");
-  return c && c->is_object() ? c->as_object() : boost::json::object{};
-}
-
 // The state events as of `upto` (see RoomStore::StateAt).
 std::vector<EventRecord> StateAt(sql::Tx& tx, std::int64_t room_nid, std::int64_t upto) {
   std::vector<std::int64_t> nids;
@@ -59,7 +54,7 @@ boost::json::object StrippedEvent(const EventRecord& e) {
   return {{"type", e.type},
           {"state_key", e.state_key.value_or("")},
           {"sender", e.sender},
-          {"content", Content(e)}};
+          {"content", events::ContentOf(e.json)}};
 }
 
 }  // namespace

@@ -278,11 +278,10 @@ class SqliteDatabase : public Database {
     if (pages < kCheckpointPages) return;
     {
       std::lock_guard lock(checkpoint_mu_);
-      if (pages < 2 * kCheckpointPages || running_ || wanted_) {
-        if (!running_ && !wanted_) {
-          wanted_ = true;
-          checkpoint_cv_.notify_one();
-        }
+      if (running_ || wanted_) return;
+      if (pages < 2 * kCheckpointPages) {
+        wanted_ = true;
+        checkpoint_cv_.notify_one();
         return;
       }
     }
