@@ -723,8 +723,8 @@ boost::asio::awaitable<void> RoomService::Membership(const Requester& who,
 boost::asio::awaitable<void> RoomService::Forget(const Requester& who, const std::string& room_id) {
   CheckRoomId(room_id);
   // A stream write: the user's cached list of rooms (SyncService) learns
-  // of it through Change::kRooms.
-  co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+  // of it through Change::kRooms (noted at a position of its own).
+  co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos&, Stream::Effects& fx) {
     auto room = RoomStore::GetRoom(tx, room_id);
     if (!room) throw NotFound("Unknown room");
     auto m = RoomStore::GetMembership(tx, room->room_nid, who.user_id);
@@ -733,7 +733,6 @@ boost::asio::awaitable<void> RoomService::Forget(const Requester& who, const std
       throw Error(ErrorCode::kUnknown, "Leave the room before forgetting it");
     }
     RoomStore::Forget(tx, room->room_nid, who.user_id);
-    next();  // noted above the position of any list read before it
     fx.Changed(Change::kRooms, who.user_id);
   });
 }

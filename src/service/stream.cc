@@ -115,7 +115,8 @@ void Stream::Finish(std::vector<Job*>& batch) {
 }
 
 void Stream::RunBatch(const std::vector<Job*>& batch) {
-  std::int64_t next = current_.load();
+  const std::int64_t start = current_.load();
+  std::int64_t next = start;
   NextPos alloc = [&next] { return ++next; };
   const bool alone = batch.size() == 1;
   bool committed = true;
@@ -142,6 +143,17 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
           tx.Defer("RELEASE SAVEPOINT vigie_write");
         }
       }
+      // What is noted must be noted above every position a reader may have
+      // seen before, so a batch that notes a change without having taken a
+      // position takes one. The head is stored with the batch: a position
+      // that left no row of its own is not handed out again after a
+      // restart.
+      const bool notes = std::any_of(batch.begin(), batch.end(), [](const Job* j) {
+        return !j->error && (!j->effects.changed.empty() || !j->effects.rooms.empty() ||
+                             !j->effects.wake.empty());
+      });
+      if (notes && next == start) ++next;
+      if (next != start) storage::RoomStore::SetStreamHead(tx, next);
     });
   } catch (...) {
     // Nothing committed: every write fails, with its own error if it had one.

@@ -158,7 +158,10 @@ class Stream {
   // a thread while it waits: the calling coroutine suspends until the
   // batch holding its write has committed (or the write has failed), and
   // resumes on its own executor. Positions from next_pos() become visible
-  // after commit, then the users in effects.wake are notified. Returns
+  // after commit, then the users in effects.wake are notified (a write
+  // that notes effects without taking a position is given one, so readers
+  // see them as new). The last position is stored with each batch and is
+  // never handed out again, even after a restart. Returns
   // fn's result, or rethrows what fn threw (its changes undone). `fn` may
   // capture the caller's locals by reference.
   //

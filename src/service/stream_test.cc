@@ -290,6 +290,41 @@ TEST_P(StreamTest, ChangesAreNotedWithTheirWrite) {
   EXPECT_FALSE(log.ChangedSince(Change::kWoken, "@b:x", start));
 }
 
+// A write that notes a change without taking a position (a forget, say)
+// is given one: what it notes lies above every position a reader could
+// have seen before it.
+TEST_P(StreamTest, AChangeNotedWithoutAPositionIsGivenOne) {
+  const auto start = hs_->stream.Current();
+  const ChangeLog& log = hs_->stream.changes();
+  Write(
+      [&](sql::Tx&, Stream::NextPos&, Stream::Effects& fx) { fx.Changed(Change::kRooms, "@a:x"); });
+  EXPECT_EQ(hs_->stream.Current(), start + 1);
+  EXPECT_TRUE(log.ChangedSince(Change::kRooms, "@a:x", start));
+  EXPECT_FALSE(log.ChangedSince(Change::kRooms, "@a:x", start + 1));
+  // A write that notes nothing and takes nothing moves nothing.
+  Write([&](sql::Tx& tx, Stream::NextPos&, Stream::Effects&) {
+    tx.Query("INSERT INTO stream_test (k, pos) VALUES ('quiet', 0)");
+  });
+  EXPECT_EQ(hs_->stream.Current(), start + 1);
+}
+
+// Positions whose writes left no row that carries them (to-device messages
+// deleted once read, a forget) are still never handed out again after a
+// restart: a client holding a token at one would miss what took it next.
+TEST_P(StreamTest, PositionsAreNotReusedAfterARestart) {
+  Insert("a");
+  Write([&](sql::Tx&, Stream::NextPos& next, Stream::Effects&) {
+    next();
+    next();
+  });
+  Write([&](sql::Tx&, Stream::NextPos&, Stream::Effects& fx) { fx.Changed(Change::kReceipt); });
+  const auto head = hs_->stream.Current();
+  boost::asio::thread_pool pool(1);
+  Stream restarted(hs_->db(), pool);
+  EXPECT_EQ(restarted.Current(), head);
+  pool.join();
+}
+
 VIGIE_INSTANTIATE_ENGINE_TEST_SUITE(StreamTest);
 
 // Before the floor (the server's start) everything counts as changed;

@@ -424,6 +424,18 @@ ALTER TABLE event_push_actions_new RENAME TO event_push_actions;
 ALTER TABLE event_push_actions DROP CONSTRAINT event_push_actions_pkey;
 ALTER TABLE event_push_actions ADD PRIMARY KEY (room_nid, user_id, stream_pos) INCLUDE (highlight);
 )sql"},
+      // The stream's last committed position, so that positions that left
+      // no row of their own (a forget, a to-device message since deleted)
+      // are not handed out again after a restart.
+      {8, "stream head",
+       R"sql(
+CREATE TABLE stream_head (
+  id INTEGER PRIMARY KEY,
+  pos BIGINT NOT NULL
+);
+INSERT INTO stream_head (id, pos) VALUES (1, 0);
+)sql",
+       "", ""},
   };
   return kMigrations;
 }

@@ -159,8 +159,14 @@ std::int64_t RoomStore::MaxStreamPos(sql::Tx& tx) {
           "SELECT MAX(p) FROM (SELECT COALESCE(MAX(stream_pos), 0) AS p FROM events UNION ALL "
           "SELECT COALESCE(MAX(stream_pos), 0) FROM account_data UNION ALL SELECT "
           "COALESCE(MAX(stream_pos), 0) FROM receipts UNION ALL SELECT COALESCE(MAX(stream_pos), "
-          "0) FROM presence UNION ALL SELECT COALESCE(MAX(stream_pos), 0) FROM memberships) s")
+          "0) FROM presence UNION ALL SELECT COALESCE(MAX(stream_pos), 0) FROM memberships UNION "
+          "ALL "
+          "SELECT COALESCE(MAX(pos), 0) FROM stream_head) s")
       ->Int(0);
+}
+
+void RoomStore::SetStreamHead(sql::Tx& tx, std::int64_t pos) {
+  tx.Defer("UPDATE stream_head SET pos = $1 WHERE id = 1", {pos});
 }
 
 std::int64_t RoomStore::NewStateGroup(sql::Tx& tx, std::int64_t room_nid,

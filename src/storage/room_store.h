@@ -105,6 +105,9 @@ class RoomStore {
                                              std::int64_t from_exclusive, std::int64_t to_inclusive,
                                              std::int64_t limit, Direction dir);
   static std::int64_t MaxStreamPos(sql::Tx& tx);
+  // Records `pos` as the stream's last committed position (MaxStreamPos
+  // never answers below it).
+  static void SetStreamHead(sql::Tx& tx, std::int64_t pos);
 
   // State groups. NewStateGroup stores `changes` on top of `prev` (a
   // delta) or, every kSnapshotInterval, the full state; returns its id.
