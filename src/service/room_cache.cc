@@ -14,6 +14,12 @@ std::optional<RoomSnapshot> RoomCache::Take(const std::string& room_id) {
   return out;
 }
 
+std::int64_t RoomCache::NextEventNid(sql::Tx& tx) {
+  std::lock_guard lock(mu_);
+  if (last_event_nid_ < 0) last_event_nid_ = storage::RoomStore::MaxEventNid(tx);
+  return ++last_event_nid_;
+}
+
 void RoomCache::Clear() {
   std::lock_guard lock(mu_);
   rooms_.clear();

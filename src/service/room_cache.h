@@ -60,6 +60,11 @@ class RoomCache {
   void Clear();
   std::size_t Size() const;
 
+  // The nid of a new event, in order: the first after the highest in the
+  // database, then counted here (stream writers run one at a time). A
+  // write undone leaves a gap; no nid is handed out twice.
+  std::int64_t NextEventNid(sql::Tx& tx);
+
  private:
   static std::size_t MembersOf(const RoomSnapshot& s) { return s.members ? s.members->size() : 0; }
   const std::size_t max_rooms_;
@@ -67,6 +72,7 @@ class RoomCache {
   mutable std::mutex mu_;
   std::unordered_map<std::string, RoomSnapshot> rooms_;  // by room id; guarded by mu_
   std::size_t members_ = 0;                              // held in rooms_; guarded by mu_
+  std::int64_t last_event_nid_ = -1;                     // unknown yet; guarded by mu_
 };
 
 }  // namespace vigie::service

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <boost/json/parse.hpp>
+#include <set>
 #include <thread>
 
 #include "service/engine_test_util.h"
@@ -150,6 +151,76 @@ TEST_P(RoomWriterCacheTest, ConcurrentSendsToOneRoomFormOneChain) {
   const std::string last = Say(alice, room, "after");
   EXPECT_EQ(Events(room).back().event_id, last);
   EXPECT_EQ(Events(room).back().depth, events.back().depth + 1);
+}
+
+// A retried transaction id answers the first event, without a second one:
+// whether the retry comes alone or in the same batch as the first send
+// (the retry's own write is undone by the taken id, and it looks again).
+TEST_P(RoomWriterCacheTest, RetriedTransactionsAnswerTheFirstEventEvenWithinOneBatch) {
+  auto alice = Register("alice");
+  const std::string room = CreateRoom(alice);
+  const auto Say = [&](const Requester& who, const std::string& in, const std::string& body,
+                       const std::string& txn) {
+    return hs_->RunSync(
+        hs_->rooms.Send(who, in, "m.room.message", {{"msgtype", "m.text"}, {"body", body}}, txn));
+  };
+  const std::string first = Say(alice, room, "once", "alone");
+  EXPECT_EQ(Say(alice, room, "twice", "alone"), first);
+
+  std::atomic<bool> holding{false};
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {
+    hs_->RunSync(hs_->stream.Submit([&](sql::Tx&, Stream::NextPos&, Stream::Effects&) {
+      holding = true;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (hs_->stream.Queued() < 4 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }));
+  });
+  while (!holding) std::this_thread::yield();
+  std::vector<std::string> ids(4);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    threads.emplace_back([&, i] {
+      ids[i] = Say(alice, room, "b" + std::to_string(i), i == 3 ? "other" : "batched");
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ids[0], ids[1]);
+  EXPECT_EQ(ids[0], ids[2]);
+  EXPECT_NE(ids[0], ids[3]);
+  std::set<std::string> seen;
+  for (const auto& e : Events(room)) {
+    if (e.type == "m.room.message") {
+      EXPECT_TRUE(seen.insert(e.event_id).second);
+    }
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{first, ids[0], ids[3]}));
+  // The chain goes on from the last event that committed.
+  const std::string after = Say(alice, room, "after", "after");
+  auto events = Events(room);
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events.back().event_id, after);
+  EXPECT_EQ(events.back().depth, events[events.size() - 2].depth + 1);
+}
+
+// Event nids are handed out by the writer, not the database: they rise
+// with the stream, also across a restart, and never repeat.
+TEST_P(RoomWriterCacheTest, EventNidsRiseWithTheStreamAcrossARestart) {
+  auto alice = Register("alice");
+  const std::string room = CreateRoom(alice);
+  Say(alice, room, "before");
+  RestartHomeserver();
+  Say(alice, room, "after a restart");
+  auto bob = Register("bob");
+  CreateRoom(bob);  // another room, from the same counter
+  Say(alice, room, "last");
+  auto events = Events(room);
+  ASSERT_GE(events.size(), 3u);
+  for (std::size_t i = 1; i < events.size(); ++i) {
+    EXPECT_GT(events[i].event_nid, events[i - 1].event_nid) << i;
+  }
+  EXPECT_EQ(Body(events.back()), "last");
 }
 
 // A batch that does not commit undoes writes whose functions had returned:

@@ -235,7 +235,9 @@ class RoomWriter {
     }
     rec.json = boost::json::serialize(built.pdu);
     rec.state_group = s_.room.state_group.value_or(0);
-    rec.event_nid = RoomStore::InsertEvent(tx_, rec);
+    if (!cache_) throw Internal("a room writer without its cache appends no event");
+    rec.event_nid = cache_->NextEventNid(tx_);
+    RoomStore::InsertEvent(tx_, rec);
     const auto& pdu =
         *s_.pdus.emplace(rec.event_nid, std::make_shared<boost::json::object>(std::move(built.pdu)))
              .first->second;
@@ -534,17 +536,32 @@ boost::asio::awaitable<std::string> RoomService::Send(const Requester& who,
   CheckEventType(type);
   if (txn_id.empty() || txn_id.size() > 255) throw InvalidParam("Invalid transaction id");
   if (type == "m.room.redaction") throw InvalidParam("Use the /redact endpoint to redact");
-  co_return co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-    if (auto prior = RoomStore::FindTxn(tx, who.user_id, who.device_id, "send:" + txn_id)) {
-      return *prior;
-    }
-    RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
-    w.Open(room_id);
-    auto rec = w.Append(who.user_id, type, std::nullopt, std::move(content), std::nullopt,
-                        std::make_pair(who.device_id, txn_id));
-    RoomStore::InsertTxn(tx, who.user_id, who.device_id, "send:" + txn_id, rec.event_id, NowMs());
-    return rec.event_id;
-  });
+  const std::string txn_key = "send:" + txn_id;
+  // Optimistic: the transaction id is recorded with the event, and only a
+  // retry finds it taken (a unique violation that undoes the write); then
+  // the write runs again, looking first. A new transaction thus costs no
+  // lookup, which on PostgreSQL is a round trip on the serial writer.
+  const auto send = [&](bool look_first) {
+    return stream_.Submit([&, look_first](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+      if (look_first) {
+        if (auto prior = RoomStore::FindTxn(tx, who.user_id, who.device_id, txn_key)) {
+          return *prior;
+        }
+      }
+      RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
+      w.Open(room_id);
+      auto rec = w.Append(who.user_id, type, std::nullopt, content, std::nullopt,
+                          std::make_pair(who.device_id, txn_id));
+      RoomStore::InsertTxn(tx, who.user_id, who.device_id, txn_key, rec.event_id, NowMs());
+      return rec.event_id;
+    });
+  };
+  try {
+    co_return co_await send(false);
+  } catch (const sql::UniqueViolation&) {
+    // Taken: a retry, answered below (no co_await in a handler).
+  }
+  co_return co_await send(true);
 }
 
 boost::asio::awaitable<std::string> RoomService::SetState(const Requester& who,

@@ -88,15 +88,17 @@ std::vector<RoomRecord> RoomStore::PublishedRooms(sql::Tx& tx) {
   return out;
 }
 
-std::int64_t RoomStore::InsertEvent(sql::Tx& tx, const EventRecord& e) {
-  return tx
-      .QueryOne(
-          "INSERT INTO events (event_id, room_nid, stream_pos, depth, type, state_key, sender, "
-          "origin_server_ts, state_group, txn_id, device_id, json) VALUES ($1, $2, $3, $4, $5, "
-          "$6, $7, $8, $9, $10, $11, $12) RETURNING event_nid",
-          {e.event_id, e.room_nid, e.stream_pos, e.depth, e.type, Opt(e.state_key), e.sender,
-           e.origin_server_ts, e.state_group, Opt(e.txn_id), Opt(e.device_id), e.json})
-      ->Int(0);
+void RoomStore::InsertEvent(sql::Tx& tx, const EventRecord& e) {
+  tx.Defer(
+      "INSERT INTO events (event_nid, event_id, room_nid, stream_pos, depth, type, state_key, "
+      "sender, origin_server_ts, state_group, txn_id, device_id, json) VALUES ($1, $2, $3, $4, "
+      "$5, $6, $7, $8, $9, $10, $11, $12, $13)",
+      {e.event_nid, e.event_id, e.room_nid, e.stream_pos, e.depth, e.type, Opt(e.state_key),
+       e.sender, e.origin_server_ts, e.state_group, Opt(e.txn_id), Opt(e.device_id), e.json});
+}
+
+std::int64_t RoomStore::MaxEventNid(sql::Tx& tx) {
+  return tx.QueryOne("SELECT COALESCE(MAX(event_nid), 0) FROM events")->Int(0);
 }
 
 std::optional<EventRecord> RoomStore::GetEvent(sql::Tx& tx, std::string_view event_id) {

@@ -88,8 +88,10 @@ class RoomStore {
   static void SetPublished(sql::Tx& tx, std::int64_t room_nid, bool published);
   static std::vector<RoomRecord> PublishedRooms(sql::Tx& tx);
 
-  // Events. InsertEvent returns the new event_nid.
-  static std::int64_t InsertEvent(sql::Tx& tx, const EventRecord& e);
+  // Events. `e.event_nid` is given by the caller (above MaxEventNid); the
+  // insert is deferred (sent with the transaction's next statement).
+  static void InsertEvent(sql::Tx& tx, const EventRecord& e);
+  static std::int64_t MaxEventNid(sql::Tx& tx);
   static std::optional<EventRecord> GetEvent(sql::Tx& tx, std::string_view event_id);
   static std::optional<EventRecord> GetEventByNid(sql::Tx& tx, std::int64_t event_nid);
   static std::vector<EventRecord> GetEventsByNid(sql::Tx& tx,

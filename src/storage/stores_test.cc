@@ -184,7 +184,9 @@ TEST_P(StoresTest, RoomEventsMembershipsAndHeads) {
       if (i == 1) e.state_key = "@a:x";
       e.sender = "@a:x";
       e.json = "{}";
-      std::int64_t nid = RoomStore::InsertEvent(tx, e);
+      const std::int64_t nid = RoomStore::MaxEventNid(tx) + 1;
+      e.event_nid = nid;
+      RoomStore::InsertEvent(tx, e);
       if (i == 1) RoomStore::SetMembership(tx, {0, room, "!r:x", "@a:x", "join", nid, 2});
       RoomStore::UpdateRoomHead(tx, room, nid, i, 0);
     }
