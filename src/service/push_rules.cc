@@ -678,11 +678,19 @@ Rule ParseUserRule(RuleKind kind, std::string_view rule_id, const bj::object& bo
 }
 
 Outcome Evaluate(const Ruleset& rs, const EventContext& ev, std::string_view user_id) {
+  const auto holds_for_user = [&](const Condition& c) {
+    if (c.is_self || c.type == Condition::Type::kContainsDisplayName) {
+      return ConditionHolds(c, ev, user_id);
+    }
+    auto [it, fresh] = ev.memo.try_emplace(&c, false);
+    if (fresh) it->second = ConditionHolds(c, ev, user_id);
+    return it->second;
+  };
   for (const auto& r : rs.rules) {
     if (!r.enabled) continue;
     bool holds = true;
     for (const auto& c : r.conditions) {
-      if (!ConditionHolds(c, ev, user_id)) {
+      if (!holds_for_user(c)) {
         holds = false;
         break;
       }

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace vigie::service::push {
@@ -130,6 +131,11 @@ struct EventContext {
   std::function<bool(std::string_view key)> sender_may_notify;
   // `user_id`'s display name in the room, if it has one.
   std::function<std::optional<std::string>(std::string_view user_id)> display_name;
+  // What each condition that does not depend on the user gave for this
+  // event, by condition: the users who share a ruleset (most share the
+  // defaults) evaluate such a condition once per event. Valid while the
+  // rulesets evaluated with this context live.
+  mutable std::unordered_map<const Condition*, bool> memo;
 };
 
 struct Outcome {

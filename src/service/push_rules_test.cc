@@ -379,6 +379,44 @@ TEST_F(PushEval, MemberCountAndDisplayName) {
   EXPECT_FALSE(Eval(Message("Bob"), rs).notify);
 }
 
+// One context serves every recipient of an event: conditions that do not
+// depend on the user are worked out once (and reused, also across rules of
+// one shared ruleset), those that do (own id, display name) per user.
+TEST(PushMemo, OneContextServesEveryRecipient) {
+  const auto rs = DefaultRuleset();
+  bj::object invite{{"type", "m.room.member"},
+                    {"sender", "@alice:test.local"},
+                    {"state_key", "@bob:test.local"},
+                    {"content", {{"membership", "invite"}}}};
+  EventContext ctx;
+  ctx.event = &invite;
+  ctx.member_count = 5;
+  EXPECT_FALSE(Evaluate(*rs, ctx, "@carol:test.local").notify);  // .m.rule.member_event
+  EXPECT_FALSE(ctx.memo.empty());
+  const auto remembered = ctx.memo.size();
+  EXPECT_TRUE(Evaluate(*rs, ctx, "@bob:test.local").notify);  // .m.rule.invite_for_me
+  EXPECT_FALSE(Evaluate(*rs, ctx, "@dan:test.local").notify);
+  EXPECT_EQ(ctx.memo.size(), remembered);  // nothing new to work out
+
+  auto message = Message("hello Dan", {{"m.mentions", {{"user_ids", {"@erin:test.local"}}}}});
+  Ruleset named;
+  named.rules.push_back(ParseUserRule(RuleKind::kOverride, "name",
+                                      {{"actions", {"notify", {{"set_tweak", "highlight"}}}},
+                                       {"conditions", {{{"kind", "contains_display_name"}}}}}));
+  EventContext mctx;
+  mctx.event = &message;
+  mctx.member_count = 5;
+  mctx.display_name = [](std::string_view user) -> std::optional<std::string> {
+    if (user == "@dan:test.local") return "Dan";
+    return "Frank";
+  };
+  EXPECT_FALSE(Evaluate(named, mctx, "@frank:test.local").notify);
+  EXPECT_TRUE(Evaluate(named, mctx, "@dan:test.local").highlight);
+  EXPECT_TRUE(Evaluate(*rs, mctx, "@erin:test.local").highlight);    // mentioned
+  EXPECT_FALSE(Evaluate(*rs, mctx, "@frank:test.local").highlight);  // not
+  EXPECT_TRUE(Evaluate(*rs, mctx, "@frank:test.local").notify);
+}
+
 TEST(PushParse, UserRulesAreValidated) {
   auto code = [](RuleKind k, const char* id, const char* body) {
     try {

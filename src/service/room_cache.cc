@@ -28,13 +28,18 @@ void RoomCache::Clear() {
 
 void RoomCache::Put(RoomSnapshot s) {
   if (s.room.room_id.empty() || !s.room.room_nid) return;
-  // Events that are not (or no longer) current state are not kept.
-  std::set<std::int64_t> current;
-  for (const auto& [_, nid] : s.state) {
-    if (nid) current.insert(*nid);
+  // Events that are not (or no longer) current state are not kept. The
+  // writer leaves none behind, so each event must then have a state key
+  // of its own: only more events than keys needs the full check (which
+  // would cost every join to a large room a walk of its members).
+  if (s.pdus.size() > s.state.size() || s.ids.size() > s.state.size()) {
+    std::set<std::int64_t> current;
+    for (const auto& [_, nid] : s.state) {
+      if (nid) current.insert(*nid);
+    }
+    std::erase_if(s.pdus, [&](const auto& p) { return !current.count(p.first); });
+    std::erase_if(s.ids, [&](const auto& p) { return !current.count(p.first); });
   }
-  std::erase_if(s.pdus, [&](const auto& p) { return !current.count(p.first); });
-  std::erase_if(s.ids, [&](const auto& p) { return !current.count(p.first); });
   std::lock_guard lock(mu_);
   auto it = rooms_.find(s.room.room_id);
   if (it != rooms_.end()) {

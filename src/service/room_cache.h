@@ -52,9 +52,10 @@ class RoomCache {
 
   // Takes the snapshot of `room_id` out (the writer puts it back when done).
   std::optional<RoomSnapshot> Take(const std::string& room_id);
-  // Keeps `s` (replacing the room's previous snapshot) with only the
-  // events of its current state. Past the bounds the cache starts again
-  // empty.
+  // Keeps `s` (replacing the room's previous snapshot) with no more
+  // events than it has state keys (beyond that, those not current state
+  // are dropped; writers leave none). Past the bounds the cache starts
+  // again empty.
   void Put(RoomSnapshot s);
   // Forgets every snapshot (a write that had put one back was undone).
   void Clear();

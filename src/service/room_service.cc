@@ -85,7 +85,12 @@ class RoomWriter {
   // function: a throw after it was gone would leave a snapshot ahead of
   // the database.
   ~RoomWriter() {
-    if (cache_ && opened_ && std::uncaught_exceptions() == unwinding_) cache_->Put(std::move(s_));
+    if (!cache_ || !opened_ || std::uncaught_exceptions() != unwinding_) return;
+    for (std::int64_t nid : stale_) {
+      s_.pdus.erase(nid);
+      s_.ids.erase(nid);
+    }
+    cache_->Put(std::move(s_));
   }
 
   // Loads an existing room: from the cache when a writer left it there,
@@ -242,6 +247,13 @@ class RoomWriter {
         *s_.pdus.emplace(rec.event_nid, std::make_shared<boost::json::object>(std::move(built.pdu)))
              .first->second;
     s_.ids.emplace(rec.event_nid, rec.event_id);
+    // Kept for this write only: a message is never current state, and a
+    // state event replaces the current one for its key.
+    if (!state_key) {
+      stale_.push_back(rec.event_nid);
+    } else if (auto old = s_.state.find({type, *state_key}); old != s_.state.end() && old->second) {
+      stale_.push_back(*old->second);
+    }
     if (auto rel = RelationOf(pdu)) {
       RoomStore::AddRelation(tx_, rec.event_nid, s_.room.room_nid, rel->first, rel->second,
                              rec.stream_pos);
@@ -275,7 +287,7 @@ class RoomWriter {
     const auto& members = Members();
     for (const auto& m : members) {
       if (m.membership == "join" || m.membership == "invite" || m.membership == "knock") {
-        effects_.wake.insert(m.user_id);
+        effects_.wake.emplace_hint(effects_.wake.end(), m.user_id);  // members come sorted
       }
     }
     if (push_) {
@@ -343,6 +355,9 @@ class RoomWriter {
   RoomCache* cache_;
   const int unwinding_;  // exceptions in flight when the writer was made
   bool opened_ = false;  // s_ describes a room (opened or begun)
+  // Events of s_.pdus / s_.ids that are not current state (appended
+  // messages, replaced state): not put back in the cache.
+  std::vector<std::int64_t> stale_;
   RoomSnapshot s_;
   const events::RoomVersion* version_ = nullptr;
 };

@@ -68,6 +68,9 @@ class RoomService {
   RoomService(ServiceContext& ctx, Stream& stream, const events::SigningKey& key,
               PushRuleService* push, PolicyService& policy);
 
+  // What the writers keep of each room between writes (for tests).
+  RoomCache& writer_cache() { return rooms_; }
+
   // The room belongs to `who.tenant_id` (C4). Invitees of a tenant `who`
   // may not contact are refused with M_FORBIDDEN, before anything is
   // written.
