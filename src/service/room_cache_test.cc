@@ -75,6 +75,23 @@ TEST(RoomCache, GivesASnapshotBackOnceAndForgetsWhenTold) {
 
 class RoomWriterCacheTest : public EngineHomeserverTest {
  protected:
+  // Starts a write that holds the stream until `waiting` more writes queue
+  // behind it (or 10 s pass), so that they form one batch however slowly a
+  // loaded machine starts them; returns once it holds the stream.
+  std::thread HoldTheStreamUntilQueued(std::size_t waiting) {
+    std::atomic<bool> holding{false};
+    std::thread holder([this, waiting, &holding] {
+      hs_->RunSync(hs_->stream.Submit([&](sql::Tx&, Stream::NextPos&, Stream::Effects&) {
+        holding = true;  // the last use of `holding`
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (hs_->stream.Queued() < waiting && std::chrono::steady_clock::now() < deadline) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+      }));
+    });
+    while (!holding) std::this_thread::yield();
+    return holder;
+  }
   // The room's events in stream order.
   std::vector<storage::EventRecord> Events(const std::string& room_id) {
     return hs_->db().Read([&](sql::Tx& tx) {
@@ -102,20 +119,8 @@ TEST_P(RoomWriterCacheTest, ConcurrentSendsToOneRoomFormOneChain) {
   Say(alice, room, "warm the cache");
 
   constexpr std::size_t kSenders = 8;
-  std::atomic<bool> holding{false};
   std::vector<std::thread> threads;
-  threads.emplace_back([&] {
-    hs_->RunSync(hs_->stream.Submit([&](sql::Tx&, Stream::NextPos&, Stream::Effects&) {
-      holding = true;
-      // Until every send waits behind this one, so that they form a batch,
-      // however slowly a loaded machine starts them.
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-      while (hs_->stream.Queued() < kSenders + 1 && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-    }));
-  });
-  while (!holding) std::this_thread::yield();
+  threads.push_back(HoldTheStreamUntilQueued(kSenders + 1));
   std::atomic<int> refused{0};
   for (std::size_t i = 0; i < kSenders; ++i) {
     threads.emplace_back([&, i] {
@@ -167,18 +172,8 @@ TEST_P(RoomWriterCacheTest, RetriedTransactionsAnswerTheFirstEventEvenWithinOneB
   const std::string first = Say(alice, room, "once", "alone");
   EXPECT_EQ(Say(alice, room, "twice", "alone"), first);
 
-  std::atomic<bool> holding{false};
   std::vector<std::thread> threads;
-  threads.emplace_back([&] {
-    hs_->RunSync(hs_->stream.Submit([&](sql::Tx&, Stream::NextPos&, Stream::Effects&) {
-      holding = true;
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-      while (hs_->stream.Queued() < 4 && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-    }));
-  });
-  while (!holding) std::this_thread::yield();
+  threads.push_back(HoldTheStreamUntilQueued(4));
   std::vector<std::string> ids(4);
   for (std::size_t i = 0; i < ids.size(); ++i) {
     threads.emplace_back([&, i] {
@@ -235,17 +230,7 @@ TEST_P(RoomWriterCacheTest, ASendUndoneWithItsBatchLeavesNoSnapshotBehind) {
       "CREATE TABLE undo_parent (id BIGINT PRIMARY KEY);"
       "CREATE TABLE undo_child (parent BIGINT REFERENCES undo_parent (id) DEFERRABLE INITIALLY "
       "DEFERRED)");
-  std::atomic<bool> holding{false};
-  std::thread holder([&] {
-    hs_->RunSync(hs_->stream.Submit([&](sql::Tx&, Stream::NextPos&, Stream::Effects&) {
-      holding = true;
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-      while (hs_->stream.Queued() < 2 && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-    }));
-  });
-  while (!holding) std::this_thread::yield();
+  std::thread holder = HoldTheStreamUntilQueued(2);
   std::atomic<int> failed{0};
   std::thread send([&] {
     try {
