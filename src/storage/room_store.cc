@@ -192,12 +192,25 @@ std::int64_t RoomStore::NewStateGroup(sql::Tx& tx, std::int64_t room_nid,
                              "($1, $2, $3) RETURNING group_nid",
                              {room_nid, Opt(prev), chain_len})
                            ->Int(0);
-  for (const auto& [k, nid] : entries) {
-    tx.Query(
-        "INSERT INTO state_group_entries (group_nid, type, state_key, event_nid) VALUES ($1, $2, "
-        "$3, $4)",
-        {group, k.first, k.second, nid});
-  }
+  // Deferred, many rows per statement: a snapshot of a large room's state
+  // is thousands of rows, which one statement each would make thousands
+  // of round trips on PostgreSQL.
+  sql::ForEachChunk(entries, 200, [&](auto first, auto last) {
+    std::string sql =
+        "INSERT INTO state_group_entries (group_nid, type, state_key, event_nid) VALUES ";
+    std::vector<sql::Value> params;
+    params.emplace_back(group);
+    for (auto it = first; it != last; ++it) {
+      if (it != first) sql += ", ";
+      const auto k = params.size();
+      sql += "($1, $" + std::to_string(k + 1) + ", $" + std::to_string(k + 2) + ", $" +
+             std::to_string(k + 3) + ")";
+      params.emplace_back(it->first.first);
+      params.emplace_back(it->first.second);
+      params.emplace_back(it->second);
+    }
+    tx.Defer(sql, params);
+  });
   return group;
 }
 

@@ -133,6 +133,40 @@ TEST_P(StoresTest, StateGroupsAreDeltasWithSnapshots) {
   });
 }
 
+// A snapshot of a large state (many statements' worth of rows, written
+// deferred) loads whole, and so do the deltas after it.
+TEST_P(StoresTest, LargeStateSnapshotsLoadWhole) {
+  std::int64_t room = db().Write([](Tx& tx) {
+    return RoomStore::CreateRoom(tx, {0, "!big:x", "12", "@a:x", "default", 1});
+  });
+  constexpr int kMembers = 1234;
+  StateMap all;
+  for (int i = 0; i < kMembers; ++i) all[{"m.room.member", "@u" + std::to_string(i) + ":x"}] = i;
+  std::vector<std::int64_t> groups;
+  db().Write([&](Tx& tx) {
+    std::optional<std::int64_t> group = RoomStore::NewStateGroup(tx, room, std::nullopt, all);
+    groups.push_back(*group);
+    // Single changes until the chain ends in a new snapshot.
+    for (int i = 0; i < RoomStore::kSnapshotInterval; ++i) {
+      StateMap delta{{{"m.room.member", "@u" + std::to_string(i) + ":x"}, 10000 + i}};
+      all[delta.begin()->first] = 10000 + i;
+      group = RoomStore::NewStateGroup(tx, room, group, delta);
+      groups.push_back(*group);
+    }
+    EXPECT_EQ(RoomStore::LoadStateGroup(tx, *group), all);  // in the writing transaction too
+  });
+  db().Read([&](Tx& tx) {
+    EXPECT_EQ(RoomStore::LoadStateGroup(tx, groups.back()), all);
+    EXPECT_EQ(RoomStore::LoadStateGroup(tx, groups.front()).size(),
+              static_cast<std::size_t>(kMembers));
+    // The last group is a snapshot: all of the state in rows of its own.
+    EXPECT_EQ(tx.QueryOne("SELECT COUNT(*) FROM state_group_entries WHERE group_nid = $1",
+                          {groups.back()})
+                  ->Int(0),
+              kMembers);
+  });
+}
+
 TEST_P(StoresTest, MemberSummariesOfManyRoomsAtOnce) {
   db().Write([](Tx& tx) {
     auto big = RoomStore::CreateRoom(tx, {0, "!big:x", "12", "@a:x", "default", 1});
