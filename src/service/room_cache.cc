@@ -59,4 +59,32 @@ std::size_t RoomCache::Size() const {
   return rooms_.size();
 }
 
+std::string RecentTxns::Key(std::string_view user_id, std::string_view device_id,
+                            std::string_view txn_id) {
+  // Length-prefixed: no choice of ids makes two keys alike.
+  std::string key = std::to_string(user_id.size()) + ":";
+  key += user_id;
+  key += std::to_string(device_id.size()) + ":";
+  key += device_id;
+  key += txn_id;
+  return key;
+}
+
+std::optional<std::string> RecentTxns::Find(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = ids_.find(key);
+  if (it == ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+void RecentTxns::Add(const std::string& key, const std::string& event_id) {
+  std::lock_guard lock(mu_);
+  if (!ids_.emplace(key, event_id).second) return;
+  order_.push_back(key);
+  while (order_.size() > max_) {
+    ids_.erase(order_.front());
+    order_.pop_front();
+  }
+}
+
 }  // namespace vigie::service

@@ -19,11 +19,13 @@
 
 #include <boost/json/object.hpp>
 #include <cstddef>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -74,6 +76,26 @@ class RoomCache {
   std::unordered_map<std::string, RoomSnapshot> rooms_;  // by room id; guarded by mu_
   std::size_t members_ = 0;                              // held in rooms_; guarded by mu_
   std::int64_t last_event_nid_ = -1;                     // unknown yet; guarded by mu_
+};
+
+// Transaction ids of sends that committed recently, with the event each
+// made: a client's retry is answered without a write (which, finding the
+// id taken, would be undone, and empty the room cache with it). Bounded:
+// the oldest are forgotten, and the database still answers for them.
+class RecentTxns {
+ public:
+  explicit RecentTxns(std::size_t max_entries = 4096) : max_(max_entries) {}
+  static std::string Key(std::string_view user_id, std::string_view device_id,
+                         std::string_view txn_id);
+  std::optional<std::string> Find(const std::string& key) const;
+  // Only for sends that committed.
+  void Add(const std::string& key, const std::string& event_id);
+
+ private:
+  const std::size_t max_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::string> ids_;  // guarded by mu_
+  std::deque<std::string> order_;                     // oldest first; guarded by mu_
 };
 
 }  // namespace vigie::service

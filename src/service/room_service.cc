@@ -571,12 +571,17 @@ boost::asio::awaitable<std::string> RoomService::Send(const Requester& who,
       return rec.event_id;
     });
   };
+  const std::string recent = RecentTxns::Key(who.user_id, who.device_id, txn_key);
+  if (auto id = recent_txns_.Find(recent)) co_return *id;
+  std::optional<std::string> id;
   try {
-    co_return co_await send(false);
+    id = co_await send(false);
   } catch (const sql::UniqueViolation&) {
     // Taken: a retry, answered below (no co_await in a handler).
   }
-  co_return co_await send(true);
+  if (!id) id = co_await send(true);
+  recent_txns_.Add(recent, *id);
+  co_return *id;
 }
 
 boost::asio::awaitable<std::string> RoomService::SetState(const Requester& who,

@@ -149,6 +149,7 @@ class RoomService {
   const events::SigningKey& key_;
   PushRuleService* push_;
   RoomCache rooms_;  // the writers' snapshots
+  RecentTxns recent_txns_;
   PolicyService& policy_;
 };
 

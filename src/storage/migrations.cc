@@ -436,6 +436,14 @@ CREATE TABLE stream_head (
 INSERT INTO stream_head (id, pos) VALUES (1, 0);
 )sql",
        "", ""},
+      // How large the full state a chain of state groups starts from is,
+      // so that a large room's snapshots come in proportion to it.
+      // Existing chains read as based on an empty state (the old rule).
+      {9, "state group base sizes",
+       R"sql(
+ALTER TABLE state_groups ADD COLUMN base_size BIGINT NOT NULL DEFAULT 0;
+)sql",
+       "", ""},
   };
   return kMigrations;
 }

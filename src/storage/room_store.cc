@@ -174,24 +174,31 @@ void RoomStore::SetStreamHead(sql::Tx& tx, std::int64_t pos) {
 std::int64_t RoomStore::NewStateGroup(sql::Tx& tx, std::int64_t room_nid,
                                       std::optional<std::int64_t> prev, const StateMap& changes) {
   std::int64_t chain_len = 0;
+  // The size of the full state the chain starts from (a group without a
+  // previous one is its own base).
+  auto base_size = static_cast<std::int64_t>(changes.size());
   if (prev) {
-    chain_len =
-        tx.QueryOne("SELECT chain_len FROM state_groups WHERE group_nid = $1", {*prev})->Int(0) + 1;
+    auto row =
+        tx.QueryOne("SELECT chain_len, base_size FROM state_groups WHERE group_nid = $1", {*prev});
+    chain_len = row->Int(0) + 1;
+    base_size = row->Int(1);
   }
   StateMap entries = changes;
-  if (prev && chain_len >= kSnapshotInterval) {
+  if (prev && SnapshotDue(chain_len, base_size)) {
     // A snapshot: the full state, so that loads never walk further.
     StateMap full = LoadStateGroup(tx, *prev);
     for (const auto& [k, v] : changes) full[k] = v;
     entries = std::move(full);
     prev.reset();
     chain_len = 0;
+    base_size = static_cast<std::int64_t>(entries.size());
   }
-  std::int64_t group = tx.QueryOne(
-                             "INSERT INTO state_groups (room_nid, prev_group, chain_len) VALUES "
-                             "($1, $2, $3) RETURNING group_nid",
-                             {room_nid, Opt(prev), chain_len})
-                           ->Int(0);
+  std::int64_t group =
+      tx.QueryOne(
+            "INSERT INTO state_groups (room_nid, prev_group, chain_len, base_size) VALUES ($1, $2, "
+            "$3, $4) RETURNING group_nid",
+            {room_nid, Opt(prev), chain_len, base_size})
+          ->Int(0);
   // Deferred, many rows per statement: a snapshot of a large room's state
   // is thousands of rows, which one statement each would make thousands
   // of round trips on PostgreSQL.

@@ -146,8 +146,9 @@ TEST_P(StoresTest, LargeStateSnapshotsLoadWhole) {
   db().Write([&](Tx& tx) {
     std::optional<std::int64_t> group = RoomStore::NewStateGroup(tx, room, std::nullopt, all);
     groups.push_back(*group);
-    // Single changes until the chain ends in a new snapshot.
-    for (int i = 0; i < RoomStore::kSnapshotInterval; ++i) {
+    // Single changes until the chain ends in a new snapshot: not after 32
+    // of them for a state this large, but after a quarter of its size.
+    for (int i = 0; !RoomStore::SnapshotDue(i, kMembers); ++i) {
       StateMap delta{{{"m.room.member", "@u" + std::to_string(i) + ":x"}, 10000 + i}};
       all[delta.begin()->first] = 10000 + i;
       group = RoomStore::NewStateGroup(tx, room, group, delta);
@@ -159,7 +160,12 @@ TEST_P(StoresTest, LargeStateSnapshotsLoadWhole) {
     EXPECT_EQ(RoomStore::LoadStateGroup(tx, groups.back()), all);
     EXPECT_EQ(RoomStore::LoadStateGroup(tx, groups.front()).size(),
               static_cast<std::size_t>(kMembers));
-    // The last group is a snapshot: all of the state in rows of its own.
+    // The 32nd delta is still a delta (the state is large), and the last
+    // group is a snapshot: all of the state in rows of its own.
+    EXPECT_EQ(tx.QueryOne("SELECT COUNT(*) FROM state_group_entries WHERE group_nid = $1",
+                          {groups[RoomStore::kSnapshotInterval]})
+                  ->Int(0),
+              1);
     EXPECT_EQ(tx.QueryOne("SELECT COUNT(*) FROM state_group_entries WHERE group_nid = $1",
                           {groups.back()})
                   ->Int(0),
