@@ -158,12 +158,13 @@ std::vector<EventRecord> RoomStore::RoomEvents(sql::Tx& tx, std::int64_t room_ni
 std::int64_t RoomStore::MaxStreamPos(sql::Tx& tx) {
   return tx
       .QueryOne(
-          "SELECT MAX(p) FROM (SELECT COALESCE(MAX(stream_pos), 0) AS p FROM events UNION ALL "
-          "SELECT COALESCE(MAX(stream_pos), 0) FROM account_data UNION ALL SELECT "
-          "COALESCE(MAX(stream_pos), 0) FROM receipts UNION ALL SELECT COALESCE(MAX(stream_pos), "
-          "0) FROM presence UNION ALL SELECT COALESCE(MAX(stream_pos), 0) FROM memberships UNION "
-          "ALL "
-          "SELECT COALESCE(MAX(pos), 0) FROM stream_head) s")
+          "SELECT MAX(p) FROM ("
+          "SELECT COALESCE(MAX(stream_pos), 0) AS p FROM events "
+          "UNION ALL SELECT COALESCE(MAX(stream_pos), 0) FROM account_data "
+          "UNION ALL SELECT COALESCE(MAX(stream_pos), 0) FROM receipts "
+          "UNION ALL SELECT COALESCE(MAX(stream_pos), 0) FROM presence "
+          "UNION ALL SELECT COALESCE(MAX(stream_pos), 0) FROM memberships "
+          "UNION ALL SELECT COALESCE(MAX(pos), 0) FROM stream_head) s")
       ->Int(0);
 }
 
