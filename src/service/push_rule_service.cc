@@ -1,6 +1,7 @@
 #include "service/push_rule_service.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <map>
@@ -228,8 +229,11 @@ void PushRuleService::OnEvent(sql::Tx& tx, const PushEventInput& in) {
   const bool sender_local = sender.ends_with(local_suffix);
   if (targets.empty() && !sender_local) return;
   const std::string thread = ThreadOf(tx, *in.pdu);
-  // Sending into a thread marks what came before in it as read.
-  if (sender_local) {
+  // A join starts the member's counts afresh; sending into a thread marks
+  // what came before in it as read.
+  if (sender_local && in.sender_joined) {
+    UserDataStore::ClearPushActions(tx, in.room_nid, sender, in.stream_pos, "");
+  } else if (sender_local) {
     UserDataStore::ClearPushActions(tx, in.room_nid, sender, in.stream_pos - 1, thread);
   }
   if (targets.empty()) return;
@@ -294,12 +298,27 @@ void PushRuleService::OnEvent(sql::Tx& tx, const PushEventInput& in) {
     return std::string(name->get_string());
   };
 
-  std::vector<std::pair<std::string, bool>> notified;
+  // Outcomes: 0 none, 1 notify, 2 notify and highlight. The most common
+  // one is recorded once for the event (unless it is none), the others
+  // per member.
+  std::vector<int> outcome(targets.size());
+  std::array<std::size_t, 3> tally{};
   for (std::size_t i = 0; i < targets.size(); ++i) {
     push::Outcome out = push::Evaluate(*rules[i], ctx, *targets[i]);
-    if (out.notify) notified.emplace_back(*targets[i], out.highlight);
+    outcome[i] = out.notify ? (out.highlight ? 2 : 1) : 0;
+    ++tally[static_cast<std::size_t>(outcome[i])];
   }
-  UserDataStore::AddPushActions(tx, in.room_nid, in.stream_pos, thread, notified);
+  const int common = static_cast<int>(std::max_element(tally.begin(), tally.end()) - tally.begin());
+  if (common != 0) {
+    UserDataStore::AddPushSummary(tx, in.room_nid, in.stream_pos, thread, sender, common == 2);
+  }
+  std::vector<UserDataStore::PushAction> differing;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    if (outcome[i] != common) differing.push_back({*targets[i], outcome[i] != 0, outcome[i] == 2});
+  }
+  if (!differing.empty()) {
+    UserDataStore::AddPushActions(tx, in.room_nid, in.stream_pos, thread, differing);
+  }
 }
 
 }  // namespace vigie::service

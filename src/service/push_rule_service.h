@@ -46,6 +46,8 @@ struct PushEventInput {
   // The current m.room.member event of a user, or nullptr (display names;
   // only called for users whose rules ask).
   std::function<const boost::json::object*(const std::string&)> member_event;
+  // The event is its sender's join, from another membership or none.
+  bool sender_joined = false;
 };
 
 class PushRuleService {
@@ -81,10 +83,12 @@ class PushRuleService {
                                           const boost::json::value& actions);
 
   // Evaluates a new event for every joined local member but its sender and
-  // records the notifications; the sender's own earlier notifications in
-  // the event's thread count as read. Runs in the event's transaction,
-  // under the stream writer lock: one batched read of uncached rulesets,
-  // one batched insert of the notifications, no per-member query.
+  // records the notifications (the outcome most members had once for the
+  // event, the others per member); the sender's own earlier notifications
+  // in the event's thread count as read, and all of them at a join. Runs
+  // in the event's transaction, under the stream writer lock: one batched
+  // read of uncached rulesets, a batched insert of the notifications, no
+  // per-member query.
   void OnEvent(sql::Tx& tx, const PushEventInput& in);
 
   // The thread an event belongs to for notification counts: the root of

@@ -141,6 +141,61 @@ TEST_F(PushTest, ThreadedReceipts) {
   EXPECT_EQ(Counts(bob_, room).first, 0);
 }
 
+TEST_F(PushTest, CountsStartAfterEachJoin) {
+  std::string room = Room({&bob_, &carol_});
+  std::string root = Say(alice_, room, "before bob leaves");
+  EXPECT_EQ(Counts(bob_, room).first, 1);
+  hs_->RunSync(hs_->rooms.Membership(bob_, room, bob_.user_id, "leave", std::nullopt));
+  Say(alice_, room, "while bob is away");
+  hs_->RunSync(hs_->rooms.Join(bob_, room, std::nullopt));
+  // Nothing from before the join counts, read or not.
+  EXPECT_EQ(Counts(bob_, room).first, 0);
+  EXPECT_EQ(Counts(carol_, room).first, 2);
+  Say(alice_, room, "in thread",
+      {{"m.relates_to", {{"rel_type", "m.thread"}, {"event_id", root}}}});
+  Say(alice_, room, "main");
+  EXPECT_EQ(Counts(bob_, room).first, 2);
+  // A profile change is no join: like any event of Bob's it marks the
+  // main timeline read, not the thread.
+  hs_->RunSync(hs_->rooms.SetState(bob_, room, "m.room.member", bob_.user_id,
+                                   {{"membership", "join"}, {"displayname", "Bob"}}));
+  EXPECT_EQ(Counts(bob_, room).first, 1);
+  EXPECT_EQ(Counts(carol_, room).first, 4);
+}
+
+// A notification every member shares is one record for the room; only the
+// members whose outcome differs have records of their own.
+TEST_F(PushTest, SharedOutcomesAreRecordedOncePerEvent) {
+  Requester dave = Register("dave");
+  Requester erin = Register("erin");
+  std::string room = Room({&bob_, &carol_, &dave, &erin});
+  hs_->RunSync(hs_->push_rules.Put(carol_, "room", room, {{"actions", bj::array{}}}, {}, {}));
+  auto rows = [&] {
+    return hs_->db().Read([&](sql::Tx& tx) {
+      return std::make_pair(tx.QueryOne("SELECT COUNT(*) FROM event_push_summary")->Int(0),
+                            tx.QueryOne("SELECT COUNT(*) FROM event_push_actions")->Int(0));
+    });
+  };
+  auto before = rows();
+  Say(alice_, room, "hey bob", Mention(bob_));
+  EXPECT_EQ(rows(), std::make_pair(before.first + 1, before.second + 2));  // Bob's, Carol's
+  Say(alice_, room, "everyone");
+  EXPECT_EQ(rows(), std::make_pair(before.first + 2, before.second + 3));  // Carol's
+  EXPECT_EQ(Counts(bob_, room), std::make_pair(std::int64_t{2}, std::int64_t{1}));
+  EXPECT_EQ(Counts(carol_, room), std::make_pair(std::int64_t{0}, std::int64_t{0}));
+  EXPECT_EQ(Counts(dave, room), std::make_pair(std::int64_t{2}, std::int64_t{0}));
+  EXPECT_EQ(Counts(alice_, room), std::make_pair(std::int64_t{0}, std::int64_t{0}));
+  // Where most are not notified (all but Dave muted the room), only
+  // Dave's notification is recorded.
+  hs_->RunSync(hs_->push_rules.Put(bob_, "room", room, {{"actions", bj::array{}}}, {}, {}));
+  hs_->RunSync(hs_->push_rules.Put(erin, "room", room, {{"actions", bj::array{}}}, {}, {}));
+  before = rows();
+  Say(alice_, room, "for dave");
+  EXPECT_EQ(rows(), std::make_pair(before.first, before.second + 1));
+  EXPECT_EQ(Counts(dave, room).first, 3);
+  EXPECT_EQ(Counts(bob_, room).first, 2);
+}
+
 TEST_F(PushTest, RulesApiOrderingAndErrors) {
   auto rules = hs_->RunSync(hs_->push_rules.GetAll(bob_));
   const auto& global = rules.at("global").as_object();

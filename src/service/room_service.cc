@@ -48,10 +48,16 @@ std::optional<std::pair<std::string, std::string>> RelationOf(const boost::json:
   return std::make_pair(std::string(id->as_string()), std::string(type->as_string()));
 }
 
-// Puts `m` in place of the user's record in `members` (ordered by user id).
+// Where the user's record is or would go in `members` (ordered by user id).
+template <typename Members>
+auto MemberPlace(Members& members, const std::string& user_id) {
+  return std::lower_bound(members.begin(), members.end(), user_id,
+                          [](const auto& r, const std::string& u) { return r.user_id < u; });
+}
+
+// Puts `m` in place of the user's record in `members`.
 void SetMember(std::vector<storage::MembershipRecord>& members, storage::MembershipRecord m) {
-  auto it = std::lower_bound(members.begin(), members.end(), m.user_id,
-                             [](const auto& r, const std::string& u) { return r.user_id < u; });
+  auto it = MemberPlace(members, m.user_id);
   if (it != members.end() && it->user_id == m.user_id) {
     *it = std::move(m);
   } else {
@@ -259,6 +265,7 @@ class RoomWriter {
                              rec.stream_pos);
     }
 
+    bool sender_joined = false;
     if (state_key) {
       storage::StateMap delta{{{type, *state_key}, rec.event_nid}};
       rec.state_group = RoomStore::NewStateGroup(tx_, s_.room.room_nid, s_.room.state_group, delta);
@@ -268,6 +275,12 @@ class RoomWriter {
       s_.room.state_group = rec.state_group;
       if (type == "m.room.member") {
         std::string membership(pdu.at("content").as_object().at("membership").as_string());
+        if (membership == "join" && *state_key == sender) {
+          const auto& before = Members();
+          auto prior = MemberPlace(before, sender);
+          sender_joined =
+              prior == before.end() || prior->user_id != sender || prior->membership != "join";
+        }
         // Only this event's key changed; other cached keys stay valid.
         storage::MembershipRecord m{0,          s_.room.room_nid, s_.room.room_id, *state_key,
                                     membership, rec.event_nid,    rec.stream_pos};
@@ -293,10 +306,10 @@ class RoomWriter {
     if (push_) {
       // The sender's own event may mark what came before as read.
       effects_.Changed(Change::kUnread, sender);
-      push_->OnEvent(tx_,
-                     {s_.room.room_nid, rec.stream_pos, &pdu, &members, version_,
-                      StateEvent("m.room.create", ""), StateEvent("m.room.power_levels", ""),
-                      [this](const std::string& u) { return StateEvent("m.room.member", u); }});
+      push_->OnEvent(tx_, {s_.room.room_nid, rec.stream_pos, &pdu, &members, version_,
+                           StateEvent("m.room.create", ""), StateEvent("m.room.power_levels", ""),
+                           [this](const std::string& u) { return StateEvent("m.room.member", u); },
+                           sender_joined});
     }
     return rec;
   }

@@ -444,6 +444,49 @@ INSERT INTO stream_head (id, pos) VALUES (1, 0);
 ALTER TABLE state_groups ADD COLUMN base_size BIGINT NOT NULL DEFAULT 0;
 )sql",
        "", ""},
+      // A notifying event is recorded once for the room, with the outcome
+      // most of its recipients had; event_push_actions keeps only the
+      // recipients whose outcome differs (notify 0: not notified). What a
+      // user has read, and where their current membership began, are
+      // marks per thread ("" for all) below which nothing counts.
+      {10, "push summaries per event, read marks",
+       R"sql(
+ALTER TABLE event_push_actions ADD COLUMN notify INTEGER NOT NULL DEFAULT 1;
+)sql",
+       R"sql(
+CREATE TABLE event_push_summary (
+  room_nid BIGINT NOT NULL,
+  stream_pos BIGINT NOT NULL,
+  thread_id TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  highlight INTEGER NOT NULL,
+  PRIMARY KEY (room_nid, stream_pos)
+) WITHOUT ROWID;
+CREATE TABLE push_read_marks (
+  room_nid BIGINT NOT NULL,
+  user_id TEXT NOT NULL,
+  thread_id TEXT NOT NULL,
+  stream_pos BIGINT NOT NULL,
+  PRIMARY KEY (room_nid, user_id, thread_id)
+) WITHOUT ROWID;
+)sql",
+       R"sql(
+CREATE TABLE event_push_summary (
+  room_nid BIGINT NOT NULL,
+  stream_pos BIGINT NOT NULL,
+  thread_id TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  highlight INTEGER NOT NULL,
+  PRIMARY KEY (room_nid, stream_pos)
+);
+CREATE TABLE push_read_marks (
+  room_nid BIGINT NOT NULL,
+  user_id TEXT NOT NULL,
+  thread_id TEXT NOT NULL,
+  stream_pos BIGINT NOT NULL,
+  PRIMARY KEY (room_nid, user_id, thread_id)
+);
+)sql"},
   };
   return kMigrations;
 }

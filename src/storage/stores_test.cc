@@ -377,6 +377,40 @@ TEST_P(StoresTest, PushActionsAndBatchedAccountData) {
   db().Read([&](Tx& tx) { EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@a:x").first, 0); });
 }
 
+TEST_P(StoresTest, PushSummariesCountForMembersButTheirSender) {
+  using Counts = std::pair<std::int64_t, std::int64_t>;
+  db().Write([&](Tx& tx) {
+    ASSERT_EQ(RoomStore::CreateRoom(tx, {0, "!r:x", "12", "@a:x", "default", 1}), 1);
+    UserDataStore::AddPushSummary(tx, 1, 20, "main", "@s:x", false);
+    UserDataStore::AddPushSummary(tx, 1, 21, "main", "@a:x", false);
+    UserDataStore::AddPushSummary(tx, 1, 22, "$root", "@s:x", true);
+    // Bob is not notified of 22; Carol is highlighted at 20.
+    UserDataStore::AddPushActions(tx, 1, 22, "$root", {{"@b:x", false, false}});
+    UserDataStore::AddPushActions(tx, 1, 20, "main", {{"@c:x", true, true}});
+  });
+  db().Read([&](Tx& tx) {
+    EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@a:x"), (Counts{2, 1}));  // not its own
+    EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@b:x"), (Counts{2, 0}));
+    EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@c:x"), (Counts{3, 2}));
+    EXPECT_EQ(UserDataStore::UnreadCountsIn(tx, "@c:x", {1}, 21)[1], (Counts{2, 1}));
+    auto added = UserDataStore::UnreadAddedIn(tx, "@c:x", {{1, 20}}, 22);
+    EXPECT_EQ(added[1], (Counts{2, 1}));
+  });
+  db().Write([&](Tx& tx) {
+    UserDataStore::ClearPushActions(tx, 1, "@a:x", 22, "$root");  // the thread only
+    UserDataStore::ClearPushActions(tx, 1, "@b:x", 20, "");       // everything to 20
+    UserDataStore::ClearPushActions(tx, 1, "@c:x", 21, "main");
+    UserDataStore::ClearPushActions(tx, 1, "@c:x", 10, "main");  // marks only rise
+  });
+  db().Read([&](Tx& tx) {
+    EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@a:x"), (Counts{1, 0}));
+    EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@b:x"), (Counts{1, 0}));
+    EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@c:x"), (Counts{1, 1}));
+    EXPECT_EQ(tx.QueryOne("SELECT COUNT(*) FROM event_push_actions WHERE user_id = '@c:x'")->Int(0),
+              0);
+  });
+}
+
 VIGIE_INSTANTIATE_ENGINE_TEST_SUITE(StoresTest);
 
 }  // namespace

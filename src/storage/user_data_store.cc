@@ -193,35 +193,43 @@ std::vector<PresenceRecord> UserDataStore::PresenceSince(sql::Tx& tx,
   return out;
 }
 
+void UserDataStore::AddPushSummary(sql::Tx& tx, std::int64_t room_nid, std::int64_t stream_pos,
+                                   std::string_view thread_id, std::string_view sender,
+                                   bool highlight) {
+  tx.Defer(
+      "INSERT INTO event_push_summary (room_nid, stream_pos, thread_id, sender, highlight) "
+      "VALUES ($1, $2, $3, $4, $5)",
+      {room_nid, stream_pos, Str(thread_id), Str(sender), std::int64_t{highlight}});
+}
+
 void UserDataStore::AddPushAction(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
                                   std::int64_t stream_pos, std::string_view thread_id,
                                   bool highlight) {
-  tx.Query(
-      "INSERT INTO event_push_actions (room_nid, user_id, stream_pos, thread_id, highlight) "
-      "VALUES ($1, $2, $3, $4, $5)",
-      {room_nid, Str(user_id), stream_pos, Str(thread_id), std::int64_t{highlight}});
+  AddPushActions(tx, room_nid, stream_pos, thread_id, {{std::string(user_id), true, highlight}});
 }
 
-void UserDataStore::AddPushActions(
-    sql::Tx& tx, std::int64_t room_nid, std::int64_t stream_pos, std::string_view thread_id,
-    const std::vector<std::pair<std::string, bool>>& user_highlight) {
-  sql::ForEachChunk(user_highlight, 200, [&](auto first, auto last) {
+void UserDataStore::AddPushActions(sql::Tx& tx, std::int64_t room_nid, std::int64_t stream_pos,
+                                   std::string_view thread_id,
+                                   const std::vector<PushAction>& actions) {
+  sql::ForEachChunk(actions, 200, [&](auto first, auto last) {
     std::string sql =
-        "INSERT INTO event_push_actions (room_nid, user_id, stream_pos, thread_id, highlight) "
-        "VALUES ";
+        "INSERT INTO event_push_actions (room_nid, user_id, stream_pos, thread_id, notify, "
+        "highlight) VALUES ";
     // (emplace_back rather than an initializer list: GCC 12 -O2 reports a
     // false maybe-uninitialized on variant<..., string> temporaries.)
     std::vector<sql::Value> params;
-    params.reserve(3 + 2 * static_cast<std::size_t>(last - first));
+    params.reserve(3 + 3 * static_cast<std::size_t>(last - first));
     params.emplace_back(room_nid);
     params.emplace_back(stream_pos);
     params.emplace_back(std::string(thread_id));
     for (auto it = first; it != last; ++it) {
+      const std::size_t n = params.size();
       if (it != first) sql += ", ";
-      sql += "($1, $" + std::to_string(params.size() + 1) + ", $2, $3, $" +
-             std::to_string(params.size() + 2) + ")";
-      params.emplace_back(it->first);
-      params.emplace_back(std::int64_t{it->second});
+      sql += "($1, $" + std::to_string(n + 1) + ", $2, $3, $" + std::to_string(n + 2) + ", $" +
+             std::to_string(n + 3) + ")";
+      params.emplace_back(it->user_id);
+      params.emplace_back(std::int64_t{it->notify});
+      params.emplace_back(std::int64_t{it->highlight});
     }
     tx.Defer(sql, params);
   });
@@ -229,6 +237,12 @@ void UserDataStore::AddPushActions(
 
 void UserDataStore::ClearPushActions(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
                                      std::int64_t upto_pos, std::string_view thread_id) {
+  tx.Defer(
+      "INSERT INTO push_read_marks (room_nid, user_id, thread_id, stream_pos) VALUES ($1, $2, $3, "
+      "$4) ON CONFLICT (room_nid, user_id, thread_id) DO UPDATE SET stream_pos = CASE WHEN "
+      "excluded.stream_pos > push_read_marks.stream_pos THEN excluded.stream_pos ELSE "
+      "push_read_marks.stream_pos END",
+      {room_nid, Str(user_id), Str(thread_id), upto_pos});
   if (thread_id.empty()) {
     tx.Defer(
         "DELETE FROM event_push_actions WHERE room_nid = $1 AND user_id = $2 AND stream_pos <= $3",
@@ -241,6 +255,65 @@ void UserDataStore::ClearPushActions(sql::Tx& tx, std::int64_t room_nid, std::st
       {room_nid, Str(user_id), upto_pos, Str(thread_id)});
 }
 
+namespace {
+
+// (notifications, highlights) per room of `room_after` at positions in
+// (after, upto] and after the user's unthreaded m.read receipt and read
+// marks; rooms with none are absent. Each room's lower bound is taken once
+// (materialised, so neither engine looks it up again per row); then an
+// index range of the room's summaries, less those the user has an action
+// for, and one of the user's notifying actions; each row above its
+// thread's mark.
+std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> CountUnread(
+    sql::Tx& tx, std::string_view user_id,
+    const std::vector<std::pair<std::int64_t, std::int64_t>>& room_after, std::int64_t upto) {
+  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> out;
+  const char* greatest = tx.dialect() == sql::Dialect::kPostgres ? "GREATEST" : "MAX";
+  sql::ForEachChunk(room_after, 250, [&](auto first, auto last) {
+    std::vector<sql::Value> params;
+    params.emplace_back(Str(user_id));
+    params.emplace_back(upto);
+    std::string sql = "WITH v(room_nid, since_pos) AS (VALUES ";
+    for (auto it = first; it != last; ++it) {
+      const std::size_t n = params.size();
+      if (it != first) sql += ", ";
+      sql += "(CAST($" + std::to_string(n + 1) + " AS BIGINT), CAST($" + std::to_string(n + 2) +
+             " AS BIGINT))";
+      params.emplace_back(it->first);
+      params.emplace_back(it->second);
+    }
+    // Each room's lower bound once: the cursor, the unthreaded m.read
+    // receipt, the read mark of all threads.
+    sql += "), q AS MATERIALIZED (SELECT v.room_nid AS room_nid, ";
+    sql += greatest;
+    sql += R"sql((v.since_pos,
+        COALESCE((SELECT r.event_stream_pos FROM receipts r WHERE r.room_nid = v.room_nid
+                  AND r.user_id = $1 AND r.receipt_type = 'm.read' AND r.thread_id = ''), 0),
+        COALESCE((SELECT k.stream_pos FROM push_read_marks k WHERE k.room_nid = v.room_nid
+                  AND k.user_id = $1 AND k.thread_id = ''), 0)) AS pos FROM v)
+      SELECT n.room_nid, COUNT(*), COALESCE(SUM(n.highlight), 0) FROM (
+        SELECT s.room_nid AS room_nid, s.stream_pos AS stream_pos, s.thread_id AS thread_id,
+               s.highlight AS highlight
+          FROM q JOIN event_push_summary s ON s.room_nid = q.room_nid
+           AND s.stream_pos > q.pos AND s.stream_pos <= $2
+         WHERE s.sender <> $1 AND NOT EXISTS (
+               SELECT 1 FROM event_push_actions a WHERE a.room_nid = s.room_nid
+                  AND a.user_id = $1 AND a.stream_pos = s.stream_pos)
+        UNION ALL
+        SELECT a.room_nid, a.stream_pos, a.thread_id, a.highlight
+          FROM q JOIN event_push_actions a ON a.room_nid = q.room_nid AND a.user_id = $1
+           AND a.stream_pos > q.pos AND a.stream_pos <= $2
+         WHERE a.notify = 1) n
+       WHERE n.stream_pos > COALESCE((SELECT k.stream_pos FROM push_read_marks k
+               WHERE k.room_nid = n.room_nid AND k.user_id = $1 AND k.thread_id = n.thread_id), 0)
+       GROUP BY n.room_nid)sql";
+    for (const auto& r : tx.Query(sql, params).rows) out[r.Int(0)] = {r.Int(1), r.Int(2)};
+  });
+  return out;
+}
+
+}  // namespace
+
 std::pair<std::int64_t, std::int64_t> UserDataStore::UnreadCounts(sql::Tx& tx,
                                                                   std::int64_t room_nid,
                                                                   std::string_view user_id) {
@@ -252,61 +325,17 @@ std::pair<std::int64_t, std::int64_t> UserDataStore::UnreadCounts(sql::Tx& tx,
 std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UserDataStore::UnreadCountsIn(
     sql::Tx& tx, std::string_view user_id, const std::vector<std::int64_t>& room_nids,
     std::int64_t upto) {
-  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> out;
-  sql::ForEachChunk(room_nids, 500, [&](auto first, auto last) {
-    std::vector<sql::Value> params;
-    params.emplace_back(Str(user_id));
-    params.emplace_back(upto);
-    std::string in;
-    sql::AppendList(in, params, first, last);
-    // Each room's read position once, then an index range of its push
-    // actions after it. PostgreSQL needs the positions materialised first
-    // (otherwise it looks the receipt up again for every unread row);
-    // SQLite takes the correlated position as the range's bound, and the
-    // rooms come in order (no sort for the GROUP BY).
-    const std::string read_pos =
-        "COALESCE((SELECT r.event_stream_pos FROM receipts r WHERE r.room_nid = m.room_nid AND "
-        "r.user_id = $1 AND r.receipt_type = 'm.read' AND r.thread_id = ''), 0)";
-    const std::string sql =
-        tx.dialect() == sql::Dialect::kPostgres
-            ? "WITH rp AS MATERIALIZED (SELECT m.room_nid AS room_nid, " + read_pos +
-                  " AS pos FROM rooms m WHERE m.room_nid IN (" + in +
-                  ")) SELECT a.room_nid, COUNT(*), COALESCE(SUM(a.highlight), 0) FROM rp JOIN "
-                  "event_push_actions a ON a.room_nid = rp.room_nid AND a.user_id = $1 AND "
-                  "a.stream_pos > rp.pos AND a.stream_pos <= $2 GROUP BY a.room_nid"
-            : "SELECT m.room_nid, COUNT(*), COALESCE(SUM(a.highlight), 0) FROM rooms m JOIN "
-              "event_push_actions a ON a.room_nid = m.room_nid AND a.user_id = $1 AND "
-              "a.stream_pos <= $2 AND a.stream_pos > " +
-                  read_pos + " WHERE m.room_nid IN (" + in + ") GROUP BY m.room_nid";
-    auto res = tx.Query(sql, params);
-    for (const auto& r : res.rows) out[r.Int(0)] = {r.Int(1), r.Int(2)};
-  });
-  return out;
+  std::vector<std::pair<std::int64_t, std::int64_t>> from_start;
+  from_start.reserve(room_nids.size());
+  for (std::int64_t nid : room_nids) from_start.emplace_back(nid, 0);
+  return CountUnread(tx, user_id, from_start, upto);
 }
 
 std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UserDataStore::UnreadAddedIn(
     sql::Tx& tx, std::string_view user_id,
     const std::vector<std::pair<std::int64_t, std::int64_t>>& room_after, std::int64_t upto) {
-  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> out;
-  // One index range per room; a plain aggregate answers even for none.
-  sql::ForEachChunk(room_after, 50, [&](auto first, auto last) {
-    std::vector<sql::Value> params;
-    params.emplace_back(Str(user_id));
-    params.emplace_back(upto);
-    std::string sql;
-    for (auto it = first; it != last; ++it) {
-      const std::string room = "$" + std::to_string(params.size() + 1);
-      const std::string after = "$" + std::to_string(params.size() + 2);
-      params.emplace_back(it->first);
-      params.emplace_back(it->second);
-      if (it != first) sql += " UNION ALL ";
-      sql += "SELECT CAST(" + room +
-             " AS BIGINT), COUNT(*), COALESCE(SUM(highlight), 0) FROM event_push_actions WHERE "
-             "room_nid = " +
-             room + " AND user_id = $1 AND stream_pos > " + after + " AND stream_pos <= $2";
-    }
-    for (const auto& r : tx.Query(sql, params).rows) out[r.Int(0)] = {r.Int(1), r.Int(2)};
-  });
+  auto out = CountUnread(tx, user_id, room_after, upto);
+  for (const auto& [nid, _] : room_after) out.try_emplace(nid, 0, 0);
   return out;
 }
 

@@ -89,32 +89,43 @@ class UserDataStore {
   static std::vector<PresenceRecord> PresenceSince(sql::Tx& tx, const std::set<std::string>& users,
                                                    std::int64_t since, std::int64_t upto);
 
-  // Notification records (push-rule evaluation results) for unread counts.
+  // Notifications (push-rule evaluation results) for unread counts. A
+  // notifying event is recorded once for the room (its summary: thread,
+  // sender, whether it highlights), which counts for every member but its
+  // sender; a push action is a member's own outcome where it differs
+  // (notify false: not notified). A user's count takes the event's summary
+  // unless they have an action for it, then their notifying actions.
+  struct PushAction {
+    std::string user_id;
+    bool notify = true;
+    bool highlight = false;
+  };
+  static void AddPushSummary(sql::Tx& tx, std::int64_t room_nid, std::int64_t stream_pos,
+                             std::string_view thread_id, std::string_view sender, bool highlight);
   static void AddPushAction(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
                             std::int64_t stream_pos, std::string_view thread_id, bool highlight);
   // The same for many users at once (one statement per 200 users).
   static void AddPushActions(sql::Tx& tx, std::int64_t room_nid, std::int64_t stream_pos,
-                             std::string_view thread_id,
-                             const std::vector<std::pair<std::string, bool>>& user_highlight);
-  // Marks notifications read: deletes the user's records in the room up to
-  // `upto_pos` inclusive, of one thread ("main" or a root) or of all ("").
-  // (Counts are cached by /sync: a caller notes Change::kUnread for the
-  // user in the same write.)
+                             std::string_view thread_id, const std::vector<PushAction>& actions);
+  // Marks notifications read: nothing of the user's in the room up to
+  // `upto_pos` inclusive, of one thread ("main" or a root) or of all (""),
+  // counts any more (a mark only rises; the user's own actions there are
+  // deleted). (Counts are cached by /sync: a caller notes Change::kUnread
+  // for the user in the same write.)
   static void ClearPushActions(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
                                std::int64_t upto_pos, std::string_view thread_id);
   // (notifications, highlights) in the room after the user's unthreaded
-  // m.read receipt (all of them without one): one query, receipt included.
+  // m.read receipt and read marks: one query.
   static std::pair<std::int64_t, std::int64_t> UnreadCounts(sql::Tx& tx, std::int64_t room_nid,
                                                             std::string_view user_id);
-  // The same for many rooms in one query per 500 (rooms with none absent),
-  // counting push actions at positions up to `upto` only.
+  // The same for many rooms in one query per 250 (rooms with none absent),
+  // counting notifications at positions up to `upto` only.
   static std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UnreadCountsIn(
       sql::Tx& tx, std::string_view user_id, const std::vector<std::int64_t>& room_nids,
       std::int64_t upto = std::numeric_limits<std::int64_t>::max());
-  // (notifications, highlights) among the push actions at positions in
-  // (after, upto] of each (room, after) given, whatever the receipts: what
-  // was added to counts known up to `after`. One query per 50 rooms; every
-  // room is in the answer.
+  // (notifications, highlights) counted at positions in (after, upto] of
+  // each (room, after) given: what was added to counts known up to
+  // `after`. One query per 250 rooms; every room is in the answer.
   static std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UnreadAddedIn(
       sql::Tx& tx, std::string_view user_id,
       const std::vector<std::pair<std::int64_t, std::int64_t>>& room_after, std::int64_t upto);
