@@ -210,7 +210,7 @@ std::string PushRuleService::ThreadOf(sql::Tx& tx, const boost::json::object& pd
     parent = std::move(v.get_object());
     ev = &parent;
   }
-  return "main";
+  return std::string(UserDataStore::kMainThread);
 }
 
 void PushRuleService::OnEvent(sql::Tx& tx, const PushEventInput& in) {

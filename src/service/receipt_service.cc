@@ -55,7 +55,8 @@ void Apply(sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx, const std::s
       const std::string thread =
           PushRuleService::ThreadOf(tx, boost::json::parse(ev->json).as_object());
       const bool in_thread =
-          thread == mk.thread_id || (mk.thread_id != "main" && mk.event_id == mk.thread_id);
+          thread == mk.thread_id ||
+          (mk.thread_id != UserDataStore::kMainThread && mk.event_id == mk.thread_id);
       if (!in_thread) throw InvalidParam("The event is not in thread " + mk.thread_id);
     }
     auto prior = UserDataStore::GetReceipt(tx, room->room_nid, user_id, mk.type, mk.thread_id);
@@ -92,7 +93,7 @@ boost::asio::awaitable<void> ReceiptService::Send(const Requester& who, const st
   if (thread_id) {
     if (type == "m.fully_read") throw InvalidParam("m.fully_read takes no thread_id");
     if (thread_id->empty() || thread_id->size() > 255 ||
-        (*thread_id != "main" && thread_id->front() != '$')) {
+        (*thread_id != UserDataStore::kMainThread && thread_id->front() != '$')) {
       throw InvalidParam("thread_id must be \"main\" or a thread root's event id");
     }
   }

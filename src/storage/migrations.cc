@@ -448,7 +448,9 @@ ALTER TABLE state_groups ADD COLUMN base_size BIGINT NOT NULL DEFAULT 0;
       // most of its recipients had; event_push_actions keeps only the
       // recipients whose outcome differs (notify 0: not notified). What a
       // user has read, and where their current membership began, are
-      // marks per thread ("" for all) below which nothing counts.
+      // marks per thread ("" for all) below which nothing counts. The main
+      // timeline's summaries come apart from threads' (in_thread), so
+      // that its own mark bounds a range of them.
       {10, "push summaries per event, read marks",
        R"sql(
 ALTER TABLE event_push_actions ADD COLUMN notify INTEGER NOT NULL DEFAULT 1;
@@ -456,11 +458,12 @@ ALTER TABLE event_push_actions ADD COLUMN notify INTEGER NOT NULL DEFAULT 1;
        R"sql(
 CREATE TABLE event_push_summary (
   room_nid BIGINT NOT NULL,
+  in_thread INTEGER NOT NULL,
   stream_pos BIGINT NOT NULL,
   thread_id TEXT NOT NULL,
   sender TEXT NOT NULL,
   highlight INTEGER NOT NULL,
-  PRIMARY KEY (room_nid, stream_pos)
+  PRIMARY KEY (room_nid, in_thread, stream_pos)
 ) WITHOUT ROWID;
 CREATE TABLE push_read_marks (
   room_nid BIGINT NOT NULL,
@@ -473,11 +476,12 @@ CREATE TABLE push_read_marks (
        R"sql(
 CREATE TABLE event_push_summary (
   room_nid BIGINT NOT NULL,
+  in_thread INTEGER NOT NULL,
   stream_pos BIGINT NOT NULL,
   thread_id TEXT NOT NULL,
   sender TEXT NOT NULL,
   highlight INTEGER NOT NULL,
-  PRIMARY KEY (room_nid, stream_pos)
+  PRIMARY KEY (room_nid, in_thread, stream_pos)
 );
 CREATE TABLE push_read_marks (
   room_nid BIGINT NOT NULL,

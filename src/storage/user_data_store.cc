@@ -197,9 +197,10 @@ void UserDataStore::AddPushSummary(sql::Tx& tx, std::int64_t room_nid, std::int6
                                    std::string_view thread_id, std::string_view sender,
                                    bool highlight) {
   tx.Defer(
-      "INSERT INTO event_push_summary (room_nid, stream_pos, thread_id, sender, highlight) "
-      "VALUES ($1, $2, $3, $4, $5)",
-      {room_nid, stream_pos, Str(thread_id), Str(sender), std::int64_t{highlight}});
+      "INSERT INTO event_push_summary (room_nid, in_thread, stream_pos, thread_id, sender, "
+      "highlight) VALUES ($1, $2, $3, $4, $5, $6)",
+      {room_nid, std::int64_t{thread_id != kMainThread}, stream_pos, Str(thread_id), Str(sender),
+       std::int64_t{highlight}});
 }
 
 void UserDataStore::AddPushAction(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
@@ -258,21 +259,23 @@ void UserDataStore::ClearPushActions(sql::Tx& tx, std::int64_t room_nid, std::st
 namespace {
 
 // (notifications, highlights) per room of `room_after` at positions in
-// (after, upto] and after the user's unthreaded m.read receipt and read
-// marks; rooms with none are absent. Each room's lower bound is taken once
-// (materialised, so neither engine looks it up again per row); then an
-// index range of the room's summaries, less those the user has an action
-// for, and one of the user's notifying actions; each row above its
-// thread's mark.
+// (after, upto] and above the user's unthreaded m.read receipt and read
+// marks; rooms with none are absent. Each room's lower bounds are taken
+// once (materialised, so neither engine looks them up again per row): one
+// for all threads, one for the main timeline. Then index ranges: the
+// room's main-timeline summaries above the main bound, its threads'
+// summaries above the other and their thread's mark, both less those the
+// user has an action for; and the user's notifying actions.
 std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> CountUnread(
     sql::Tx& tx, std::string_view user_id,
     const std::vector<std::pair<std::int64_t, std::int64_t>>& room_after, std::int64_t upto) {
   std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> out;
-  const char* greatest = tx.dialect() == sql::Dialect::kPostgres ? "GREATEST" : "MAX";
+  const std::string greatest = tx.dialect() == sql::Dialect::kPostgres ? "GREATEST" : "MAX";
   sql::ForEachChunk(room_after, 250, [&](auto first, auto last) {
     std::vector<sql::Value> params;
     params.emplace_back(Str(user_id));
     params.emplace_back(upto);
+    params.emplace_back(std::string(UserDataStore::kMainThread));
     std::string sql = "WITH v(room_nid, since_pos) AS (VALUES ";
     for (auto it = first; it != last; ++it) {
       const std::size_t n = params.size();
@@ -282,30 +285,39 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> CountUnread(
       params.emplace_back(it->first);
       params.emplace_back(it->second);
     }
-    // Each room's lower bound once: the cursor, the unthreaded m.read
-    // receipt, the read mark of all threads.
-    sql += "), q AS MATERIALIZED (SELECT v.room_nid AS room_nid, ";
-    sql += greatest;
-    sql += R"sql((v.since_pos,
+    sql += "), b AS MATERIALIZED (SELECT v.room_nid AS room_nid, " + greatest + R"sql((v.since_pos,
         COALESCE((SELECT r.event_stream_pos FROM receipts r WHERE r.room_nid = v.room_nid
                   AND r.user_id = $1 AND r.receipt_type = 'm.read' AND r.thread_id = ''), 0),
         COALESCE((SELECT k.stream_pos FROM push_read_marks k WHERE k.room_nid = v.room_nid
-                  AND k.user_id = $1 AND k.thread_id = ''), 0)) AS pos FROM v)
+                  AND k.user_id = $1 AND k.thread_id = ''), 0)) AS pos FROM v),
+      q AS MATERIALIZED (SELECT b.room_nid AS room_nid, b.pos AS pos, )sql" +
+           greatest + R"sql((b.pos,
+        COALESCE((SELECT k.stream_pos FROM push_read_marks k WHERE k.room_nid = b.room_nid
+                  AND k.user_id = $1 AND k.thread_id = $3), 0)) AS main_pos FROM b)
       SELECT n.room_nid, COUNT(*), COALESCE(SUM(n.highlight), 0) FROM (
-        SELECT s.room_nid AS room_nid, s.stream_pos AS stream_pos, s.thread_id AS thread_id,
-               s.highlight AS highlight
-          FROM q JOIN event_push_summary s ON s.room_nid = q.room_nid
-           AND s.stream_pos > q.pos AND s.stream_pos <= $2
+        SELECT s.room_nid AS room_nid, s.highlight AS highlight
+          FROM q JOIN event_push_summary s ON s.room_nid = q.room_nid AND s.in_thread = 0
+           AND s.stream_pos > q.main_pos AND s.stream_pos <= $2
          WHERE s.sender <> $1 AND NOT EXISTS (
                SELECT 1 FROM event_push_actions a WHERE a.room_nid = s.room_nid
                   AND a.user_id = $1 AND a.stream_pos = s.stream_pos)
         UNION ALL
-        SELECT a.room_nid, a.stream_pos, a.thread_id, a.highlight
+        SELECT s.room_nid, s.highlight
+          FROM q JOIN event_push_summary s ON s.room_nid = q.room_nid AND s.in_thread = 1
+           AND s.stream_pos > q.pos AND s.stream_pos <= $2
+         WHERE s.sender <> $1 AND NOT EXISTS (
+               SELECT 1 FROM event_push_actions a WHERE a.room_nid = s.room_nid
+                  AND a.user_id = $1 AND a.stream_pos = s.stream_pos)
+           AND s.stream_pos > COALESCE((SELECT k.stream_pos FROM push_read_marks k
+                 WHERE k.room_nid = s.room_nid AND k.user_id = $1
+                   AND k.thread_id = s.thread_id), 0)
+        UNION ALL
+        SELECT a.room_nid, a.highlight
           FROM q JOIN event_push_actions a ON a.room_nid = q.room_nid AND a.user_id = $1
            AND a.stream_pos > q.pos AND a.stream_pos <= $2
-         WHERE a.notify = 1) n
-       WHERE n.stream_pos > COALESCE((SELECT k.stream_pos FROM push_read_marks k
-               WHERE k.room_nid = n.room_nid AND k.user_id = $1 AND k.thread_id = n.thread_id), 0)
+         WHERE a.notify = 1 AND a.stream_pos > COALESCE((SELECT k.stream_pos FROM push_read_marks k
+                 WHERE k.room_nid = a.room_nid AND k.user_id = $1
+                   AND k.thread_id = a.thread_id), 0)) n
        GROUP BY n.room_nid)sql";
     for (const auto& r : tx.Query(sql, params).rows) out[r.Int(0)] = {r.Int(1), r.Int(2)};
   });

@@ -89,6 +89,9 @@ class UserDataStore {
   static std::vector<PresenceRecord> PresenceSince(sql::Tx& tx, const std::set<std::string>& users,
                                                    std::int64_t since, std::int64_t upto);
 
+  // The main timeline's thread id, as receipts and notifications name it.
+  static constexpr std::string_view kMainThread = "main";
+
   // Notifications (push-rule evaluation results) for unread counts. A
   // notifying event is recorded once for the room (its summary: thread,
   // sender, whether it highlights), which counts for every member but its
