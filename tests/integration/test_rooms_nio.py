@@ -319,6 +319,45 @@ async def test_read_receipts_are_seen_by_the_other_member(server, unique):
         assert not [e for e in r.rooms.join[room_id].account_data if isinstance(e, nio.FullyReadEvent)]
 
 
+async def test_unread_counts_follow_mentions_receipts_and_rejoins(server, unique):
+    async with logged_in(server, unique, "alice", "bob", "carol") as (alice, bob, carol):
+        for c in (alice, bob, carol):
+            await c.sync(timeout=0)
+        room_id = ok(await alice.room_create(preset=nio.RoomPreset.public_chat),
+                     nio.RoomCreateResponse).room_id
+        for c in (bob, carol):
+            ok(await c.join(room_id), nio.JoinResponse)
+            await sync_until(c, lambda s: room_id in s.rooms.join, "the joined room")
+
+        def counts_are(want: tuple[int, int]):
+            def pred(s: nio.SyncResponse):
+                room = s.rooms.join.get(room_id)
+                n = room.unread_notifications if room else None
+                return n is not None and (n.notification_count, n.highlight_count) == want
+            return pred
+
+        async def say(body: str, **extra: Any) -> str:
+            return ok(await alice.room_send(room_id, "m.room.message",
+                                            {"msgtype": "m.text", "body": body, **extra}),
+                      nio.RoomSendResponse).event_id
+
+        await say("hello")
+        mention = await say("hey bob", **{"m.mentions": {"user_ids": [bob.user_id]}})
+        await sync_until(bob, counts_are((2, 1)), "bob's counts with a mention")
+        await sync_until(carol, counts_are((2, 0)), "carol's counts")
+        # A read receipt clears what it covers, for its reader only.
+        ok(await bob.room_read_markers(room_id, mention, mention), nio.RoomReadMarkersResponse)
+        await sync_until(bob, counts_are((0, 0)), "bob's counts after his receipt")
+        # Nothing from before a rejoin counts, even what came while away.
+        ok(await bob.room_leave(room_id), nio.RoomLeaveResponse)
+        await say("while bob is away")
+        ok(await bob.join(room_id), nio.JoinResponse)
+        await sync_until(bob, counts_are((0, 0)), "bob's counts after rejoining")
+        await say("welcome back")
+        await sync_until(bob, counts_are((1, 0)), "bob's count of the new message")
+        await sync_until(carol, counts_are((4, 0)), "carol's counts of everything")
+
+
 # --------------------------------------------------------------------------
 # History.
 
