@@ -345,8 +345,7 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
         // only the departure itself is theirs to see.
         if (auto leave = RoomStore::GetEventByNid(tx, m.event_nid)) timeline.push_back(*leave);
       } else if (fresh || m.head_pos > S) {
-        timeline = RoomStore::RoomEvents(tx, m.room_nid, fresh ? 0 : S, upto, limit + 1,
-                                         Direction::kBackward);
+        timeline = recent_.Newest(tx, m.room_nid, fresh ? 0 : S, upto, limit + 1);
       }
       if (static_cast<std::int64_t>(timeline.size()) > limit) {
         rs.limited = true;

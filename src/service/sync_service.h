@@ -20,6 +20,7 @@
 #include "service/auth_service.h"
 #include "service/context.h"
 #include "service/filter.h"
+#include "service/recent_events.h"
 #include "service/stream.h"
 #include "service/typing_service.h"
 #include "storage/room_store.h"
@@ -91,6 +92,8 @@ class SyncService {
   // How many times a sync has read a user's list of rooms from the database
   // (tests: an incremental sync uses the cached one while it holds).
   std::uint64_t RoomListReads() const { return room_list_reads_.load(std::memory_order_relaxed); }
+  // How many timelines came from the shared recent events, not a read.
+  std::uint64_t SharedTimelines() const { return recent_.Hits(); }
 
   // Stored filters. CreateFilter validates the definition first.
   boost::asio::awaitable<std::string> CreateFilter(const Requester& who,
@@ -156,6 +159,7 @@ class SyncService {
 
   std::atomic<std::uint64_t> looks_{0};            // see Looks()
   std::atomic<std::uint64_t> room_list_reads_{0};  // see RoomListReads()
+  RecentEvents recent_;                            // timelines shared by syncs
 };
 
 }  // namespace vigie::service

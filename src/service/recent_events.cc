@@ -1,0 +1,118 @@
+#include "service/recent_events.h"
+
+#include <algorithm>
+
+namespace vigie::service {
+
+using storage::Direction;
+using storage::EventRecord;
+using storage::RoomStore;
+
+namespace {
+
+std::size_t BytesOf(const EventRecord& e) {
+  return sizeof(EventRecord) + e.json.size() + e.event_id.size() + e.type.size() + e.sender.size() +
+         (e.redacted_because ? e.redacted_because->size() : 0);
+}
+
+}  // namespace
+
+bool RecentEvents::Serve(const Span& span, std::int64_t after, std::int64_t upto,
+                         std::int64_t limit, std::vector<EventRecord>& out) {
+  if (upto > span.upto) return false;
+  out.clear();
+  for (auto it = span.events.rbegin(); it != span.events.rend(); ++it) {
+    if (it->stream_pos > upto) continue;
+    if (it->stream_pos <= after || static_cast<std::int64_t>(out.size()) == limit) return true;
+    out.push_back(*it);
+  }
+  // Ran out of kept events: complete only if nothing older was asked for.
+  return after >= span.after || static_cast<std::int64_t>(out.size()) == limit;
+}
+
+void RecentEvents::Keep(std::int64_t room_nid, Span span) {
+  if (span.events.size() > kPerRoom) {
+    const auto drop = static_cast<std::ptrdiff_t>(span.events.size() - kPerRoom);
+    span.after = span.events[static_cast<std::size_t>(drop - 1)].stream_pos;
+    span.events.erase(span.events.begin(), span.events.begin() + drop);
+  }
+  span.bytes = 0;
+  for (const auto& e : span.events) span.bytes += BytesOf(e);
+  Forget(room_nid);
+  if (bytes_ + span.bytes > kMaxBytes) {
+    rooms_.clear();
+    bytes_ = 0;
+  }
+  bytes_ += span.bytes;
+  rooms_.emplace(room_nid, std::move(span));
+}
+
+void RecentEvents::Forget(std::int64_t room_nid) {
+  auto it = rooms_.find(room_nid);
+  if (it == rooms_.end()) return;
+  bytes_ -= it->second.bytes;
+  rooms_.erase(it);
+}
+
+std::vector<EventRecord> RecentEvents::Newest(sql::Tx& tx, std::int64_t room_nid,
+                                              std::int64_t after, std::int64_t upto,
+                                              std::int64_t limit) {
+  std::vector<EventRecord> out;
+  std::int64_t extend_from = -1;  // read only what is newer than what is kept
+  std::int64_t kept_after = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto it = rooms_.find(room_nid);
+    if (it != rooms_.end()) {
+      if (Serve(it->second, after, upto, limit, out)) {
+        hits_.fetch_add(1, std::memory_order_relaxed);
+        return out;
+      }
+      if (upto > it->second.upto) {
+        extend_from = it->second.upto;
+        kept_after = it->second.after;
+      }
+    }
+  }
+  if (extend_from >= 0) {
+    // Newer events only; at most a room's worth (more means start afresh).
+    auto newer =
+        RoomStore::RoomEvents(tx, room_nid, extend_from, upto,
+                              static_cast<std::int64_t>(kPerRoom) + 1, Direction::kForward);
+    // A redaction rewrites an event that may be kept: start afresh.
+    const bool redacts = std::any_of(newer.begin(), newer.end(), [](const EventRecord& e) {
+      return e.type == "m.room.redaction";
+    });
+    if (newer.size() <= kPerRoom && !redacts) {
+      std::lock_guard lock(mu_);
+      auto it = rooms_.find(room_nid);
+      // Unless another sync moved it on meanwhile.
+      if (it != rooms_.end() && it->second.upto == extend_from && it->second.after == kept_after) {
+        Span span = std::move(it->second);
+        for (auto& e : newer) span.events.push_back(std::move(e));
+        span.upto = upto;
+        Keep(room_nid, std::move(span));
+        if (Serve(rooms_.at(room_nid), after, upto, limit, out)) return out;
+      }
+    } else {
+      std::lock_guard lock(mu_);
+      Forget(room_nid);
+    }
+  }
+  out = RoomStore::RoomEvents(tx, room_nid, after, upto, limit, Direction::kBackward);
+  // Newest first: together they are every event in (after', upto], where
+  // after' is the position before the oldest if the limit cut the read.
+  Span span;
+  span.upto = upto;
+  span.after = static_cast<std::int64_t>(out.size()) == limit && !out.empty()
+                   ? out.back().stream_pos - 1
+                   : after;
+  span.events.assign(out.rbegin(), out.rend());
+  std::lock_guard lock(mu_);
+  auto it = rooms_.find(room_nid);
+  // Kept unless it would replace something newer.
+  if (it == rooms_.end() || it->second.upto <= upto) Keep(room_nid, std::move(span));
+  return out;
+}
+
+}  // namespace vigie::service

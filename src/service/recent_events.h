@@ -1,0 +1,54 @@
+// The newest events of each room with news, shared by every /sync that
+// reads them: when 200 members of a room are woken by one message, the
+// first reads it from the database and the other 199 copy it from here.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "storage/room_store.h"
+
+namespace vigie::service {
+
+class RecentEvents {
+ public:
+  // The newest `limit` events of the room at positions in (after, upto],
+  // newest first: RoomStore::RoomEvents backwards. `upto` must be a
+  // published position (every event at or below it committed). Served from
+  // memory when what is kept covers the answer; otherwise read, and kept
+  // when it extends or replaces what was.
+  std::vector<storage::EventRecord> Newest(sql::Tx& tx, std::int64_t room_nid, std::int64_t after,
+                                           std::int64_t upto, std::int64_t limit);
+
+  // Answers served from memory without reading (tests, metrics).
+  std::uint64_t Hits() const { return hits_.load(std::memory_order_relaxed); }
+
+  // What is kept per room, and in all; past the total it starts afresh.
+  static constexpr std::size_t kPerRoom = 64;
+  static constexpr std::size_t kMaxBytes = 32u << 20;
+
+ private:
+  // Every event of the room at positions in (after, upto], oldest first.
+  struct Span {
+    std::int64_t after = 0;
+    std::int64_t upto = 0;
+    std::vector<storage::EventRecord> events;
+    std::size_t bytes = 0;
+  };
+  // The answer from `span` if it covers it (caller holds mu_).
+  static bool Serve(const Span& span, std::int64_t after, std::int64_t upto, std::int64_t limit,
+                    std::vector<storage::EventRecord>& out);
+  // Keeps `span` for the room (caller holds mu_), trimmed to kPerRoom.
+  void Keep(std::int64_t room_nid, Span span);
+  void Forget(std::int64_t room_nid);
+
+  std::mutex mu_;
+  std::unordered_map<std::int64_t, Span> rooms_;  // guarded by mu_
+  std::size_t bytes_ = 0;                         // guarded by mu_
+  std::atomic<std::uint64_t> hits_{0};
+};
+
+}  // namespace vigie::service

@@ -1,0 +1,140 @@
+#include "service/recent_events.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <boost/json/parse.hpp>
+#include <functional>
+#include <random>
+
+#include "service/service_test_util.h"
+
+namespace vigie::service {
+namespace {
+
+using storage::Direction;
+using storage::EventRecord;
+using storage::RoomStore;
+
+class RecentEventsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    crypto::Init();
+    hs_ = std::make_unique<Homeserver>(TestConfig());
+    alice_ = RegisterAndLogin(*hs_, "alice");
+    bob_ = RegisterAndLogin(*hs_, "bob");
+    carol_ = RegisterAndLogin(*hs_, "carol");
+    CreateRoomOptions o;
+    o.preset = "public_chat";
+    room_ = hs_->RunSync(hs_->rooms.CreateRoom(alice_, o)).room_id;
+    for (const auto* who : {&bob_, &carol_}) {
+      hs_->RunSync(hs_->rooms.Join(*who, room_, std::nullopt));
+    }
+    room_nid_ =
+        hs_->db().Read([&](sql::Tx& tx) { return RoomStore::GetRoom(tx, room_)->room_nid; });
+  }
+  std::string Say(const std::string& body) {
+    return hs_->RunSync(hs_->rooms.Send(alice_, room_, "m.room.message",
+                                        {{"msgtype", "m.text"}, {"body", body}},
+                                        "t" + std::to_string(++txn_)));
+  }
+  // Every event's position, oldest first.
+  std::vector<std::int64_t> Positions() {
+    return hs_->db().Read([&](sql::Tx& tx) {
+      std::vector<std::int64_t> out;
+      for (const auto& e :
+           RoomStore::RoomEvents(tx, room_nid_, 0, INT64_MAX, 100000, Direction::kForward)) {
+        out.push_back(e.stream_pos);
+      }
+      return out;
+    });
+  }
+  static std::vector<std::string> Ids(const std::vector<EventRecord>& events) {
+    std::vector<std::string> out;
+    // The id, and which content: a stale copy differs from the stored one.
+    for (const auto& e : events) {
+      out.push_back(e.event_id + "/" + std::to_string(std::hash<std::string>{}(e.json)));
+    }
+    return out;
+  }
+  SyncResult Sync(const Requester& who, std::optional<std::string> since = std::nullopt) {
+    SyncRequest req;
+    req.since = std::move(since);
+    Filter f;
+    f.room.timeline.limit = 50;
+    req.filter = std::make_shared<const Filter>(f);
+    return hs_->RunSync(hs_->sync.Sync(who, req));
+  }
+  const RoomSync* Joined(const SyncResult& r) {
+    for (const auto& j : r.join) {
+      if (j.room_id == room_) return &j;
+    }
+    return nullptr;
+  }
+
+  std::unique_ptr<Homeserver> hs_;
+  Requester alice_, bob_, carol_;
+  std::string room_;
+  std::int64_t room_nid_ = 0;
+  int txn_ = 0;
+};
+
+// Whatever earlier answers left kept (cut by a limit, trimmed, extended
+// as the room grows), each answer is the database's.
+TEST_F(RecentEventsTest, AnswersAsTheDatabaseWould) {
+  RecentEvents recent;
+  std::mt19937 rng(7);
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 40; ++i) Say("m" + std::to_string(round) + "." + std::to_string(i));
+    const auto pos = Positions();
+    std::uniform_int_distribution<std::size_t> pick(0, pos.size() - 1);
+    for (int q = 0; q < 300; ++q) {
+      std::int64_t upto = pos[pick(rng)];
+      // Mostly recent ranges, as syncs ask, some from the start.
+      std::int64_t after = q % 5 == 0 ? 0 : std::max<std::int64_t>(0, upto - 1 - q % 90);
+      if (q % 7 == 0) upto = pos.back();
+      const std::int64_t limit = std::array<std::int64_t, 4>{1, 3, 11, 101}[q % 4];
+      hs_->db().Read([&](sql::Tx& tx) {
+        auto want = RoomStore::RoomEvents(tx, room_nid_, after, upto, limit, Direction::kBackward);
+        EXPECT_EQ(Ids(recent.Newest(tx, room_nid_, after, upto, limit)), Ids(want))
+            << "after " << after << " upto " << upto << " limit " << limit;
+      });
+    }
+  }
+  EXPECT_GT(recent.Hits(), 100u);
+}
+
+TEST_F(RecentEventsTest, MembersWokenByOneMessageShareOneRead) {
+  auto b = Sync(bob_);
+  auto c = Sync(carol_);
+  Say("for everyone");
+  const auto before = hs_->sync.SharedTimelines();
+  auto b2 = Sync(bob_, b.next_batch);
+  auto c2 = Sync(carol_, c.next_batch);
+  ASSERT_TRUE(Joined(b2) && Joined(c2));
+  ASSERT_EQ(Joined(c2)->timeline.size(), 1u);
+  EXPECT_EQ(Joined(b2)->timeline.front().event_id, Joined(c2)->timeline.front().event_id);
+  EXPECT_GE(hs_->sync.SharedTimelines(), before + 1);
+}
+
+TEST_F(RecentEventsTest, ARedactedEventIsNotServedAsItWas) {
+  const std::string secret = Say("secret");
+  Say("other");
+  Sync(bob_);  // keeps both
+  hs_->RunSync(hs_->rooms.Redact(alice_, room_, secret, std::nullopt, "r1"));
+  for (const auto& r : {Sync(bob_), Sync(carol_)}) {
+    const RoomSync* j = Joined(r);
+    ASSERT_TRUE(j);
+    bool seen = false;
+    for (const auto& e : j->timeline) {
+      if (e.event_id != secret) continue;
+      seen = true;
+      auto content = boost::json::parse(e.json).at("content").as_object();
+      EXPECT_FALSE(content.contains("body"));
+    }
+    EXPECT_TRUE(seen);
+  }
+}
+
+}  // namespace
+}  // namespace vigie::service
