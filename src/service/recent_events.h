@@ -27,7 +27,7 @@ class RecentEvents {
   std::uint64_t Hits() const { return hits_.load(std::memory_order_relaxed); }
 
   // What is kept per room, and in all; past the total it starts afresh.
-  static constexpr std::size_t kPerRoom = 64;
+  static constexpr std::size_t kPerRoom = 256;
   static constexpr std::size_t kMaxBytes = 32u << 20;
 
  private:

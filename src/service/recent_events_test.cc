@@ -84,16 +84,20 @@ class RecentEventsTest : public ::testing::Test {
 TEST_F(RecentEventsTest, AnswersAsTheDatabaseWould) {
   RecentEvents recent;
   std::mt19937 rng(7);
-  for (int round = 0; round < 3; ++round) {
-    for (int i = 0; i < 40; ++i) Say("m" + std::to_string(round) + "." + std::to_string(i));
+  // More events in all than a room keeps, so that trimming is exercised.
+  const std::size_t per_round = RecentEvents::kPerRoom / 2 + 10;
+  for (int round = 0; round < 4; ++round) {
+    for (std::size_t i = 0; i < per_round; ++i) {
+      Say("m" + std::to_string(round) + "." + std::to_string(i));
+    }
     const auto pos = Positions();
     std::uniform_int_distribution<std::size_t> pick(0, pos.size() - 1);
     for (int q = 0; q < 300; ++q) {
       std::int64_t upto = pos[pick(rng)];
       // Mostly recent ranges, as syncs ask, some from the start.
-      std::int64_t after = q % 5 == 0 ? 0 : std::max<std::int64_t>(0, upto - 1 - q % 90);
+      std::int64_t after = q % 6 == 0 ? 0 : std::max<std::int64_t>(0, upto - 1 - q % 300);
       if (q % 7 == 0) upto = pos.back();
-      const std::int64_t limit = std::array<std::int64_t, 4>{1, 3, 11, 101}[q % 4];
+      const std::int64_t limit = std::array<std::int64_t, 5>{1, 3, 11, 101, 301}[q % 5];
       hs_->db().Read([&](sql::Tx& tx) {
         auto want = RoomStore::RoomEvents(tx, room_nid_, after, upto, limit, Direction::kBackward);
         EXPECT_EQ(Ids(recent.Newest(tx, room_nid_, after, upto, limit)), Ids(want))
