@@ -121,14 +121,15 @@ class UserDataStore {
   // m.read receipt and read marks: one query.
   static std::pair<std::int64_t, std::int64_t> UnreadCounts(sql::Tx& tx, std::int64_t room_nid,
                                                             std::string_view user_id);
-  // The same for many rooms in one query per 250 (rooms with none absent),
-  // counting notifications at positions up to `upto` only.
+  // The same for many rooms (rooms with none absent), counting
+  // notifications at positions up to `upto` only: on PostgreSQL one query
+  // per 250 rooms, on SQLite one prepared statement per room.
   static std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UnreadCountsIn(
       sql::Tx& tx, std::string_view user_id, const std::vector<std::int64_t>& room_nids,
       std::int64_t upto = std::numeric_limits<std::int64_t>::max());
   // (notifications, highlights) counted at positions in (after, upto] of
   // each (room, after) given: what was added to counts known up to
-  // `after`. One query per 250 rooms; every room is in the answer.
+  // `after`, queried as UnreadCountsIn does; every room is in the answer.
   static std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UnreadAddedIn(
       sql::Tx& tx, std::string_view user_id,
       const std::vector<std::pair<std::int64_t, std::int64_t>>& room_after, std::int64_t upto);
