@@ -36,7 +36,9 @@ void RecentEvents::Keep(std::int64_t room_nid, Span span) {
     span.after = span.events[static_cast<std::size_t>(drop - 1)].stream_pos;
     span.events.erase(span.events.begin(), span.events.begin() + drop);
   }
-  span.bytes = 0;
+  // An entry costs its slot even without events: counted too, so that the
+  // bound holds for the number of rooms kept as well.
+  span.bytes = sizeof(Span) + sizeof(std::int64_t);
   for (const auto& e : span.events) span.bytes += BytesOf(e);
   Forget(room_nid);
   if (bytes_ + span.bytes > kMaxBytes) {

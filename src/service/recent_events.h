@@ -23,10 +23,11 @@ class RecentEvents {
   std::vector<storage::EventRecord> Newest(sql::Tx& tx, std::int64_t room_nid, std::int64_t after,
                                            std::int64_t upto, std::int64_t limit);
 
-  // Answers served from memory without reading (tests, metrics).
+  // Answers served from memory without reading (tests).
   std::uint64_t Hits() const { return hits_.load(std::memory_order_relaxed); }
 
-  // What is kept per room, and in all; past the total it starts afresh.
+  // What is kept per room, and in all (events and entries); past the
+  // total it starts afresh.
   static constexpr std::size_t kPerRoom = 256;
   static constexpr std::size_t kMaxBytes = 32u << 20;
 

@@ -209,13 +209,10 @@ std::int64_t RoomStore::NewStateGroup(sql::Tx& tx, std::int64_t room_nid,
     std::vector<sql::Value> params;
     params.emplace_back(group);
     for (auto it = first; it != last; ++it) {
-      if (it != first) sql += ", ";
-      const auto k = params.size();
-      sql += "($1, $" + std::to_string(k + 1) + ", $" + std::to_string(k + 2) + ", $" +
-             std::to_string(k + 3) + ")";
-      params.emplace_back(it->first.first);
-      params.emplace_back(it->first.second);
-      params.emplace_back(it->second);
+      const sql::Value row[] = {it->first.first, it->first.second, it->second};
+      sql += it == first ? "($1, " : ", ($1, ";
+      sql::AppendList(sql, params, std::begin(row), std::end(row));
+      sql += ")";
     }
     tx.Defer(sql, params);
   });

@@ -318,11 +318,11 @@ TEST_P(StoresTest, PushActionsAndBatchedAccountData) {
     UserDataStore::SetAccountData(tx, "@u1:x", {"!r:x", "m.push_rules", "{}", 1});  // per room
     ASSERT_EQ(RoomStore::CreateRoom(tx, {0, "!r:x", "12", "@a:x", "default", 1}), 1);
     ASSERT_EQ(RoomStore::CreateRoom(tx, {0, "!r2:x", "12", "@a:x", "default", 1}), 2);
-    UserDataStore::AddPushAction(tx, 2, "@a:x", 13, "main", true);
-    UserDataStore::AddPushAction(tx, 1, "@a:x", 10, "main", false);
-    UserDataStore::AddPushAction(tx, 1, "@a:x", 11, "$root", true);
-    UserDataStore::AddPushAction(tx, 1, "@a:x", 12, "main", true);
-    UserDataStore::AddPushAction(tx, 1, "@b:x", 12, "main", false);
+    UserDataStore::AddPushActions(tx, 2, 13, "main", {{"@a:x", true, true}});
+    UserDataStore::AddPushActions(tx, 1, 10, "main", {{"@a:x", true, false}});
+    UserDataStore::AddPushActions(tx, 1, 11, "$root", {{"@a:x", true, true}});
+    UserDataStore::AddPushActions(tx, 1, 12, "main", {{"@a:x", true, true}});
+    UserDataStore::AddPushActions(tx, 1, 12, "main", {{"@b:x", true, false}});
   });
   db().Read([&](Tx& tx) {
     std::vector<std::string> users;

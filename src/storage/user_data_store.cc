@@ -203,18 +203,12 @@ void UserDataStore::AddPushSummary(sql::Tx& tx, std::int64_t room_nid, std::int6
        std::int64_t{highlight}});
 }
 
-void UserDataStore::AddPushAction(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
-                                  std::int64_t stream_pos, std::string_view thread_id,
-                                  bool highlight) {
-  AddPushActions(tx, room_nid, stream_pos, thread_id, {{std::string(user_id), true, highlight}});
-}
-
 void UserDataStore::AddPushActions(sql::Tx& tx, std::int64_t room_nid, std::int64_t stream_pos,
                                    std::string_view thread_id,
                                    const std::vector<PushAction>& actions) {
   sql::ForEachChunk(actions, 200, [&](auto first, auto last) {
     std::string sql =
-        "INSERT INTO event_push_actions (room_nid, user_id, stream_pos, thread_id, notify, "
+        "INSERT INTO event_push_actions (room_nid, stream_pos, thread_id, user_id, notify, "
         "highlight) VALUES ";
     // (emplace_back rather than an initializer list: GCC 12 -O2 reports a
     // false maybe-uninitialized on variant<..., string> temporaries.)
@@ -224,13 +218,10 @@ void UserDataStore::AddPushActions(sql::Tx& tx, std::int64_t room_nid, std::int6
     params.emplace_back(stream_pos);
     params.emplace_back(std::string(thread_id));
     for (auto it = first; it != last; ++it) {
-      const std::size_t n = params.size();
-      if (it != first) sql += ", ";
-      sql += "($1, $" + std::to_string(n + 1) + ", $2, $3, $" + std::to_string(n + 2) + ", $" +
-             std::to_string(n + 3) + ")";
-      params.emplace_back(it->user_id);
-      params.emplace_back(std::int64_t{it->notify});
-      params.emplace_back(std::int64_t{it->highlight});
+      const sql::Value row[] = {it->user_id, std::int64_t{it->notify}, std::int64_t{it->highlight}};
+      sql += it == first ? "($1, $2, $3, " : ", ($1, $2, $3, ";
+      sql::AppendList(sql, params, std::begin(row), std::end(row));
+      sql += ")";
     }
     tx.Defer(sql, params);
   });
@@ -270,16 +261,17 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> CountUnreadJoined(
     params.emplace_back(Str(user_id));
     params.emplace_back(upto);
     params.emplace_back(std::string(UserDataStore::kMainThread));
-    std::string sql = "WITH v(room_nid, since_pos) AS (VALUES ";
+    std::string sql = "WITH given(room_nid, since_pos) AS (VALUES ";
     for (auto it = first; it != last; ++it) {
-      const std::size_t n = params.size();
-      if (it != first) sql += ", ";
-      sql += "(CAST($" + std::to_string(n + 1) + " AS BIGINT), CAST($" + std::to_string(n + 2) +
-             " AS BIGINT))";
-      params.emplace_back(it->first);
-      params.emplace_back(it->second);
+      const sql::Value row[] = {it->first, it->second};
+      sql += it == first ? "(" : ", (";
+      sql::AppendList(sql, params, std::begin(row), std::end(row));
+      sql += ")";
     }
-    sql += R"sql(), b AS MATERIALIZED (SELECT v.room_nid AS room_nid, GREATEST(v.since_pos,
+    // (Parameters alone in VALUES are typed as text.)
+    sql += R"sql(), v AS (SELECT CAST(room_nid AS BIGINT) AS room_nid,
+        CAST(since_pos AS BIGINT) AS since_pos FROM given),
+      b AS MATERIALIZED (SELECT v.room_nid AS room_nid, GREATEST(v.since_pos,
         COALESCE((SELECT r.event_stream_pos FROM receipts r WHERE r.room_nid = v.room_nid
                   AND r.user_id = $1 AND r.receipt_type = 'm.read' AND r.thread_id = ''), 0),
         COALESCE((SELECT k.stream_pos FROM push_read_marks k WHERE k.room_nid = v.room_nid

@@ -105,9 +105,7 @@ class UserDataStore {
   };
   static void AddPushSummary(sql::Tx& tx, std::int64_t room_nid, std::int64_t stream_pos,
                              std::string_view thread_id, std::string_view sender, bool highlight);
-  static void AddPushAction(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
-                            std::int64_t stream_pos, std::string_view thread_id, bool highlight);
-  // The same for many users at once (one statement per 200 users).
+  // Members' own outcomes (one statement per 200 members).
   static void AddPushActions(sql::Tx& tx, std::int64_t room_nid, std::int64_t stream_pos,
                              std::string_view thread_id, const std::vector<PushAction>& actions);
   // Marks notifications read: nothing of the user's in the room up to
