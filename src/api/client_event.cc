@@ -1,7 +1,8 @@
 #include "api/client_event.h"
 
 #include <boost/json/parse.hpp>
-#include <unordered_map>
+#include <boost/json/serialize.hpp>
+#include <map>
 
 #include "common/time.h"
 
@@ -9,51 +10,100 @@ namespace vigie::api {
 namespace {
 
 // What a client event takes from its PDU: content, and a redaction's
-// top-level `redacts`.
+// top-level `redacts`; and, once a sync has asked, the text of the members
+// every viewer sees alike.
 struct PduParts {
-  std::string json;  // the PDU text they were parsed from
+  std::string event_id;
+  bool redacted = false;  // parsed from the redacted PDU
+  std::size_t cost = 0;   // counted against the cache's bound
   boost::json::value content;
   boost::json::value redacts;  // null when absent
+  // The shared members' JSON text without its closing brace ("" until
+  // first asked for).
+  std::string shared_text;
 };
 
 // The parts of recently sent events, per thread (no lock). An event of a
 // room goes out in the syncs of each of its members, and parsing the whole
 // PDU (hashes, signatures, auth and prev events) for every one of them was
-// the largest cost of a sync response in a big room. An entry serves only
-// the very PDU text it was parsed from, so an event redacted since (a new
-// text) is parsed again, never served stale.
-const PduParts& PartsOf(const storage::EventRecord& e) {
-  constexpr std::size_t kMaxEntries = 512;
-  thread_local std::unordered_map<std::int64_t, PduParts> cache;
-  auto it = cache.find(e.event_nid);
-  if (it != cache.end() && it->second.json == e.json) return it->second;
-  if (it == cache.end() && cache.size() >= kMaxEntries) cache.clear();
-  PduParts parts;
-  parts.json = e.json;
-  boost::json::value parsed = boost::json::parse(e.json);
-  boost::json::object& pdu = parsed.as_object();
-  if (auto* c = pdu.if_contains("content"); c && c->is_object()) {
-    parts.content = std::move(*c);
-  } else {
-    parts.content = boost::json::object();
+// the largest cost of a sync response in a big room; then building and
+// serialising its client form for each of them was.
+//
+// The newest events are kept, up to a count and a size: a full cache takes
+// an event only in place of an older one. A response of more events than
+// fit (a long timeline, every member asking for it in turn) then still
+// finds its newest ones, where dropping everything or the oldest would
+// find none.
+//
+// An event's PDU text changes once at most: when it is redacted, storage
+// rewrites the text and sets `redacted_by` together (RoomStore::
+// MarkRedacted). So an entry serves the record of the same event (event id,
+// which also tells apart two databases' events of one number) in the same
+// redaction state, and a redacted event is parsed again, never served stale.
+class PartsCache {
+ public:
+  PduParts& Of(const storage::EventRecord& e) {
+    const bool redacted = e.redacted_by.has_value();
+    auto it = entries_.find(e.event_nid);
+    if (it != entries_.end()) {
+      if (it->second.redacted == redacted && it->second.event_id == e.event_id) return it->second;
+      Drop(it);
+    }
+    const std::size_t cost = Cost(e);
+    while (!entries_.empty() && (entries_.size() >= kMaxEntries || bytes_ + cost > kMaxBytes) &&
+           entries_.begin()->first < e.event_nid) {
+      Drop(entries_.begin());
+    }
+    scratch_ = Parse(e);
+    if (entries_.size() >= kMaxEntries || bytes_ + cost > kMaxBytes) return scratch_;
+    bytes_ += cost;
+    return entries_.emplace(e.event_nid, std::move(scratch_)).first->second;
   }
-  if (auto* r = pdu.if_contains("redacts")) parts.redacts = std::move(*r);
-  return cache.insert_or_assign(e.event_nid, std::move(parts)).first->second;
+
+ private:
+  static constexpr std::size_t kMaxEntries = 4096;
+  static constexpr std::size_t kMaxBytes = 8 << 20;
+  // The parsed content and the shared text are each about the PDU's size.
+  static std::size_t Cost(const storage::EventRecord& e) { return 2 * e.json.size() + 256; }
+  void Drop(std::map<std::int64_t, PduParts>::iterator it) {
+    bytes_ -= it->second.cost;
+    entries_.erase(it);
+  }
+  static PduParts Parse(const storage::EventRecord& e) {
+    PduParts parts;
+    parts.event_id = e.event_id;
+    parts.redacted = e.redacted_by.has_value();
+    parts.cost = Cost(e);
+    boost::json::value parsed = boost::json::parse(e.json);
+    boost::json::object& pdu = parsed.as_object();
+    if (auto* c = pdu.if_contains("content"); c && c->is_object()) {
+      parts.content = std::move(*c);
+    } else {
+      parts.content = boost::json::object();
+    }
+    if (auto* r = pdu.if_contains("redacts")) parts.redacts = std::move(*r);
+    return parts;
+  }
+  std::map<std::int64_t, PduParts> entries_;  // by event_nid
+  std::size_t bytes_ = 0;
+  PduParts scratch_;  // an event not kept, until the next call
+};
+
+// Valid until the next call on this thread.
+PduParts& PartsOf(const storage::EventRecord& e) {
+  thread_local PartsCache cache;
+  return cache.Of(e);
 }
 
-}  // namespace
-
-boost::json::object ClientEvent(const storage::EventRecord& e, const std::string& room_id,
-                                const ClientEventOptions& opts,
-                                const boost::json::storage_ptr& sp) {
-  const PduParts& parts = PartsOf(e);
+// The members that do not depend on who asks, nor when.
+boost::json::object SharedMembers(const storage::EventRecord& e, const PduParts& parts,
+                                  const boost::json::storage_ptr& sp) {
   boost::json::object out(sp);
   out.reserve(9);
   out["type"] = e.type;
   out["sender"] = e.sender;
   out["event_id"] = e.event_id;
   out["origin_server_ts"] = e.origin_server_ts;
-  if (opts.include_room_id) out["room_id"] = room_id;
   if (e.state_key) out["state_key"] = *e.state_key;
   out["content"] = boost::json::value(parts.content, sp);
   if (e.type == "m.room.redaction") {
@@ -64,6 +114,14 @@ boost::json::object ClientEvent(const storage::EventRecord& e, const std::string
       out["redacts"] = *rc;
     }
   }
+  return out;
+}
+
+// `unsigned`: the event's age now, the viewer's own transaction id, and
+// what redacted it.
+boost::json::object UnsignedMembers(const storage::EventRecord& e, const std::string& room_id,
+                                    const ClientEventOptions& opts,
+                                    const boost::json::storage_ptr& sp) {
   boost::json::object unsig({{"age", std::max<std::int64_t>(0, NowMs() - e.origin_server_ts)}}, sp);
   if (opts.viewer && e.txn_id && e.device_id && e.sender == opts.viewer->user_id &&
       *e.device_id == opts.viewer->device_id) {
@@ -89,8 +147,36 @@ boost::json::object ClientEvent(const storage::EventRecord& e, const std::string
     }
     unsig["redacted_because"] = std::move(because);
   }
-  out["unsigned"] = std::move(unsig);
+  return unsig;
+}
+
+}  // namespace
+
+boost::json::object ClientEvent(const storage::EventRecord& e, const std::string& room_id,
+                                const ClientEventOptions& opts,
+                                const boost::json::storage_ptr& sp) {
+  boost::json::object out = SharedMembers(e, PartsOf(e), sp);
+  if (opts.include_room_id) out["room_id"] = room_id;
+  out["unsigned"] = UnsignedMembers(e, room_id, opts, sp);
   return out;
+}
+
+void AppendClientEvent(std::string& out, const storage::EventRecord& e, const std::string& room_id,
+                       const ClientEventOptions& opts) {
+  PduParts& parts = PartsOf(e);
+  if (parts.shared_text.empty()) {
+    // Never empty ("type" is always there), so it ends in a value.
+    parts.shared_text = boost::json::serialize(SharedMembers(e, parts, {}));
+    parts.shared_text.pop_back();
+  }
+  out += parts.shared_text;
+  if (opts.include_room_id) {
+    out += ",\"room_id\":";
+    out += boost::json::serialize(boost::json::string_view(room_id));
+  }
+  out += ",\"unsigned\":";
+  out += boost::json::serialize(UnsignedMembers(e, room_id, opts, {}));
+  out += '}';
 }
 
 }  // namespace vigie::api

@@ -23,4 +23,11 @@ boost::json::object ClientEvent(const storage::EventRecord& e, const std::string
                                 const ClientEventOptions& opts = {},
                                 const boost::json::storage_ptr& sp = {});
 
+// The same event as ClientEvent gives, appended to `out` as JSON text. What
+// every viewer sees alike is serialised once per event (per thread) and
+// copied; only `unsigned` is written per call. For responses that send one
+// event to many (a room's members' syncs).
+void AppendClientEvent(std::string& out, const storage::EventRecord& e, const std::string& room_id,
+                       const ClientEventOptions& opts = {});
+
 }  // namespace vigie::api

@@ -69,5 +69,72 @@ TEST(ClientEventTest, ARedactionNamesItsTargetAtTheTopLevel) {
   EXPECT_EQ(out.at("content").at("redacts"), "$t2");
 }
 
+// The text sync responses are made of says what the object says, for each
+// viewer, when its shared part is served again from the cache, and once the
+// event is redacted since.
+TEST(ClientEventTest, TheTextFormSaysWhatTheObjectSays) {
+  service::Requester sender;
+  sender.user_id = "@a:x";
+  sender.device_id = "DEV";
+  service::Requester other;
+  other.user_id = "@b:x";
+  other.device_id = "DEV";
+
+  std::vector<storage::EventRecord> events;
+  auto sent = Record(7000, "m.room.message", Message(R"(quote \" tab \t \u00e9 \ud83d\ude00)"));
+  sent.txn_id = "txn\"1";
+  sent.device_id = "DEV";
+  events.push_back(sent);
+  auto state = Record(7001, "m.room.topic",
+                      R"({"type":"m.room.topic","state_key":"","content":{"topic":"t"}})");
+  state.state_key = "";
+  events.push_back(state);
+  events.push_back(Record(7002, "m.room.redaction",
+                          R"({"type":"m.room.redaction","redacts":"$t1","content":{}})"));
+  events.push_back(Record(7003, "m.room.redaction",
+                          R"({"type":"m.room.redaction","content":{"redacts":"$t2"}})"));
+  auto gone = Record(7004, "m.room.message", R"({"type":"m.room.message","content":{}})");
+  gone.redacted_by = "$r";
+  gone.redacted_because =
+      R"({"type":"m.room.redaction","sender":"@b:x","origin_server_ts":5,"content":{"redacts":"$e7004"}})";
+  events.push_back(gone);
+
+  auto without_age = [](boost::json::value v) {
+    auto& u = v.as_object().at("unsigned").as_object();
+    EXPECT_TRUE(u.at("age").is_int64());
+    u.erase("age");
+    return v;
+  };
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& e : events) {
+      for (const auto* viewer : {&sender, &other}) {
+        for (bool with_room : {false, true}) {
+          const ClientEventOptions opts{viewer, with_room};
+          std::string text;
+          AppendClientEvent(text, e, "!r\"oom:x", opts);
+          boost::json::value expected = ClientEvent(e, "!r\"oom:x", opts);
+          EXPECT_EQ(without_age(boost::json::parse(text)), without_age(expected))
+              << text << "\n"
+              << boost::json::serialize(expected);
+        }
+      }
+    }
+  }
+  std::string mine, theirs;
+  AppendClientEvent(mine, sent, "!r:x", {&sender, false});
+  AppendClientEvent(theirs, sent, "!r:x", {&other, false});
+  EXPECT_EQ(boost::json::parse(mine).at("unsigned").at("transaction_id"), "txn\"1");
+  EXPECT_FALSE(boost::json::parse(theirs).at("unsigned").as_object().contains("transaction_id"));
+
+  // Redacted after its text was cached.
+  sent.json = R"({"type":"m.room.message","sender":"@a:x","content":{}})";
+  sent.redacted_by = "$red";
+  std::string redacted;
+  AppendClientEvent(redacted, sent, "!r:x", {&other, false});
+  auto v = boost::json::parse(redacted);
+  EXPECT_TRUE(v.at("content").as_object().empty()) << redacted;
+  EXPECT_EQ(v.at("unsigned").at("redacted_because").at("event_id"), "$red");
+}
+
 }  // namespace
 }  // namespace vigie::api

@@ -151,7 +151,7 @@ TEST_P(HistoryTest, SyncPrevBatchContinuesIntoMessages) {
   sreq.filter = std::make_shared<const Filter>(f);
   auto sync = hs_->RunSync(hs_->sync.Sync(alice, sreq));
   ASSERT_EQ(sync.join.size(), 1u);
-  EXPECT_EQ(Body(sync.join[0].timeline.front()), "m15");
+  EXPECT_EQ(Body(*sync.join[0].timeline.front()), "m15");
   auto page = Messages(alice, room, Direction::kBackward, sync.join[0].prev_batch, 3);
   EXPECT_EQ(Bodies(page.chunk), (std::vector<std::string>{"m14", "m13", "m12"}));
   // A sync token (next_batch) is a valid starting point too.

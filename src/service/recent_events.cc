@@ -7,6 +7,7 @@ namespace vigie::service {
 using storage::Direction;
 using storage::EventRecord;
 using storage::RoomStore;
+using storage::SharedEventRecord;
 
 namespace {
 
@@ -18,12 +19,12 @@ std::size_t BytesOf(const EventRecord& e) {
 }  // namespace
 
 bool RecentEvents::Serve(const Span& span, std::int64_t after, std::int64_t upto,
-                         std::int64_t limit, std::vector<EventRecord>& out) {
+                         std::int64_t limit, std::vector<SharedEventRecord>& out) {
   if (upto > span.upto) return false;
   out.clear();
   for (auto it = span.events.rbegin(); it != span.events.rend(); ++it) {
-    if (it->stream_pos > upto) continue;
-    if (it->stream_pos <= after || static_cast<std::int64_t>(out.size()) == limit) return true;
+    if ((*it)->stream_pos > upto) continue;
+    if ((*it)->stream_pos <= after || static_cast<std::int64_t>(out.size()) == limit) return true;
     out.push_back(*it);
   }
   // Ran out of kept events: complete only if nothing older was asked for.
@@ -33,13 +34,13 @@ bool RecentEvents::Serve(const Span& span, std::int64_t after, std::int64_t upto
 void RecentEvents::Keep(std::int64_t room_nid, Span span) {
   if (span.events.size() > kPerRoom) {
     const auto drop = static_cast<std::ptrdiff_t>(span.events.size() - kPerRoom);
-    span.after = span.events[static_cast<std::size_t>(drop - 1)].stream_pos;
+    span.after = span.events[static_cast<std::size_t>(drop - 1)]->stream_pos;
     span.events.erase(span.events.begin(), span.events.begin() + drop);
   }
   // An entry costs its slot even without events: counted too, so that the
   // bound holds for the number of rooms kept as well.
   span.bytes = sizeof(Span) + sizeof(std::int64_t);
-  for (const auto& e : span.events) span.bytes += BytesOf(e);
+  for (const auto& e : span.events) span.bytes += BytesOf(*e);
   Forget(room_nid);
   if (bytes_ + span.bytes > kMaxBytes) {
     rooms_.clear();
@@ -56,10 +57,10 @@ void RecentEvents::Forget(std::int64_t room_nid) {
   rooms_.erase(it);
 }
 
-std::vector<EventRecord> RecentEvents::Newest(sql::Tx& tx, std::int64_t room_nid,
-                                              std::int64_t after, std::int64_t upto,
-                                              std::int64_t limit) {
-  std::vector<EventRecord> out;
+std::vector<SharedEventRecord> RecentEvents::Newest(sql::Tx& tx, std::int64_t room_nid,
+                                                    std::int64_t after, std::int64_t upto,
+                                                    std::int64_t limit) {
+  std::vector<SharedEventRecord> out;
   std::int64_t extend_from = -1;  // read only what is newer than what is kept
   std::int64_t kept_after = 0;
   {
@@ -91,7 +92,7 @@ std::vector<EventRecord> RecentEvents::Newest(sql::Tx& tx, std::int64_t room_nid
       // Unless another sync moved it on meanwhile.
       if (it != rooms_.end() && it->second.upto == extend_from && it->second.after == kept_after) {
         Span span = std::move(it->second);
-        for (auto& e : newer) span.events.push_back(std::move(e));
+        for (auto& e : newer) span.events.push_back(std::make_shared<EventRecord>(std::move(e)));
         span.upto = upto;
         Keep(room_nid, std::move(span));
         if (Serve(rooms_.at(room_nid), after, upto, limit, out)) return out;
@@ -101,13 +102,16 @@ std::vector<EventRecord> RecentEvents::Newest(sql::Tx& tx, std::int64_t room_nid
       Forget(room_nid);
     }
   }
-  out = RoomStore::RoomEvents(tx, room_nid, after, upto, limit, Direction::kBackward);
+  out.clear();  // what a failed Serve left
+  for (auto& e : RoomStore::RoomEvents(tx, room_nid, after, upto, limit, Direction::kBackward)) {
+    out.push_back(std::make_shared<EventRecord>(std::move(e)));
+  }
   // Newest first: together they are every event in (after', upto], where
   // after' is the position before the oldest if the limit cut the read.
   Span span;
   span.upto = upto;
   span.after = static_cast<std::int64_t>(out.size()) == limit && !out.empty()
-                   ? out.back().stream_pos - 1
+                   ? out.back()->stream_pos - 1
                    : after;
   span.events.assign(out.rbegin(), out.rend());
   std::lock_guard lock(mu_);

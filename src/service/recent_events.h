@@ -1,6 +1,6 @@
 // The newest events of each room with news, shared by every /sync that
 // reads them: when 200 members of a room are woken by one message, the
-// first reads it from the database and the other 199 copy it from here.
+// first reads it from the database and the other 199 share its record.
 #pragma once
 
 #include <atomic>
@@ -20,15 +20,20 @@ class RecentEvents {
   // published position (every event at or below it committed). Served from
   // memory when what is kept covers the answer; otherwise read, and kept
   // when it extends or replaces what was.
-  std::vector<storage::EventRecord> Newest(sql::Tx& tx, std::int64_t room_nid, std::int64_t after,
-                                           std::int64_t upto, std::int64_t limit);
+  std::vector<storage::SharedEventRecord> Newest(sql::Tx& tx, std::int64_t room_nid,
+                                                 std::int64_t after, std::int64_t upto,
+                                                 std::int64_t limit);
 
   // Answers served from memory without reading (tests).
   std::uint64_t Hits() const { return hits_.load(std::memory_order_relaxed); }
 
   // What is kept per room, and in all (events and entries); past the
-  // total it starts afresh.
-  static constexpr std::size_t kPerRoom = 256;
+  // total it starts afresh. A room's members who fell behind it (a busy
+  // room, a slow client) are served from memory up to kPerRoom events
+  // back; beyond, each reads its own from the database, which slows the
+  // syncs further behind (on PostgreSQL, 256 tipped a 200-member room at
+  // about 1,000 sends/s into limited timelines).
+  static constexpr std::size_t kPerRoom = 1024;
   static constexpr std::size_t kMaxBytes = 32u << 20;
 
  private:
@@ -36,12 +41,12 @@ class RecentEvents {
   struct Span {
     std::int64_t after = 0;
     std::int64_t upto = 0;
-    std::vector<storage::EventRecord> events;
+    std::vector<storage::SharedEventRecord> events;
     std::size_t bytes = 0;
   };
   // The answer from `span` if it covers it (caller holds mu_).
   static bool Serve(const Span& span, std::int64_t after, std::int64_t upto, std::int64_t limit,
-                    std::vector<storage::EventRecord>& out);
+                    std::vector<storage::SharedEventRecord>& out);
   // Keeps `span` for the room (caller holds mu_), trimmed to kPerRoom.
   void Keep(std::int64_t room_nid, Span span);
   void Forget(std::int64_t room_nid);

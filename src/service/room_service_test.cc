@@ -43,6 +43,8 @@ class RoomTest : public ::testing::Test {
     auto* b = v.at("content").as_object().if_contains("body");
     return b ? std::string(b->as_string()) : "";
   }
+  static std::string Body(const storage::SharedEventRecord& e) { return Body(*e); }
+
   ErrorCode CodeOf(const std::function<void()>& f) { return ErrorOf(f).code(); }
 
   std::unique_ptr<Homeserver> hs_;
@@ -198,7 +200,7 @@ TEST_F(RoomTest, RejectedInviteRevealsNoHistory) {
   auto after = Sync(bob_, before.next_batch);
   ASSERT_EQ(after.leave.size(), 1u);
   ASSERT_EQ(after.leave[0].timeline.size(), 1u);
-  EXPECT_EQ(after.leave[0].timeline[0].type, "m.room.member");
+  EXPECT_EQ(after.leave[0].timeline[0]->type, "m.room.member");
   EXPECT_TRUE(after.leave[0].state.empty());
   EXPECT_EQ(ErrorOf([&] { hs_->RunSync(hs_->rooms.GetState(bob_, room)); }).code(),
             ErrorCode::kForbidden);
@@ -315,7 +317,7 @@ TEST_F(RoomTest, IncrementalSyncsKeepTheRoomListUntilTheUsersMembershipsChange) 
     for (const auto& rs : r.join) {
       if (rs.room_id != id) continue;
       for (const auto& e : rs.timeline) {
-        if (e.type == "m.room.message") out.push_back(Body(e));
+        if (e->type == "m.room.message") out.push_back(Body(e));
       }
     }
     return out;

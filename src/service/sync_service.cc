@@ -339,11 +339,13 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
 
       RoomSync rs;
       rs.room_id = m.room_id;
-      std::vector<EventRecord> timeline;
+      std::vector<storage::SharedEventRecord> timeline;
       if (!joined && !m.joined_pos) {
         // Left without ever joining (a rejected invite, a withdrawn knock):
         // only the departure itself is theirs to see.
-        if (auto leave = RoomStore::GetEventByNid(tx, m.event_nid)) timeline.push_back(*leave);
+        if (auto leave = RoomStore::GetEventByNid(tx, m.event_nid)) {
+          timeline.push_back(std::make_shared<EventRecord>(std::move(*leave)));
+        }
       } else if (fresh || m.head_pos > S) {
         timeline = recent_.Newest(tx, m.room_nid, fresh ? 0 : S, upto, limit + 1);
       }
@@ -360,17 +362,17 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
         // No state either.
       } else if (fresh) {
         state = timeline.empty() ? StateAt(tx, m.room_nid, upto)
-                                 : StateAt(tx, m.room_nid, timeline.front().stream_pos - 1);
+                                 : StateAt(tx, m.room_nid, timeline.front()->stream_pos - 1);
       } else if (rs.limited && !timeline.empty()) {
-        state = RoomStore::StateEventsBetween(tx, m.room_nid, S, timeline.front().stream_pos);
+        state = RoomStore::StateEventsBetween(tx, m.room_nid, S, timeline.front()->stream_pos);
       }
       rs.prev_batch =
-          SyncToken{timeline.empty() ? upto : timeline.front().stream_pos - 1, typing_serial}
+          SyncToken{timeline.empty() ? upto : timeline.front()->stream_pos - 1, typing_serial}
               .ToString();
 
       // Filters. Lazy loading keeps only the members the timeline needs.
       std::set<std::string> senders = {who.user_id};
-      for (const auto& e : timeline) senders.insert(e.sender);
+      for (const auto& e : timeline) senders.insert(e->sender);
       for (auto& e : state) {
         if (!f.room.state.MatchesRoom(m.room_id) ||
             !f.room.state.MatchesEvent(e.type, e.sender, {})) {
@@ -384,7 +386,7 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
       }
       for (auto& e : timeline) {
         if (f.room.timeline.MatchesRoom(m.room_id) &&
-            f.room.timeline.MatchesEventJson(e.type, e.sender, e.json)) {
+            f.room.timeline.MatchesEventJson(e->type, e->sender, e->json)) {
           rs.timeline.push_back(std::move(e));
         }
       }
@@ -422,7 +424,7 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
         // membership picture may have changed. Both looked up below, for
         // all such rooms at once.
         bool members_changed = fresh;
-        for (const auto& e : rs.timeline) members_changed |= e.type == "m.room.member";
+        for (const auto& e : rs.timeline) members_changed |= e->type == "m.room.member";
         for (const auto& e : rs.state) members_changed |= e.type == "m.room.member";
         counted.emplace_back(out.join.size(), m.room_nid);
         if (members_changed) summarised.emplace_back(out.join.size(), m.room_nid);

@@ -52,7 +52,7 @@ struct RoomSummary {
 
 struct RoomSync {
   std::string room_id;
-  std::vector<storage::EventRecord> timeline;
+  std::vector<storage::SharedEventRecord> timeline;  // shared with other syncs
   bool limited = false;
   std::string prev_batch;
   std::vector<storage::EventRecord> state;

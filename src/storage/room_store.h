@@ -8,6 +8,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -47,6 +48,9 @@ struct EventRecord {
   std::string json;                             // the PDU (the redacted PDU once redacted)
   std::optional<std::string> redacted_because;  // the redaction's PDU
 };
+
+// An event held by more than one reader (the syncs of a room's members).
+using SharedEventRecord = std::shared_ptr<const EventRecord>;
 
 using StateKeyPair = std::pair<std::string, std::string>;  // (type, state_key)
 using StateMap = std::map<StateKeyPair, std::int64_t>;     // -> event_nid

@@ -1,7 +1,8 @@
 // Sync and filters.
-#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <string_view>
+#include <unordered_map>
 
 #include "api/api.h"
 #include "api/client_event.h"
@@ -14,79 +15,129 @@ namespace {
 using boost::asio::awaitable;
 using http::Response;
 
-boost::json::array Events(const std::vector<storage::EventRecord>& events,
-                          const std::string& room_id, const ClientEventOptions& opts,
-                          const boost::json::storage_ptr& sp) {
-  boost::json::array out(sp);
-  out.reserve(events.size());
-  for (const auto& e : events) out.push_back(ClientEvent(e, room_id, opts, sp));
-  return out;
+// The /sync response is written as text: a room's events go to each of
+// its members' syncs, and their shared part is serialised once per event
+// (AppendClientEvent), not built and serialised again for every member.
+void AppendJson(std::string& out, const boost::json::value& v) { out += boost::json::serialize(v); }
+
+void AppendString(std::string& out, std::string_view s) {
+  out += boost::json::serialize(boost::json::string_view(s.data(), s.size()));
 }
 
-// Builds the room's section in `sp`'s memory.
-boost::json::object RoomJson(const service::RoomSync& r, const service::Requester& who, bool joined,
-                             const boost::json::storage_ptr& sp) {
-  ClientEventOptions opts{&who, false};
-  boost::json::object o(sp);
-  o["timeline"] = boost::json::object({{"events", Events(r.timeline, r.room_id, opts, sp)},
-                                       {"limited", r.limited},
-                                       {"prev_batch", r.prev_batch}},
-                                      sp);
-  o["state"] = boost::json::object({{"events", Events(r.state, r.room_id, opts, sp)}}, sp);
-  o["account_data"] = boost::json::object({{"events", r.account_data}}, sp);
+const storage::EventRecord& Record(const storage::EventRecord& e) { return e; }
+const storage::EventRecord& Record(const storage::SharedEventRecord& e) { return *e; }
+
+template <typename Events>
+void AppendEvents(std::string& out, const Events& events, const std::string& room_id,
+                  const ClientEventOptions& opts) {
+  out += '[';
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendClientEvent(out, Record(events[i]), room_id, opts);
+  }
+  out += ']';
+}
+
+// `{"events":[...]}` around an array of client-format events.
+void AppendEventList(std::string& out, const boost::json::array& events) {
+  out += R"({"events":)";
+  AppendJson(out, events);
+  out += '}';
+}
+
+// A joined or left room's section.
+void AppendRoom(std::string& out, const service::RoomSync& r, const service::Requester& who,
+                bool joined) {
+  const ClientEventOptions opts{&who, false};
+  out += R"({"timeline":{"events":)";
+  AppendEvents(out, r.timeline, r.room_id, opts);
+  out += r.limited ? R"(,"limited":true,"prev_batch":)" : R"(,"limited":false,"prev_batch":)";
+  AppendString(out, r.prev_batch);
+  out += R"(},"state":{"events":)";
+  AppendEvents(out, r.state, r.room_id, opts);
+  out += R"(},"account_data":)";
+  AppendEventList(out, r.account_data);
   if (joined) {
-    o["ephemeral"] = boost::json::object({{"events", r.ephemeral}}, sp);
-    o["unread_notifications"] = boost::json::object(
-        {{"notification_count", r.notification_count}, {"highlight_count", r.highlight_count}}, sp);
-    boost::json::object summary(sp);
+    out += R"(,"ephemeral":)";
+    AppendEventList(out, r.ephemeral);
+    out += R"(,"unread_notifications":{"notification_count":)";
+    out += std::to_string(r.notification_count);
+    out += R"(,"highlight_count":)";
+    out += std::to_string(r.highlight_count);
+    out += R"(},"summary":)";
+    boost::json::object summary;
     if (r.summary) {
-      boost::json::array heroes(sp);
+      boost::json::array heroes;
       for (const auto& h : r.summary->heroes) heroes.emplace_back(h);
       summary["m.heroes"] = std::move(heroes);
       summary["m.joined_member_count"] = r.summary->joined;
       summary["m.invited_member_count"] = r.summary->invited;
     }
-    o["summary"] = std::move(summary);
+    AppendJson(out, summary);
   }
-  return o;
+  out += '}';
+}
+
+// `{"!room":{...},...}` for one membership kind of rooms. A room listed
+// twice gets one section, its last, as a JSON object built of them would.
+template <typename Section>
+void AppendRooms(std::string& out, const std::vector<service::RoomSync>& rooms, Section section) {
+  std::unordered_map<std::string_view, std::size_t> last;
+  for (std::size_t i = 0; i < rooms.size(); ++i) last[rooms[i].room_id] = i;
+  out += '{';
+  bool first = true;
+  for (std::size_t i = 0; i < rooms.size(); ++i) {
+    if (last[rooms[i].room_id] != i) continue;
+    if (!first) out += ',';
+    first = false;
+    AppendString(out, rooms[i].room_id);
+    out += ':';
+    section(rooms[i]);
+  }
+  out += '}';
 }
 
 // The /sync response body. Not a coroutine: what it builds lives on the
 // stack, not in the frame a long-poll keeps for minutes.
 Response SyncResponse(const service::SyncResult& res, const service::Requester& who) {
-  // The response is built in one arena: a large initial sync is
-  // hundreds of thousands of small values, freed here all at once.
-  boost::json::storage_ptr sp =
-      boost::json::make_shared_resource<boost::json::monotonic_resource>();
-  boost::json::object join(sp), invite(sp), leave(sp), knock(sp);
-  for (const auto& rs : res.join) join[rs.room_id] = RoomJson(rs, who, true, sp);
-  for (const auto& rs : res.leave) leave[rs.room_id] = RoomJson(rs, who, false, sp);
-  for (const auto& rs : res.invite) {
-    invite[rs.room_id] = boost::json::object(
-        {{"invite_state", boost::json::object({{"events", rs.stripped_state}}, sp)}}, sp);
-  }
-  for (const auto& rs : res.knock) {
-    knock[rs.room_id] = boost::json::object(
-        {{"knock_state", boost::json::object({{"events", rs.stripped_state}}, sp)}}, sp);
-  }
-  boost::json::object body(
-      {
-          {"next_batch", res.next_batch},
-          {"rooms", boost::json::object({{"join", std::move(join)},
-                                         {"invite", std::move(invite)},
-                                         {"leave", std::move(leave)},
-                                         {"knock", std::move(knock)}},
-                                        sp)},
-          {"presence", {{"events", res.presence}}},
-          {"account_data", {{"events", res.account_data}}},
-          {"to_device", {{"events", res.to_device}}},
-          {"device_lists",
-           {{"changed", res.device_lists_changed}, {"left", res.device_lists_left}}},
-          {"device_one_time_keys_count", res.one_time_keys_count},
-          {"device_unused_fallback_key_types", res.unused_fallback_key_types},
-      },
-      sp);
-  return Response::Json(body);
+  std::string out;
+  out.reserve(4096);
+  out += R"({"next_batch":)";
+  AppendString(out, res.next_batch);
+  out += R"(,"rooms":{"join":)";
+  AppendRooms(out, res.join, [&](const service::RoomSync& r) { AppendRoom(out, r, who, true); });
+  out += R"(,"invite":)";
+  AppendRooms(out, res.invite, [&](const service::RoomSync& r) {
+    out += R"({"invite_state":)";
+    AppendEventList(out, r.stripped_state);
+    out += '}';
+  });
+  out += R"(,"leave":)";
+  AppendRooms(out, res.leave, [&](const service::RoomSync& r) { AppendRoom(out, r, who, false); });
+  out += R"(,"knock":)";
+  AppendRooms(out, res.knock, [&](const service::RoomSync& r) {
+    out += R"({"knock_state":)";
+    AppendEventList(out, r.stripped_state);
+    out += '}';
+  });
+  out += R"(},"presence":)";
+  AppendEventList(out, res.presence);
+  out += R"(,"account_data":)";
+  AppendEventList(out, res.account_data);
+  out += R"(,"to_device":)";
+  AppendEventList(out, res.to_device);
+  out += R"(,"device_lists":{"changed":)";
+  AppendJson(out, res.device_lists_changed);
+  out += R"(,"left":)";
+  AppendJson(out, res.device_lists_left);
+  out += R"(},"device_one_time_keys_count":)";
+  AppendJson(out, res.one_time_keys_count);
+  out += R"(,"device_unused_fallback_key_types":)";
+  AppendJson(out, res.unused_fallback_key_types);
+  out += '}';
+  Response r;
+  r.body = std::move(out);
+  return r;
 }
 
 }  // namespace
