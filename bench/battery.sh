@@ -4,12 +4,13 @@
 # scenario's summary. Takes a few minutes; it measures, never asserts speed.
 #
 # Usage: bench/battery.sh [BUILD_DIR] [sqlite|postgres] [WORKER_THREADS]
-#   BUILD_DIR holds vigie and vigie-bench (default build).
+#   BUILD_DIR holds vigie and vigie-bench (default build). WORKER_THREADS
+#   defaults to 0, the server's own default (one per core).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-$ROOT/build}" && pwd)
 ENGINE=${2:-sqlite}
-WORKERS=${3:-4}
+WORKERS=${3:-0}
 TMP=$(mktemp -d /tmp/vigie-battery.XXXXXX)
 chmod 755 "$TMP"  # the postgres user runs the throwaway server under it
 PG_URI=

@@ -26,7 +26,7 @@ struct Config {
   std::string public_baseurl;           // default: http://<first listen address>/
   bool public_baseurl_derived = false;  // true when not set in the file
   int io_threads = 0;                   // 0: one per core
-  int worker_threads = 4;               // database and other blocking work
+  int worker_threads = 0;  // database and other blocking work; 0: one per core, at least 2
   int max_connections = 20000;
   int memory_trim_interval_s = 30;  // 0: never give freed heap back (common/heap_trimmer.h)
   std::string data_dir = "data";

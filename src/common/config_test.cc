@@ -48,6 +48,9 @@ TEST(Config, ValidatesValues) {
   EXPECT_THROW(ParseConfig("[limits]\nmax_json_depth = 1\n"), std::runtime_error);
   EXPECT_THROW(ParseConfig("[server]\nserver_name = \"a b\"\n"), std::runtime_error);
   EXPECT_THROW(ParseConfig("[server]\nlisten = []\n[server.x]\n"), std::runtime_error);
+  EXPECT_THROW(ParseConfig("[server]\nworker_threads = -1\n"), std::runtime_error);
+  EXPECT_EQ(ParseConfig("[server]\nworker_threads = 3\n").worker_threads, 3);
+  EXPECT_EQ(ParseConfig(DefaultConfigText("example.org", "/d")).worker_threads, 0);  // per core
 }
 
 TEST(Config, GeoIpSection) {
