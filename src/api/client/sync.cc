@@ -78,6 +78,15 @@ void AppendRoom(std::string& out, const service::RoomSync& r, const service::Req
   out += '}';
 }
 
+// An invited or knocked room's section: `{"<key>":{"events":[...]}}`.
+void AppendStripped(std::string& out, std::string_view key, const service::RoomSync& r) {
+  out += '{';
+  AppendString(out, key);
+  out += ':';
+  AppendEventList(out, r.stripped_state);
+  out += '}';
+}
+
 // `{"!room":{...},...}` for one membership kind of rooms. A room listed
 // twice gets one section, its last, as a JSON object built of them would.
 template <typename Section>
@@ -107,34 +116,25 @@ Response SyncResponse(const service::SyncResult& res, const service::Requester& 
   out += R"(,"rooms":{"join":)";
   AppendRooms(out, res.join, [&](const service::RoomSync& r) { AppendRoom(out, r, who, true); });
   out += R"(,"invite":)";
-  AppendRooms(out, res.invite, [&](const service::RoomSync& r) {
-    out += R"({"invite_state":)";
-    AppendEventList(out, r.stripped_state);
-    out += '}';
-  });
+  AppendRooms(out, res.invite,
+              [&](const service::RoomSync& r) { AppendStripped(out, "invite_state", r); });
   out += R"(,"leave":)";
   AppendRooms(out, res.leave, [&](const service::RoomSync& r) { AppendRoom(out, r, who, false); });
   out += R"(,"knock":)";
-  AppendRooms(out, res.knock, [&](const service::RoomSync& r) {
-    out += R"({"knock_state":)";
-    AppendEventList(out, r.stripped_state);
-    out += '}';
-  });
-  out += R"(},"presence":)";
-  AppendEventList(out, res.presence);
-  out += R"(,"account_data":)";
-  AppendEventList(out, res.account_data);
-  out += R"(,"to_device":)";
-  AppendEventList(out, res.to_device);
-  out += R"(,"device_lists":{"changed":)";
-  AppendJson(out, res.device_lists_changed);
-  out += R"(,"left":)";
-  AppendJson(out, res.device_lists_left);
-  out += R"(},"device_one_time_keys_count":)";
-  AppendJson(out, res.one_time_keys_count);
-  out += R"(,"device_unused_fallback_key_types":)";
-  AppendJson(out, res.unused_fallback_key_types);
+  AppendRooms(out, res.knock,
+              [&](const service::RoomSync& r) { AppendStripped(out, "knock_state", r); });
   out += '}';
+  // The rest is small (empty, mostly): built as an object and spliced in.
+  const std::string rest = boost::json::serialize(boost::json::object{
+      {"presence", {{"events", res.presence}}},
+      {"account_data", {{"events", res.account_data}}},
+      {"to_device", {{"events", res.to_device}}},
+      {"device_lists", {{"changed", res.device_lists_changed}, {"left", res.device_lists_left}}},
+      {"device_one_time_keys_count", res.one_time_keys_count},
+      {"device_unused_fallback_key_types", res.unused_fallback_key_types},
+  });
+  out += ',';
+  out.append(rest, 1);  // after its '{', through its '}'
   Response r;
   r.body = std::move(out);
   return r;
