@@ -68,8 +68,7 @@ int Serve(const Config& cfg, const sigset_t& signals) {
 
   http::ServerOptions opts;
   for (const auto& l : cfg.listen) opts.listen.emplace_back(l.host, l.port);
-  opts.io_threads =
-      cfg.io_threads > 0 ? cfg.io_threads : static_cast<int>(std::thread::hardware_concurrency());
+  opts.io_threads = ThreadCount(cfg.io_threads, 1);
   opts.max_connections = cfg.max_connections;
   opts.max_header_bytes = cfg.max_header_bytes;
   opts.header_timeout = std::chrono::seconds(cfg.header_timeout_s);

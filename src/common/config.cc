@@ -4,6 +4,7 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 #include <toml.hpp>
 
 namespace vigie {
@@ -60,6 +61,11 @@ void GetRate(Section& s, const std::string& key, RateLimit& out) {
 }
 
 }  // namespace
+
+int ThreadCount(int configured, int at_least) {
+  const int n = configured > 0 ? configured : static_cast<int>(std::thread::hardware_concurrency());
+  return std::max(at_least, n);
+}
 
 ListenAddress ParseListenAddress(const std::string& s) {
   auto colon = s.rfind(':');

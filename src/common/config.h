@@ -100,4 +100,8 @@ std::string DefaultConfigText(const std::string& server_name, const std::string&
 // "host:port" or "[v6]:port".
 ListenAddress ParseListenAddress(const std::string& s);
 
+// A thread count as configured (io_threads, worker_threads): itself, or
+// one per core when 0; at least `at_least` either way.
+int ThreadCount(int configured, int at_least);
+
 }  // namespace vigie

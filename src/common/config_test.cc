@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <thread>
+
 namespace vigie {
 namespace {
 
@@ -51,6 +54,14 @@ TEST(Config, ValidatesValues) {
   EXPECT_THROW(ParseConfig("[server]\nworker_threads = -1\n"), std::runtime_error);
   EXPECT_EQ(ParseConfig("[server]\nworker_threads = 3\n").worker_threads, 3);
   EXPECT_EQ(ParseConfig(DefaultConfigText("example.org", "/d")).worker_threads, 0);  // per core
+}
+
+TEST(Config, ThreadCountsAreAsConfiguredOrOnePerCore) {
+  EXPECT_EQ(ThreadCount(3, 2), 3);
+  EXPECT_EQ(ThreadCount(1, 2), 2);
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  EXPECT_EQ(ThreadCount(0, 1), std::max(1, cores));
+  EXPECT_EQ(ThreadCount(0, 64), std::max(64, cores));
 }
 
 TEST(Config, GeoIpSection) {

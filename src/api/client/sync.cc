@@ -2,7 +2,6 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <string_view>
-#include <unordered_map>
 
 #include "api/api.h"
 #include "api/client_event.h"
@@ -87,18 +86,14 @@ void AppendStripped(std::string& out, std::string_view key, const service::RoomS
   out += '}';
 }
 
-// `{"!room":{...},...}` for one membership kind of rooms. A room listed
-// twice gets one section, its last, as a JSON object built of them would.
+// `{"!room":{...},...}` for one membership kind of rooms. SyncService
+// lists each room once (one membership per room and user; a room's
+// account data joins its existing section).
 template <typename Section>
 void AppendRooms(std::string& out, const std::vector<service::RoomSync>& rooms, Section section) {
-  std::unordered_map<std::string_view, std::size_t> last;
-  for (std::size_t i = 0; i < rooms.size(); ++i) last[rooms[i].room_id] = i;
   out += '{';
-  bool first = true;
   for (std::size_t i = 0; i < rooms.size(); ++i) {
-    if (last[rooms[i].room_id] != i) continue;
-    if (!first) out += ',';
-    first = false;
+    if (i > 0) out += ',';
     AppendString(out, rooms[i].room_id);
     out += ':';
     section(rooms[i]);
