@@ -324,6 +324,9 @@ asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::strin
     Incoming in = co_await ReadRequest(stream, buffer, first, peer);
     first = false;
     if (!in.ok) co_return;
+    // The read buffer (a kilobyte or more) is let go unless it holds the
+    // start of a pipelined request: a long-poll waits for minutes.
+    if (buffer.size() == 0) buffer.shrink_to_fit();
     Request& req = in.req;
     // From here the request is handled to its end, even during shutdown;
     // before, Stop() may drop the connection.
@@ -348,7 +351,6 @@ asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::strin
     }
     it->busy = false;
     if (!ok || !keep_alive) break;
-    if (buffer.size() == 0) buffer.shrink_to_fit();
   }
   if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));

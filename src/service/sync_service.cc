@@ -92,35 +92,60 @@ boost::asio::awaitable<std::string> SyncService::CreateFilter(
   });
 }
 
-boost::asio::awaitable<boost::json::object> SyncService::GetFilter(const Requester& who,
-                                                                   const std::string& filter_id) {
+boost::asio::awaitable<std::string> SyncService::StoredFilter(const Requester& who,
+                                                              const std::string& filter_id) {
   auto stored = co_await Offload(ctx_.db_pool, [&] {
     return ctx_.db.Read(
         [&](sql::Tx& tx) { return UserDataStore::GetFilter(tx, who.user_id, filter_id); });
   });
   if (!stored) throw NotFound("Unknown filter");
-  co_return boost::json::parse(*stored).as_object();
+  co_return std::move(*stored);
+}
+
+boost::asio::awaitable<boost::json::object> SyncService::GetFilter(const Requester& who,
+                                                                   const std::string& filter_id) {
+  co_return boost::json::parse(co_await StoredFilter(who, filter_id)).as_object();
+}
+
+std::shared_ptr<const Filter> SyncService::SharedFilter(std::string_view definition) {
+  {
+    std::lock_guard lock(filters_mu_);
+    if (auto it = parsed_.find(definition); it != parsed_.end()) return it->second;
+  }
+  auto v = json::Parse(definition, ctx_.config.max_json_depth);
+  if (!v.is_object()) throw BadJson("A filter must be a JSON object");
+  auto parsed = std::make_shared<const Filter>(Filter::Parse(v.as_object()));
+  std::lock_guard lock(filters_mu_);
+  if (parsed_.size() >= kMaxCachedFilters ||
+      parsed_bytes_ + definition.size() > kMaxParsedFilterBytes) {
+    parsed_.clear();
+    parsed_bytes_ = 0;
+  }
+  auto [it, added] = parsed_.emplace(std::string(definition), std::move(parsed));
+  if (added) parsed_bytes_ += definition.size();
+  return it->second;
+}
+
+std::size_t SyncService::SharedFilters() const {
+  std::lock_guard lock(filters_mu_);
+  return parsed_.size();
 }
 
 boost::asio::awaitable<std::shared_ptr<const Filter>> SyncService::ResolveFilter(
     const Requester& who, const std::optional<std::string>& p) {
   static const auto kEmpty = std::make_shared<const Filter>();
   if (!p || p->empty()) co_return kEmpty;
-  if (p->front() != '{') {
-    const std::string key = who.user_id + "\n" + *p;
-    {
-      std::lock_guard lock(filters_mu_);
-      if (auto it = filters_.find(key); it != filters_.end()) co_return it->second;
-    }
-    auto parsed = std::make_shared<const Filter>(Filter::Parse(co_await GetFilter(who, *p)));
+  if (p->front() == '{') co_return SharedFilter(*p);
+  const std::string key = who.user_id + "\n" + *p;
+  {
     std::lock_guard lock(filters_mu_);
-    if (filters_.size() >= kMaxCachedFilters) filters_.clear();
-    filters_.emplace(key, parsed);
-    co_return parsed;
+    if (auto it = filters_.find(key); it != filters_.end()) co_return it->second;
   }
-  auto v = json::Parse(*p, ctx_.config.max_json_depth);
-  if (!v.is_object()) throw BadJson("A filter must be a JSON object");
-  co_return std::make_shared<const Filter>(Filter::Parse(v.as_object()));
+  auto parsed = SharedFilter(co_await StoredFilter(who, *p));
+  std::lock_guard lock(filters_mu_);
+  if (filters_.size() >= kMaxCachedFilters) filters_.clear();
+  filters_.emplace(key, parsed);
+  co_return parsed;
 }
 
 boost::asio::awaitable<SyncResult> SyncService::Sync(const Requester& who, SyncRequest req) {
@@ -128,10 +153,12 @@ boost::asio::awaitable<SyncResult> SyncService::Sync(const Requester& who, SyncR
   if (req.since) since = SyncToken::Parse(*req.since);
   // Looks, and deletes the to-device messages up to the token: the sync
   // that returned it delivered them (Compute finds them in its own read;
-  // a write only when there are some).
+  // a write only when there are some). The result comes on the heap: this
+  // frame is held for as long as the long-poll waits, and each SyncResult
+  // slot in it (a local, a co_await's value) would take 300 bytes.
   auto compute = [&] {
     std::optional<std::int64_t> delivered_upto;
-    SyncResult r = Compute(who, req, since, &delivered_upto);
+    auto r = std::make_unique<SyncResult>(Compute(who, req, since, &delivered_upto));
     if (delivered_upto) {
       ctx_.db.Write([&](sql::Tx& tx) {
         storage::E2eStore::DeleteToDeviceUpTo(tx, who.user_id, who.device_id, *delivered_upto);
@@ -160,15 +187,15 @@ boost::asio::awaitable<SyncResult> SyncService::Sync(const Requester& who, SyncR
          (since->typing >= typing_.Serial() &&
           !stream_.changes().ChangedSince(Change::kWoken, who.user_id, since->pos)));
     if (!nothing_new) {
-      SyncResult r = co_await Offload(ctx_.db_pool, compute);
-      if (!since || req.full_state || !r.Empty() || stream_.notifier().stopping() ||
+      std::unique_ptr<SyncResult> r = co_await Offload(ctx_.db_pool, compute);
+      if (!since || req.full_state || !r->Empty() || stream_.notifier().stopping() ||
           std::chrono::steady_clock::now() >= deadline) {
-        co_return r;
+        co_return std::move(*r);
       }
     }
     co_await sub.Sleep(deadline);
     if (std::chrono::steady_clock::now() >= deadline) {
-      co_return co_await Offload(ctx_.db_pool, compute);
+      co_return std::move(*co_await Offload(ctx_.db_pool, compute));
     }
   }
 }

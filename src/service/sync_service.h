@@ -10,10 +10,12 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -105,6 +107,8 @@ class SyncService {
   // with '{') or a stored filter id; the empty filter when absent.
   boost::asio::awaitable<std::shared_ptr<const Filter>> ResolveFilter(
       const Requester& who, const std::optional<std::string>& param);
+  // How many parsed filter definitions are kept (tests).
+  std::size_t SharedFilters() const;
 
  private:
   // Also sets `delivered_to_device_upto` when to-device messages up to the
@@ -112,14 +116,29 @@ class SyncService {
   SyncResult Compute(const Requester& who, const SyncRequest& req,
                      const std::optional<SyncToken>& since,
                      std::optional<std::int64_t>* delivered_to_device_upto);
+  // A stored filter's definition (its JSON text). Throws M_NOT_FOUND.
+  boost::asio::awaitable<std::string> StoredFilter(const Requester& who,
+                                                   const std::string& filter_id);
+  // The parsed form of a filter definition (JSON text), shared by every
+  // request that names the same text, inline or stored, whoever sends it:
+  // a Filter is over a kilobyte, a long-poll holds its own for minutes, and
+  // clients send the same few. Throws as Filter::Parse, or M_NOT_JSON.
+  std::shared_ptr<const Filter> SharedFilter(std::string_view definition);
+
   ServiceContext& ctx_;
   Stream& stream_;
   TypingService& typing_;
   // Stored filters never change: clients name the same one on every sync,
-  // so the parsed form is kept (by "user\nid"), up to a bound.
+  // so which definition a (user, filter id) names is kept, up to a bound.
+  // Parsed definitions are kept by their text (SharedFilter), up to a
+  // bound in entries and in text bytes (inline ones come from anyone);
+  // both maps are emptied when full.
   static constexpr std::size_t kMaxCachedFilters = 10000;
-  std::mutex filters_mu_;
-  std::unordered_map<std::string, std::shared_ptr<const Filter>> filters_;  // guarded
+  static constexpr std::size_t kMaxParsedFilterBytes = 4 << 20;
+  mutable std::mutex filters_mu_;
+  std::unordered_map<std::string, std::shared_ptr<const Filter>> filters_;    // "user\nid"; guarded
+  std::map<std::string, std::shared_ptr<const Filter>, std::less<>> parsed_;  // guarded
+  std::size_t parsed_bytes_ = 0;                                              // guarded
 
   // Unread counts of the rooms of an answer: the cached ones brought up to
   // date by counting only the push actions since, the others in full.
