@@ -95,31 +95,62 @@ http::Response Api::ProtocolErrorResponse(http::ProtocolError e) const {
   return r;
 }
 
+// A request whose answer is pending (a parked long-poll): what Handle
+// still owes it (error mapping, common headers, metrics, the log line) is
+// done when its answer comes.
+class Api::Parked : public http::Pending {
+ public:
+  Parked(Api& api, std::shared_ptr<http::Pending> inner, Exchange ex)
+      : api_(api), inner_(std::move(inner)), ex_(std::move(ex)) {}
+  boost::asio::awaitable<void> Wait() override { return inner_->Wait(); }
+  boost::asio::awaitable<http::Response> Finish() override {
+    http::Response res = co_await api_.Guard(inner_->Finish(), ex_.request_id);
+    co_return api_.Complete(std::move(res), std::move(ex_));
+  }
+
+ private:
+  Api& api_;
+  std::shared_ptr<http::Pending> inner_;
+  Exchange ex_;
+};
+
 boost::asio::awaitable<http::Response> Api::Handle(http::Request& req) {
-  const auto start = std::chrono::steady_clock::now();
-  std::string route_name = "unmatched";
-  http::Response res;
+  Exchange ex{std::chrono::steady_clock::now(), "unmatched", req.request_id, req.remote_ip,
+              req.method};
+  http::Response res = co_await Guard(Dispatch(req, ex.route_name), req.request_id);
+  co_return Complete(std::move(res), std::move(ex));
+}
+
+boost::asio::awaitable<http::Response> Api::Guard(boost::asio::awaitable<http::Response> step,
+                                                  const std::string& request_id) {
   try {
-    res = co_await Dispatch(req, route_name);
+    co_return co_await std::move(step);
   } catch (const Error& e) {
-    res = ErrorResponse(e);
     if (e.code() == ErrorCode::kInternal) {
-      spdlog::error("request_id={} {}", req.request_id, e.message());
+      spdlog::error("request_id={} {}", request_id, e.message());
     }
+    co_return ErrorResponse(e);
   } catch (const sql::DbError& e) {
-    spdlog::error("request_id={} database error: {}", req.request_id, e.what());
-    res = ErrorResponse(Internal("Internal server error"));
+    spdlog::error("request_id={} database error: {}", request_id, e.what());
+    co_return ErrorResponse(Internal("Internal server error"));
   } catch (const std::exception& e) {
-    spdlog::error("request_id={} unhandled: {}", req.request_id, e.what());
-    res = ErrorResponse(Internal("Internal server error"));
+    spdlog::error("request_id={} unhandled: {}", request_id, e.what());
+    co_return ErrorResponse(Internal("Internal server error"));
+  }
+}
+
+http::Response Api::Complete(http::Response res, Exchange ex) {
+  if (res.pending) {
+    res.pending = std::make_shared<Parked>(*this, std::move(res.pending), std::move(ex));
+    return res;
   }
   AddCommonHeaders(res, hs_.config());
-  const auto elapsed = std::chrono::steady_clock::now() - start;
-  hs_.metrics.ObserveRequest(route_name, res.status, elapsed);
-  spdlog::info("request_id={} ip={} method={} route={} status={} ms={:.2f}", req.request_id,
-               req.remote_ip, req.method, route_name, res.status,
+  const auto elapsed = std::chrono::steady_clock::now() - ex.start;
+  hs_.metrics.ObserveRequest(ex.route_name, res.status, elapsed);
+  spdlog::info("request_id={} ip={} method={} route={} status={} ms={:.2f}", ex.request_id,
+               ex.remote_ip, ex.method, ex.route_name, res.status,
                std::chrono::duration<double, std::milli>(elapsed).count());
-  co_return res;
+  return res;
 }
 
 boost::asio::awaitable<http::Response> Api::Dispatch(http::Request& req, std::string& route_name) {

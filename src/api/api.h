@@ -4,6 +4,8 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <string>
 
 #include "api/router.h"
 #include "http/server.h"
@@ -23,7 +25,24 @@ class Api {
   boost::asio::awaitable<http::Response> HandleMetrics(http::Request& req);
 
  private:
+  // What Handle keeps of a request to finish its answer.
+  struct Exchange {
+    std::chrono::steady_clock::time_point start;
+    std::string route_name;
+    std::string request_id;
+    std::string remote_ip;
+    std::string method;
+  };
+  class Parked;
+
   boost::asio::awaitable<http::Response> Dispatch(http::Request& req, std::string& route_name);
+  // Runs `step` (a route, or a parked answer's Finish); what it throws
+  // becomes the error's answer (logged when internal).
+  static boost::asio::awaitable<http::Response> Guard(boost::asio::awaitable<http::Response> step,
+                                                      const std::string& request_id);
+  // Adds the common headers, counts and logs the exchange; a pending answer
+  // is wrapped to have this done when it comes.
+  http::Response Complete(http::Response res, Exchange ex);
   service::Homeserver& hs_;
   Router router_;
 };

@@ -54,6 +54,8 @@ struct BodyStream {
       read;
 };
 
+struct Pending;
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
@@ -61,9 +63,22 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   // When set, the body comes from here and `body` is ignored.
   std::shared_ptr<const BodyStream> stream;
+  // When set, there is no answer yet, and the rest is ignored (see Pending).
+  std::shared_ptr<Pending> pending;
 
   static Response Json(int status, const boost::json::value& v);
   static Response Json(const boost::json::value& v) { return Json(200, v); }
+};
+
+// An answer that is not ready: the handler did its part and returned (its
+// coroutines and their frames gone), leaving only what it waits for, such
+// as a /sync long-poll parked for minutes. The connection calls Wait, then
+// Finish, whose answer may be pending again; both on the connection's
+// thread, one after the other, each at most once per object.
+struct Pending {
+  virtual ~Pending() = default;
+  virtual boost::asio::awaitable<void> Wait() = 0;
+  virtual boost::asio::awaitable<Response> Finish() = 0;
 };
 
 // An inclusive byte range of a representation: bytes first..last.

@@ -336,6 +336,11 @@ asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::strin
     Response res;
     try {
       res = co_await handler(req);
+      while (res.pending) {
+        const std::shared_ptr<Pending> pending = std::move(res.pending);
+        co_await pending->Wait();
+        res = co_await pending->Finish();
+      }
     } catch (const std::exception& e) {
       spdlog::error("request_id={} unhandled exception: {}", req.request_id, e.what());
       res = on_error(ProtocolError::kOverloaded);

@@ -38,6 +38,8 @@ struct ServerOptions {
   std::string name = "http";  // for logs
 };
 
+// A pending answer (Response::pending) is waited for and finished by the
+// connection, until one is not pending; the request stays alive until then.
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
 // Largest body accepted for a request, decided from its method and path.
 using BodyLimitFn = std::function<std::size_t(std::string_view method, std::string_view path)>;

@@ -149,54 +149,83 @@ boost::asio::awaitable<std::shared_ptr<const Filter>> SyncService::ResolveFilter
 }
 
 boost::asio::awaitable<SyncResult> SyncService::Sync(const Requester& who, SyncRequest req) {
-  std::optional<SyncToken> since;
-  if (req.since) since = SyncToken::Parse(*req.since);
-  // Looks, and deletes the to-device messages up to the token: the sync
-  // that returned it delivered them (Compute finds them in its own read;
-  // a write only when there are some). The result comes on the heap: this
-  // frame is held for as long as the long-poll waits, and each SyncResult
-  // slot in it (a local, a co_await's value) would take 300 bytes.
-  auto compute = [&] {
+  std::unique_ptr<SyncPoll> poll = co_await Begin(who, std::move(req));
+  while (!poll->result) {
+    co_await Wait(*poll);
+    co_await Resume(*poll);
+  }
+  co_return std::move(*poll->result);
+}
+
+boost::asio::awaitable<std::unique_ptr<SyncPoll>> SyncService::Begin(const Requester& who,
+                                                                     SyncRequest req) {
+  auto poll = std::make_unique<SyncPoll>();
+  poll->who = who;
+  if (req.since) poll->since = SyncToken::Parse(*req.since);
+  poll->deadline =
+      std::chrono::steady_clock::now() + std::min(req.timeout, std::chrono::milliseconds(300000));
+  poll->req = std::move(req);
+  co_await Step(*poll, true);
+  co_return poll;
+}
+
+boost::asio::awaitable<void> SyncService::Wait(SyncPoll& poll) {
+  co_await poll.sub->Sleep(poll.deadline);
+}
+
+boost::asio::awaitable<void> SyncService::Resume(SyncPoll& poll) {
+  if (std::chrono::steady_clock::now() >= poll.deadline) {
+    poll.sub.reset();
+    poll.result = co_await Look(poll);
+  } else {
+    co_await Step(poll, false);
+  }
+}
+
+boost::asio::awaitable<std::unique_ptr<SyncResult>> SyncService::Look(const SyncPoll& poll) {
+  // The sync that returned the token delivered the to-device messages up
+  // to it (Compute finds them in its own read; a write only when there are
+  // some). The result comes on the heap: a SyncResult slot in a coroutine
+  // frame (a local, a co_await's value) takes 300 bytes.
+  co_return co_await Offload(ctx_.db_pool, [&] {
     std::optional<std::int64_t> delivered_upto;
-    auto r = std::make_unique<SyncResult>(Compute(who, req, since, &delivered_upto));
+    auto r = std::make_unique<SyncResult>(Compute(poll.who, poll.req, poll.since, &delivered_upto));
     if (delivered_upto) {
       ctx_.db.Write([&](sql::Tx& tx) {
-        storage::E2eStore::DeleteToDeviceUpTo(tx, who.user_id, who.device_id, *delivered_upto);
+        storage::E2eStore::DeleteToDeviceUpTo(tx, poll.who.user_id, poll.who.device_id,
+                                              *delivered_upto);
       });
     }
     return r;
-  };
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::min(req.timeout, std::chrono::milliseconds(300000));
-  auto ex = co_await boost::asio::this_coro::executor;
-  for (bool first = true;; first = false) {
-    // Subscribe before looking, so that a change committed while we look
-    // wakes the sleep below.
-    Notifier::Subscription sub(stream_.notifier(), who.user_id, ex);
-    // A long-poll whose token is the latest (the usual re-poll) has nothing
-    // to look at: Compute would find nothing. It goes straight to sleep.
-    // So does one whose user no write has woken since the token, with no
-    // typing change: whatever a sync would show the user (events of their
-    // rooms, their memberships, receipts, presence and device lists of
-    // people sharing a room, their account data and to-device messages)
-    // wakes them when it is written, or a sleeping long-poll would miss it.
-    // Other rooms' traffic moves the stream but does not concern them.
-    const bool nothing_new =
-        first && since && !req.full_state && req.timeout.count() > 0 &&
-        (!MovedPast(*since, stream_.Current(), typing_.Serial()) ||
-         (since->typing >= typing_.Serial() &&
-          !stream_.changes().ChangedSince(Change::kWoken, who.user_id, since->pos)));
-    if (!nothing_new) {
-      std::unique_ptr<SyncResult> r = co_await Offload(ctx_.db_pool, compute);
-      if (!since || req.full_state || !r->Empty() || stream_.notifier().stopping() ||
-          std::chrono::steady_clock::now() >= deadline) {
-        co_return std::move(*r);
-      }
-    }
-    co_await sub.Sleep(deadline);
-    if (std::chrono::steady_clock::now() >= deadline) {
-      co_return std::move(*co_await Offload(ctx_.db_pool, compute));
-    }
+  });
+}
+
+boost::asio::awaitable<void> SyncService::Step(SyncPoll& poll, bool first) {
+  // Subscribe before looking, so that a change committed while we look
+  // wakes the wait that follows.
+  poll.sub = std::make_unique<Notifier::Subscription>(stream_.notifier(), poll.who.user_id,
+                                                      co_await boost::asio::this_coro::executor);
+  const auto& since = poll.since;
+  const SyncRequest& req = poll.req;
+  // A long-poll whose token is the latest (the usual re-poll) has nothing
+  // to look at: Compute would find nothing. It goes straight to sleep.
+  // So does one whose user no write has woken since the token, with no
+  // typing change: whatever a sync would show the user (events of their
+  // rooms, their memberships, receipts, presence and device lists of
+  // people sharing a room, their account data and to-device messages)
+  // wakes them when it is written, or a sleeping long-poll would miss it.
+  // Other rooms' traffic moves the stream but does not concern them.
+  const bool nothing_new =
+      first && since && !req.full_state && req.timeout.count() > 0 &&
+      (!MovedPast(*since, stream_.Current(), typing_.Serial()) ||
+       (since->typing >= typing_.Serial() &&
+        !stream_.changes().ChangedSince(Change::kWoken, poll.who.user_id, since->pos)));
+  if (nothing_new) co_return;
+  std::unique_ptr<SyncResult> r = co_await Look(poll);
+  if (!since || req.full_state || !r->Empty() || stream_.notifier().stopping() ||
+      std::chrono::steady_clock::now() >= poll.deadline) {
+    poll.sub.reset();
+    poll.result = std::move(r);
   }
 }
 

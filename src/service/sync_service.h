@@ -80,14 +80,39 @@ struct SyncResult {
   bool Empty() const;
 };
 
+// A sync in progress: its answer once it has one; until then, what it
+// needs to look again and its subscription (made before its last look, so
+// that nothing committed since is missed). A long-poll that found nothing
+// is parked in one of these: the connection holds it while it waits, not
+// the frames of the coroutines that handled the request (about 4 KB).
+struct SyncPoll {
+  Requester who;
+  SyncRequest req;
+  std::optional<SyncToken> since;
+  std::chrono::steady_clock::time_point deadline;
+  std::unique_ptr<Notifier::Subscription> sub;  // set while it waits
+  std::unique_ptr<SyncResult> result;           // the answer, once there is one
+};
+
 class SyncService {
  public:
   SyncService(ServiceContext& ctx, Stream& stream, TypingService& typing)
       : ctx_(ctx), stream_(stream), typing_(typing) {}
 
   // Returns at once when there is news (or for an initial sync); otherwise
-  // waits up to req.timeout for some.
+  // waits up to req.timeout for some. Begin, then Wait and Resume until
+  // there is an answer.
   boost::asio::awaitable<SyncResult> Sync(const Requester& who, SyncRequest req);
+  // A sync's first look: the poll has its result when there is news (or
+  // for an initial sync, a full-state one, or a timeout of 0); otherwise it
+  // waits, subscribed on the calling coroutine's executor.
+  boost::asio::awaitable<std::unique_ptr<SyncPoll>> Begin(const Requester& who, SyncRequest req);
+  // Until the poll is notified or reaches its deadline; on the executor
+  // Begin ran on.
+  static boost::asio::awaitable<void> Wait(SyncPoll& poll);
+  // After Wait: sets the poll's result, or subscribes it again when what
+  // woke it shows nothing for it (it then waits again).
+  boost::asio::awaitable<void> Resume(SyncPoll& poll);
   // How many times a sync has looked in the database (metrics): a woken or
   // moved-past long-poll looks, one with nothing for its user sleeps.
   std::uint64_t Looks() const { return looks_.load(std::memory_order_relaxed); }
@@ -116,6 +141,12 @@ class SyncService {
   SyncResult Compute(const Requester& who, const SyncRequest& req,
                      const std::optional<SyncToken>& since,
                      std::optional<std::int64_t>* delivered_to_device_upto);
+  // Computes the poll's answer on the database pool, and deletes the
+  // to-device messages its token acknowledged.
+  boost::asio::awaitable<std::unique_ptr<SyncResult>> Look(const SyncPoll& poll);
+  // Subscribes the poll, then looks (unless nothing can be new for it: only
+  // on its first look), and sets its result if the look is the answer.
+  boost::asio::awaitable<void> Step(SyncPoll& poll, bool first);
   // A stored filter's definition (its JSON text). Throws M_NOT_FOUND.
   boost::asio::awaitable<std::string> StoredFilter(const Requester& who,
                                                    const std::string& filter_id);

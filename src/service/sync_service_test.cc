@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
 #include "service/service_test_util.h"
 
 namespace vigie::service {
@@ -84,6 +88,84 @@ TEST_F(SyncFilterTest, KeptFiltersAreBoundedInNumberAndBytes) {
     Resolve(alice_, R"({"event_fields":[")" + pad + std::to_string(i) + R"("]})");
   }
   EXPECT_LE(hs_->sync.SharedFilters(), (4u << 20) / 12000 + 1);
+}
+
+// A long-poll split at its wait (Begin, Wait, Resume): what the API parks
+// on the connection instead of its handler's coroutines.
+class SyncPollTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    crypto::Init();
+    hs_ = std::make_unique<Homeserver>(TestConfig());
+    alice_ = RegisterAndLogin(*hs_, "alice");
+    CreateRoomOptions o;
+    room_ = hs_->RunSync(hs_->rooms.CreateRoom(alice_, o)).room_id;
+    SyncRequest initial;
+    since_ = hs_->RunSync(hs_->sync.Sync(alice_, initial)).next_batch;
+  }
+  SyncRequest LongPoll(std::chrono::milliseconds timeout) {
+    SyncRequest req;
+    req.since = since_;
+    req.timeout = timeout;
+    return req;
+  }
+  static std::string LastBody(const SyncResult& r) {
+    if (r.join.empty() || r.join[0].timeline.empty()) return "";
+    auto v = bj::parse(r.join[0].timeline.back()->json);
+    return std::string(v.at("content").at("body").as_string());
+  }
+
+  std::unique_ptr<Homeserver> hs_;
+  Requester alice_;
+  std::string room_, since_;
+};
+
+TEST_F(SyncPollTest, ALongPollParksUntilNotifiedThenAnswers) {
+  boost::asio::io_context ioc;
+  std::unique_ptr<SyncPoll> poll;
+  bool parked = false, woken = false;
+  const std::uint64_t looks = hs_->sync.Looks();
+  boost::asio::co_spawn(
+      ioc,
+      [&]() -> boost::asio::awaitable<void> {
+        poll = co_await hs_->sync.Begin(alice_, LongPoll(std::chrono::seconds(20)));
+        // Nothing new since the token: parked without a look.
+        parked = !poll->result && poll->sub;
+        EXPECT_EQ(hs_->sync.Looks(), looks);
+        bj::object content{{"body", "wake"}};
+        co_await hs_->rooms.Send(alice_, room_, "m.room.message", content, "w1");
+        co_await SyncService::Wait(*poll);
+        woken = std::chrono::steady_clock::now() < poll->deadline;
+        co_await hs_->sync.Resume(*poll);
+      },
+      boost::asio::detached);
+  ioc.run();
+  EXPECT_TRUE(parked);
+  EXPECT_TRUE(woken);  // by the message, not the deadline
+  ASSERT_TRUE(poll->result);
+  EXPECT_FALSE(poll->sub);
+  EXPECT_EQ(LastBody(*poll->result), "wake");
+  EXPECT_NE(poll->result->next_batch, since_);
+}
+
+TEST_F(SyncPollTest, APollAnswersAtItsDeadlineAndAtOnceWithoutATimeout) {
+  boost::asio::io_context ioc;
+  std::unique_ptr<SyncPoll> poll, now;
+  boost::asio::co_spawn(
+      ioc,
+      [&]() -> boost::asio::awaitable<void> {
+        now = co_await hs_->sync.Begin(alice_, LongPoll(std::chrono::milliseconds(0)));
+        poll = co_await hs_->sync.Begin(alice_, LongPoll(std::chrono::milliseconds(50)));
+        co_await SyncService::Wait(*poll);
+        co_await hs_->sync.Resume(*poll);
+      },
+      boost::asio::detached);
+  ioc.run();
+  ASSERT_TRUE(now->result);  // timeout 0: answered by Begin
+  EXPECT_TRUE(now->result->Empty());
+  ASSERT_TRUE(poll->result);  // at the deadline: an empty answer
+  EXPECT_TRUE(poll->result->Empty());
+  EXPECT_GE(std::chrono::steady_clock::now(), poll->deadline);
 }
 
 }  // namespace

@@ -135,6 +135,34 @@ Response SyncResponse(const service::SyncResult& res, const service::Requester& 
   return r;
 }
 
+Response SyncAnswer(service::Homeserver& hs, std::unique_ptr<service::SyncPoll> poll);
+
+// A /sync long-poll parked at its wait: the connection holds this (and the
+// poll), not the handler's coroutines, until the poll is notified or times
+// out. Its answer may be pending again (woken by what showed it nothing).
+class PendingSync : public http::Pending {
+ public:
+  PendingSync(service::Homeserver& hs, std::unique_ptr<service::SyncPoll> poll)
+      : hs_(hs), poll_(std::move(poll)) {}
+  awaitable<void> Wait() override { return service::SyncService::Wait(*poll_); }
+  awaitable<Response> Finish() override {
+    co_await hs_.sync.Resume(*poll_);
+    co_return SyncAnswer(hs_, std::move(poll_));
+  }
+
+ private:
+  service::Homeserver& hs_;
+  std::unique_ptr<service::SyncPoll> poll_;
+};
+
+// The poll's answer, or a pending one while it waits.
+Response SyncAnswer(service::Homeserver& hs, std::unique_ptr<service::SyncPoll> poll) {
+  if (poll->result) return SyncResponse(*poll->result, poll->who);
+  Response r;
+  r.pending = std::make_shared<PendingSync>(hs, std::move(poll));
+  return r;
+}
+
 }  // namespace
 
 void AddSyncRoutes(Router& r, service::Homeserver& hs) {
@@ -163,7 +191,7 @@ void AddSyncRoutes(Router& r, service::Homeserver& hs) {
     std::optional<std::string> filter;
     if (auto f = c.req.Query("filter")) filter = std::string(*f);
     req.filter = co_await hs.sync.ResolveFilter(c.requester(), filter);
-    co_return SyncResponse(co_await hs.sync.Sync(c.requester(), std::move(req)), c.requester());
+    co_return SyncAnswer(hs, co_await hs.sync.Begin(c.requester(), std::move(req)));
   });
 
   // POST /_matrix/client/v3/user/{userId}/filter
