@@ -92,12 +92,10 @@ TEST_F(SyncFilterTest, KeptFiltersAreBoundedInNumberAndBytes) {
 
 // A long-poll split at its wait (Begin, Wait, Resume): what the API parks
 // on the connection instead of its handler's coroutines.
-class SyncPollTest : public ::testing::Test {
+class SyncPollTest : public SyncFilterTest {
  protected:
   void SetUp() override {
-    crypto::Init();
-    hs_ = std::make_unique<Homeserver>(TestConfig());
-    alice_ = RegisterAndLogin(*hs_, "alice");
+    SyncFilterTest::SetUp();
     CreateRoomOptions o;
     room_ = hs_->RunSync(hs_->rooms.CreateRoom(alice_, o)).room_id;
     SyncRequest initial;
@@ -115,8 +113,6 @@ class SyncPollTest : public ::testing::Test {
     return std::string(v.at("content").at("body").as_string());
   }
 
-  std::unique_ptr<Homeserver> hs_;
-  Requester alice_;
   std::string room_, since_;
 };
 
