@@ -64,6 +64,10 @@ run --scenario fanout -U 200 -R 1 -K 200 -S 40 --timeline-limit 1000 --threads 2
 run --scenario fanout -U 200 -R 1 -K 200 -S 40 --timeline-limit 1000 --threads 2 --rate 1000 \
   --duration 5 --drain 10
 run --scenario idle -C 2000 --duration 5
+# Held long enough for the heap trimmer (every 30 s) to give back what the
+# opening burst of initial syncs freed: the 2,000-poll figure above counts
+# that burst, this one what a held long-poll costs.
+run --scenario idle -C 10000 --duration 40
 run --scenario login -N 200 -M 16
 run --scenario initial-sync -R 200 -E 20
 run --scenario join-big-room -K 1000
