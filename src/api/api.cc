@@ -97,28 +97,28 @@ http::Response Api::ProtocolErrorResponse(http::ProtocolError e) const {
 
 // A request whose answer is pending (a parked long-poll): what Handle
 // still owes it (error mapping, common headers, metrics, the log line) is
-// done when its answer comes.
+// done when its answer comes. The request outlives it (http::Pending).
 class Api::Parked : public http::Pending {
  public:
-  Parked(Api& api, std::shared_ptr<http::Pending> inner, Exchange ex)
-      : api_(api), inner_(std::move(inner)), ex_(std::move(ex)) {}
+  Parked(Api& api, std::shared_ptr<http::Pending> inner, const http::Request& req, Exchange ex)
+      : api_(api), inner_(std::move(inner)), req_(req), ex_(std::move(ex)) {}
   boost::asio::awaitable<void> Wait() override { return inner_->Wait(); }
   boost::asio::awaitable<http::Response> Finish() override {
-    http::Response res = co_await api_.Guard(inner_->Finish(), ex_.request_id);
-    co_return api_.Complete(std::move(res), std::move(ex_));
+    http::Response res = co_await api_.Guard(inner_->Finish(), req_.request_id);
+    co_return api_.Complete(std::move(res), req_, std::move(ex_));
   }
 
  private:
   Api& api_;
   std::shared_ptr<http::Pending> inner_;
+  const http::Request& req_;
   Exchange ex_;
 };
 
 boost::asio::awaitable<http::Response> Api::Handle(http::Request& req) {
-  Exchange ex{std::chrono::steady_clock::now(), "unmatched", req.request_id, req.remote_ip,
-              req.method};
+  Exchange ex{std::chrono::steady_clock::now(), "unmatched"};
   http::Response res = co_await Guard(Dispatch(req, ex.route_name), req.request_id);
-  co_return Complete(std::move(res), std::move(ex));
+  co_return Complete(std::move(res), req, std::move(ex));
 }
 
 boost::asio::awaitable<http::Response> Api::Guard(boost::asio::awaitable<http::Response> step,
@@ -139,16 +139,16 @@ boost::asio::awaitable<http::Response> Api::Guard(boost::asio::awaitable<http::R
   }
 }
 
-http::Response Api::Complete(http::Response res, Exchange ex) {
+http::Response Api::Complete(http::Response res, const http::Request& req, Exchange ex) {
   if (res.pending) {
-    res.pending = std::make_shared<Parked>(*this, std::move(res.pending), std::move(ex));
+    res.pending = std::make_shared<Parked>(*this, std::move(res.pending), req, std::move(ex));
     return res;
   }
   AddCommonHeaders(res, hs_.config());
   const auto elapsed = std::chrono::steady_clock::now() - ex.start;
   hs_.metrics.ObserveRequest(ex.route_name, res.status, elapsed);
-  spdlog::info("request_id={} ip={} method={} route={} status={} ms={:.2f}", ex.request_id,
-               ex.remote_ip, ex.method, ex.route_name, res.status,
+  spdlog::info("request_id={} ip={} method={} route={} status={} ms={:.2f}", req.request_id,
+               req.remote_ip, req.method, ex.route_name, res.status,
                std::chrono::duration<double, std::milli>(elapsed).count());
   return res;
 }

@@ -25,13 +25,10 @@ class Api {
   boost::asio::awaitable<http::Response> HandleMetrics(http::Request& req);
 
  private:
-  // What Handle keeps of a request to finish its answer.
+  // What Handle keeps, besides the request, to finish its answer.
   struct Exchange {
     std::chrono::steady_clock::time_point start;
     std::string route_name;
-    std::string request_id;
-    std::string remote_ip;
-    std::string method;
   };
   class Parked;
 
@@ -42,7 +39,7 @@ class Api {
                                                       const std::string& request_id);
   // Adds the common headers, counts and logs the exchange; a pending answer
   // is wrapped to have this done when it comes.
-  http::Response Complete(http::Response res, Exchange ex);
+  http::Response Complete(http::Response res, const http::Request& req, Exchange ex);
   service::Homeserver& hs_;
   Router router_;
 };

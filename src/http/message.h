@@ -74,7 +74,9 @@ struct Response {
 // coroutines and their frames gone), leaving only what it waits for, such
 // as a /sync long-poll parked for minutes. The connection calls Wait, then
 // Finish, whose answer may be pending again; both on the connection's
-// thread, one after the other, each at most once per object.
+// thread, one after the other, each at most once per object. The request
+// stays alive until the last answer is not pending, so a Pending may refer
+// to it.
 struct Pending {
   virtual ~Pending() = default;
   virtual boost::asio::awaitable<void> Wait() = 0;

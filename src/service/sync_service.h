@@ -160,7 +160,7 @@ class SyncService {
   Stream& stream_;
   TypingService& typing_;
   // Stored filters never change: clients name the same one on every sync,
-  // so which definition a (user, filter id) names is kept, up to a bound.
+  // so the filter a (user, filter id) names is kept, up to a bound.
   // Parsed definitions are kept by their text (SharedFilter), up to a
   // bound in entries and in text bytes (inline ones come from anyone);
   // both maps are emptied when full.
