@@ -103,6 +103,14 @@ class Api::Parked : public http::Pending {
   Parked(Api& api, std::shared_ptr<http::Pending> inner, const http::Request& req, Exchange ex)
       : api_(api), inner_(std::move(inner)), req_(req), ex_(std::move(ex)) {}
   boost::asio::awaitable<void> Wait() override { return inner_->Wait(); }
+  // The client is gone, nobody is answered: the request is still counted
+  // and logged, as status 499 (nginx's "client closed request").
+  void Cancel() override {
+    inner_->Cancel();
+    http::Response gone;
+    gone.status = 499;
+    api_.Complete(std::move(gone), req_, std::move(ex_));
+  }
   boost::asio::awaitable<http::Response> Finish() override {
     http::Response res = co_await api_.Guard(inner_->Finish(), req_.request_id);
     co_return api_.Complete(std::move(res), req_, std::move(ex_));

@@ -25,7 +25,8 @@ void Metrics::AddGauge(std::string name, std::string help, std::function<double(
 std::string Metrics::Render() const {
   std::ostringstream out;
   std::lock_guard lock(mu_);
-  out << "# HELP vigie_http_requests_total HTTP requests answered, by route and status.\n"
+  out << "# HELP vigie_http_requests_total HTTP requests answered, by route and status (499: the "
+         "client left first).\n"
          "# TYPE vigie_http_requests_total counter\n";
   for (const auto& [k, v] : requests_) {
     out << "vigie_http_requests_total{route=\"" << k.first << "\",status=\"" << k.second << "\"} "

@@ -77,9 +77,15 @@ struct Response {
 // thread, one after the other, each at most once per object. The request
 // stays alive until the last answer is not pending, so a Pending may refer
 // to it.
+//
+// While Wait runs, the connection watches its socket: when the client
+// closes it, the connection calls Cancel (on its thread, while Wait is
+// suspended), which must make Wait return soon; Finish is then not called
+// and the connection is closed. Nobody is left to answer.
 struct Pending {
   virtual ~Pending() = default;
   virtual boost::asio::awaitable<void> Wait() = 0;
+  virtual void Cancel() = 0;
   virtual boost::asio::awaitable<Response> Finish() = 0;
 };
 

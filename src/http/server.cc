@@ -1,6 +1,7 @@
 #include "http/server.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
@@ -9,6 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <limits>
 #include <list>
 #include <mutex>
@@ -39,6 +41,57 @@ struct Worker {
   asio::io_context ioc{1};
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::thread thread;
+};
+
+// Watches the socket of a connection whose answer is pending (a parked
+// long-poll) and cancels that answer when the client has closed the
+// connection: the socket turns readable with nothing to read, or fails.
+// Bytes to read (a pipelined request, a TLS record) end the watch unread:
+// they are the next request's, and the answer is still owed.
+class CloseWatch : public std::enable_shared_from_this<CloseWatch> {
+ public:
+  CloseWatch(tcp::socket& sock, std::shared_ptr<Pending> pending)
+      : sock_(sock), pending_(std::move(pending)) {}
+  void Arm() {
+    sock_.async_wait(
+        tcp::socket::wait_read,
+        [self = shared_from_this()](boost::system::error_code ec) { self->Ready(ec); });
+  }
+  // Once the wait is over: the watch lets go of the socket and the answer.
+  void Stop() {
+    if (!active_) return;
+    active_ = false;
+    boost::system::error_code ignored;
+    sock_.cancel(ignored);
+  }
+  bool gone() const { return gone_; }
+  Pending& pending() const { return *pending_; }
+
+ private:
+  void Ready(boost::system::error_code ec) {
+    // Stopped, or the server cancelled the socket (it is stopping).
+    if (!active_ || ec == asio::error::operation_aborted) return;
+    if (!ec) {
+      char byte = 0;
+      const ssize_t n = ::recv(sock_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n > 0) {  // the next request: leave it for the connection
+        active_ = false;
+        return;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        Arm();  // not readable after all
+        return;
+      }
+    }
+    active_ = false;
+    gone_ = true;
+    pending_->Cancel();
+  }
+
+  tcp::socket& sock_;
+  std::shared_ptr<Pending> pending_;
+  bool active_ = true;
+  bool gone_ = false;
 };
 
 }  // namespace
@@ -334,19 +387,33 @@ asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::strin
 
     const auto start = std::chrono::steady_clock::now();
     Response res;
+    bool gone = false;  // the client closed the connection while its answer was pending
     try {
       res = co_await handler(req);
       while (res.pending) {
-        const std::shared_ptr<Pending> pending = std::move(res.pending);
-        co_await pending->Wait();
-        res = co_await pending->Finish();
+        auto watch = std::make_shared<CloseWatch>(beast::get_lowest_layer(stream).socket(),
+                                                  std::move(res.pending));
+        struct StopWatch {
+          CloseWatch& w;
+          ~StopWatch() { w.Stop(); }
+        } stop_watch{*watch};
+        watch->Arm();
+        co_await watch->pending().Wait();
+        watch->Stop();
+        if ((gone = watch->gone())) break;
+        res = co_await watch->pending().Finish();
       }
     } catch (const std::exception& e) {
       spdlog::error("request_id={} unhandled exception: {}", req.request_id, e.what());
       res = on_error(ProtocolError::kOverloaded);
       res.status = 500;
     }
+    if (gone) {
+      res = Response{};
+      res.status = 499;  // nginx's "client closed request": nothing is sent
+    }
     if (observer) observer(req, res, std::chrono::steady_clock::now() - start);
+    if (gone) co_return;
     const bool keep_alive = in.keep_alive && !stopping.load(std::memory_order_relaxed);
     bool ok = false;
     if (req.method == "HEAD") {

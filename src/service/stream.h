@@ -52,6 +52,9 @@ class Notifier {
     // Suspends until notified (at once if a notification came since the
     // subscription was made) or until `deadline`. Returns true if notified.
     boost::asio::awaitable<bool> Sleep(std::chrono::steady_clock::time_point deadline);
+    // Ends a Sleep in progress (it returns false, unless notified first);
+    // on the subscription's executor.
+    void Cancel() { w_->timer.cancel(); }
 
    private:
     Notifier& n_;

@@ -107,8 +107,8 @@ class SyncService {
   // for an initial sync, a full-state one, or a timeout of 0); otherwise it
   // waits, subscribed on the calling coroutine's executor.
   boost::asio::awaitable<std::unique_ptr<SyncPoll>> Begin(const Requester& who, SyncRequest req);
-  // Until the poll is notified or reaches its deadline; on the executor
-  // Begin ran on.
+  // Until the poll is notified, reaches its deadline or is cancelled
+  // (poll.sub->Cancel(): its client is gone); on the executor Begin ran on.
   static boost::asio::awaitable<void> Wait(SyncPoll& poll);
   // After Wait: sets the poll's result, or subscribes it again when what
   // woke it shows nothing for it (it then waits again).

@@ -164,5 +164,25 @@ TEST_F(SyncPollTest, APollAnswersAtItsDeadlineAndAtOnceWithoutATimeout) {
   EXPECT_GE(std::chrono::steady_clock::now(), poll->deadline);
 }
 
+TEST_F(SyncPollTest, ACancelledPollStopsWaitingAtOnce) {
+  boost::asio::io_context ioc;
+  std::unique_ptr<SyncPoll> poll;
+  boost::asio::co_spawn(
+      ioc,
+      [&]() -> boost::asio::awaitable<void> {
+        poll = co_await hs_->sync.Begin(alice_, LongPoll(std::chrono::seconds(60)));
+        // Its client hangs up while it waits (http::Pending::Cancel).
+        boost::asio::post(co_await boost::asio::this_coro::executor,
+                          [&poll] { poll->sub->Cancel(); });
+        co_await SyncService::Wait(*poll);
+      },
+      boost::asio::detached);
+  const auto start = std::chrono::steady_clock::now();
+  ioc.run();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  ASSERT_TRUE(poll);
+  EXPECT_FALSE(poll->result);  // nobody to answer: no look
+}
+
 }  // namespace
 }  // namespace vigie::service

@@ -470,6 +470,64 @@ def test_pipelined_requests(server):
             assert r is not None and r.status == 200, r
 
 
+def gauge(server: VigieServer, name: str) -> float:
+    m = re.search(rf"^{name} (\S+)$", server.metrics(), re.M)
+    assert m, f"no {name} gauge"
+    return float(m.group(1))
+
+
+def wait_for_gauge(server: VigieServer, name: str, want: float, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while (got := gauge(server, name)) != want:
+        assert time.monotonic() < deadline, f"{name} is {got}, not {want}"
+        time.sleep(0.05)
+
+
+def sync_poll(token: str, since: str, timeout_ms: int) -> bytes:
+    return (f"GET /_matrix/client/v3/sync?since={since}&timeout={timeout_ms} HTTP/1.1\r\n"
+            f"Host: x\r\nAuthorization: Bearer {token}\r\n\r\n").encode()
+
+
+def test_long_polls_of_gone_clients_end_with_them(server, user):
+    """A client that closes its connection during a /sync long-poll frees
+    it then, not at the poll's timeout (five minutes here): otherwise
+    anyone could fill the server's connections with abandoned polls."""
+    _, token = user
+    since = send(server, "GET", "/_matrix/client/v3/sync?timeout=0", token=token).json["next_batch"]
+    conns, waiters = gauge(server, "vigie_open_connections"), gauge(server, "vigie_sync_waiters")
+    socks = [connect(server) for _ in range(20)]
+    try:
+        for s in socks:
+            s.sendall(sync_poll(token, since, 300000))
+        wait_for_gauge(server, "vigie_sync_waiters", waiters + 20)  # all parked
+    finally:
+        for s in socks:
+            s.close()
+    wait_for_gauge(server, "vigie_sync_waiters", waiters, seconds=5)
+    wait_for_gauge(server, "vigie_open_connections", conns, seconds=5)
+    # Counted as requests the client left (499), though nothing was sent.
+    m = re.search(r'^vigie_http_requests_total\{route="[^"]*sync",status="499"\} (\S+)$',
+                  server.metrics(), re.M)
+    assert m and float(m.group(1)) >= 20, m
+
+
+def test_long_poll_with_a_pipelined_request_is_answered(server, user):
+    """Bytes sent during a long-poll are the next request, not a hang-up:
+    the poll is answered at its timeout, then the request behind it."""
+    _, token = user
+    since = send(server, "GET", "/_matrix/client/v3/sync?timeout=0", token=token).json["next_batch"]
+    waiters = gauge(server, "vigie_sync_waiters")
+    with connect(server) as s:
+        s.sendall(sync_poll(token, since, 1000))
+        wait_for_gauge(server, "vigie_sync_waiters", waiters + 1)
+        s.sendall(f"GET {VERSIONS} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        reader = Reader(s)
+        r = reader.response()
+        assert r is not None and r.status == 200 and "next_batch" in r.json, r
+        r = reader.response()
+        assert r is not None and r.status == 200 and "versions" in r.json, r
+
+
 def test_http_1_0_and_connection_close(server):
     for req in (f"GET {VERSIONS} HTTP/1.0\r\n\r\n",
                 f"GET {VERSIONS} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"):

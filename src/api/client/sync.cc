@@ -145,6 +145,7 @@ class PendingSync : public http::Pending {
   PendingSync(service::Homeserver& hs, std::unique_ptr<service::SyncPoll> poll)
       : hs_(hs), poll_(std::move(poll)) {}
   awaitable<void> Wait() override { return service::SyncService::Wait(*poll_); }
+  void Cancel() override { poll_->sub->Cancel(); }
   awaitable<Response> Finish() override {
     co_await hs_.sync.Resume(*poll_);
     co_return SyncAnswer(hs_, std::move(poll_));
