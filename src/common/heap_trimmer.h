@@ -1,11 +1,15 @@
 // Gives the memory a burst freed back to the system.
 //
-// glibc keeps freed memory in its arenas: after thousands of clients sync
-// at once (a drill starting, a restart), the server's RSS stays at the
-// burst's peak although the heap is mostly free. A HeapTrimmer thread
-// looks every `interval` and, when the arenas hold more than `min_free`
-// bytes unused, asks glibc to release them (malloc_trim). It runs on its
-// own thread because a trim walks every arena: never on an I/O thread.
+// The allocator keeps freed memory: after thousands of clients sync at once
+// (a drill starting, a restart), the server's RSS stays near the burst's
+// peak although the heap is mostly free (glibc until a trim; jemalloc
+// until its decay, which advances only as the server allocates, and an
+// idle server does not). A HeapTrimmer thread looks every `interval` and,
+// when more than `min_free` bytes are resident but unused, has the
+// allocator release them: jemalloc's arenas purged when vigie is built
+// with it (VIGIE_JEMALLOC, the default), glibc's malloc_trim otherwise.
+// It runs on its own thread because a trim walks every arena: never on an
+// I/O thread.
 #pragma once
 
 #include <chrono>
@@ -18,7 +22,7 @@ namespace vigie {
 
 class HeapTrimmer {
  public:
-  // Free bytes in glibc's arenas (not yet given back).
+  // Bytes the allocator holds resident but unused (not yet given back).
   static std::size_t FreeHeapBytes();
 
   // interval <= 0: never trims (no thread).
