@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "common/thread_name.h"
+
 namespace vigie {
 namespace {
 
@@ -48,7 +50,12 @@ std::size_t HeapTrimmer::FreeHeapBytes() {
 
 HeapTrimmer::HeapTrimmer(std::chrono::milliseconds interval, std::size_t min_free)
     : interval_(interval), min_free_(min_free) {
-  if (interval_.count() > 0) thread_ = std::thread([this] { Run(); });
+  if (interval_.count() > 0) {
+    thread_ = std::thread([this] {
+      NameThisThread("vigie-trim");
+      Run();
+    });
+  }
 }
 
 HeapTrimmer::~HeapTrimmer() {

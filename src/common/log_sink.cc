@@ -4,11 +4,16 @@
 
 #include <cerrno>
 
+#include "common/thread_name.h"
+
 namespace vigie {
 
 BatchingSink::BatchingSink(int fd, std::size_t max_pending, std::chrono::milliseconds gather)
     : fd_(fd), max_pending_(max_pending), gather_(gather) {
-  writer_ = std::thread([this] { Run(); });
+  writer_ = std::thread([this] {
+    NameThisThread("vigie-log");
+    Run();
+  });
 }
 
 BatchingSink::~BatchingSink() {

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/crypto.h"
+#include "common/thread_name.h"
 #include "common/utf8.h"
 
 namespace vigie::http {
@@ -525,10 +526,12 @@ void Server::Start() {
     for (auto& acc : w->acceptors) {
       asio::co_spawn(w->ioc, im.Accept(*w, *acc), asio::detached);
     }
-    w->thread = std::thread([wp = w.get()] {
-      auto guard = asio::make_work_guard(wp->ioc);
-      wp->ioc.run();
-    });
+    w->thread = std::thread(
+        [wp = w.get(), name = im.opts.name + "-io-" + std::to_string(&w - im.workers.data())] {
+          NameThisThread(name);
+          auto guard = asio::make_work_guard(wp->ioc);
+          wp->ioc.run();
+        });
   }
 }
 

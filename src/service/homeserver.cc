@@ -61,8 +61,9 @@ events::SigningKey LoadOrCreateSigningKey(const Config& config) {
 Homeserver::Homeserver(Config config)
     : config_(std::move(config)),
       db_(OpenDatabase(config_)),
-      db_pool_(static_cast<std::size_t>(ThreadCount(config_.worker_threads, kMinWorkerThreads))),
-      hash_pool_(static_cast<std::size_t>(config_.hash_threads)),
+      db_pool_(static_cast<std::size_t>(ThreadCount(config_.worker_threads, kMinWorkerThreads)),
+               "db"),
+      hash_pool_(static_cast<std::size_t>(config_.hash_threads), "hash"),
       hasher_(config_.argon2_ops, config_.argon2_mem_kib),
       ctx_{config_, *db_, db_pool_, hash_pool_, hasher_},
       key_(LoadOrCreateSigningKey(config_)),

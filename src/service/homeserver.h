@@ -11,6 +11,7 @@
 
 #include "common/config.h"
 #include "common/metrics.h"
+#include "common/thread_name.h"
 #include "service/access_control.h"
 #include "service/account_data_service.h"
 #include "service/account_service.h"
@@ -86,8 +87,8 @@ class Homeserver {
  private:
   Config config_;
   std::unique_ptr<sql::Database> db_;
-  boost::asio::thread_pool db_pool_;
-  boost::asio::thread_pool hash_pool_;
+  NamedThreadPool db_pool_;    // "db-N": the database work, the stream's writes
+  NamedThreadPool hash_pool_;  // "hash-N": Argon2
   PasswordHasher hasher_;
   ServiceContext ctx_;
   events::SigningKey key_;

@@ -7,6 +7,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/thread_name.h"
 #include "storage/sql.h"
 
 namespace vigie::sql {
@@ -187,7 +188,10 @@ class SqliteDatabase : public Database {
       // connection does them, passively, beside the writer.
       checkpointer_conn_ = std::make_unique<Connection>(path, false, opts.synchronous);
       writer_->OnCommit(&SqliteDatabase::WalHook, this);
-      checkpointer_ = std::thread([this] { RunCheckpointer(); });
+      checkpointer_ = std::thread([this] {
+        NameThisThread("sqlite-ckpt");
+        RunCheckpointer();
+      });
     }
   }
 
