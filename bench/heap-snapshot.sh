@@ -5,13 +5,20 @@
 # they are held, so that heaptrack's "leaked" list is exactly the heap live
 # at that moment. Prints the total and the largest sites (divide by C for
 # the bytes per long-poll; a server with no long-poll held has about 7 MB).
-# Measures, never asserts. Needs heaptrack (Debian package heaptrack).
+# Measures, never asserts. Needs heaptrack (Debian package heaptrack) and
+# a build with glibc's allocator (cmake -DVIGIE_JEMALLOC=OFF): jemalloc's
+# operator new does not go through malloc, so heaptrack would miss most of
+# the heap.
 #
 # Usage: bench/heap-snapshot.sh [BUILD_DIR] [C]   (defaults: build 4000)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-$ROOT/build}" && pwd)
 C=${2:-4000}
+if ldd "$BUILD/vigie" | grep -q jemalloc; then
+  echo "$BUILD/vigie uses jemalloc, which heaptrack cannot follow: build with -DVIGIE_JEMALLOC=OFF" >&2
+  exit 2
+fi
 TMP=$(mktemp -d /tmp/vigie-heap.XXXXXX)
 VIGIE_PID=
 cleanup() {
@@ -23,14 +30,8 @@ trap cleanup EXIT
 . "$ROOT/bench/vigie-server.sh"
 bench_config "$TMP/data" >"$TMP/vigie.toml"
 
-heaptrack -o "$TMP/heap" "$BUILD/vigie" -c "$TMP/vigie.toml" serve >"$TMP/server.log" 2>&1 &
-URL=
-for _ in $(seq 1 300); do
-  URL=$(grep -oE 'listening on http://[0-9.]+:[0-9]+' "$TMP/server.log" | head -1 |
-    sed 's/listening on //') || true
-  [ -n "$URL" ] && break
-  sleep 0.1
-done
+vigie_under_heaptrack() { heaptrack -o "$TMP/heap" "$BUILD/vigie" "$@"; }
+start_bench_server vigie_under_heaptrack "$TMP/vigie.toml" "$TMP/server.log"
 [ -n "$URL" ] || { echo "vigie did not start" >&2; exit 1; }
 VIGIE_PID=$(pgrep -f "^$BUILD/vigie -c $TMP/vigie.toml" | head -1)
 

@@ -25,7 +25,8 @@ enabled = false
 TOML
 }
 
-# start_bench_server VIGIE CONFIG LOG: starts it in the background and sets
+# start_bench_server VIGIE CONFIG LOG: starts VIGIE (the binary, or a command
+# that runs it, such as a shell function) in the background and sets
 # SERVER_PID, and URL once it listens (empty if it did not start in 30 s).
 start_bench_server() {
   "$1" -c "$2" serve >"$3" 2>&1 &

@@ -104,7 +104,6 @@ struct Server::Impl {
   Handler handler;
   BodyLimitFn body_limit;
   ProtocolErrorFn on_error;
-  ObserverFn observer;
   std::unique_ptr<asio::ssl::context> ssl;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::pair<std::string, std::uint16_t>> bound;
@@ -386,7 +385,6 @@ asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::strin
     // before, Stop() may drop the connection.
     it->busy = true;
 
-    const auto start = std::chrono::steady_clock::now();
     Response res;
     bool gone = false;  // the client closed the connection while its answer was pending
     try {
@@ -409,12 +407,7 @@ asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::strin
       res = on_error(ProtocolError::kOverloaded);
       res.status = 500;
     }
-    if (gone) {
-      res = Response{};
-      res.status = 499;  // nginx's "client closed request": nothing is sent
-    }
-    if (observer) observer(req, res, std::chrono::steady_clock::now() - start);
-    if (gone) co_return;
+    if (gone) co_return;  // nobody to answer (the handler counted and logged it)
     const bool keep_alive = in.keep_alive && !stopping.load(std::memory_order_relaxed);
     bool ok = false;
     if (req.method == "HEAD") {
@@ -467,13 +460,12 @@ asio::awaitable<void> Server::Impl::Accept(Worker& w, tcp::acceptor& acc) {
 }
 
 Server::Server(ServerOptions opts, Handler handler, BodyLimitFn body_limit,
-               ProtocolErrorFn on_error, ObserverFn observer)
+               ProtocolErrorFn on_error)
     : impl_(std::make_unique<Impl>()) {
   impl_->opts = std::move(opts);
   impl_->handler = std::move(handler);
   impl_->body_limit = std::move(body_limit);
   impl_->on_error = std::move(on_error);
-  impl_->observer = std::move(observer);
 }
 
 Server::~Server() {

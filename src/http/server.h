@@ -44,14 +44,10 @@ using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
 // Largest body accepted for a request, decided from its method and path.
 using BodyLimitFn = std::function<std::size_t(std::string_view method, std::string_view path)>;
 using ProtocolErrorFn = std::function<Response(ProtocolError)>;
-// Called once per answered request (metrics, access log).
-using ObserverFn =
-    std::function<void(const Request&, const Response&, std::chrono::nanoseconds elapsed)>;
 
 class Server {
  public:
-  Server(ServerOptions opts, Handler handler, BodyLimitFn body_limit, ProtocolErrorFn on_error,
-         ObserverFn observer = nullptr);
+  Server(ServerOptions opts, Handler handler, BodyLimitFn body_limit, ProtocolErrorFn on_error);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -574,14 +574,7 @@ def test_200_parallel_connections(server):
         for s in socks:
             s.close()
     # The server notices they are all gone.
-    deadline = time.monotonic() + 10
-    while True:
-        m = re.search(r"^vigie_open_connections (\S+)$", server.metrics(), re.M)
-        assert m, "no vigie_open_connections gauge"
-        if float(m.group(1)) == 0:
-            break
-        assert time.monotonic() < deadline, f"{m.group(1)} connections still open"
-        time.sleep(0.1)
+    wait_for_gauge(server, "vigie_open_connections", 0, seconds=10)
 
 
 def test_concurrent_clients_in_threads(server, user):
