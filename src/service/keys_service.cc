@@ -150,6 +150,7 @@ void NoteDeviceListChange(sql::Tx& tx, const std::string& user_id, const Stream:
                           Stream::Effects& effects) {
   E2eStore::AddDeviceListChange(tx, user_id, next_pos());
   effects.Changed(Change::kDeviceList);
+  effects.Changed(Change::kKeys, user_id);  // a device came, went or changed keys
   for (auto& u : storage::RoomStore::UsersSharingRooms(tx, user_id)) effects.wake.insert(u);
   effects.wake.insert(user_id);
 }
@@ -230,6 +231,7 @@ boost::asio::awaitable<bj::object> KeysService::Upload(const Requester& who,
         for (const auto& [alg, id, json] : fallbacks) {
           E2eStore::SetFallbackKey(tx, who.user_id, who.device_id, alg, id, json);
         }
+        if (!otks.empty() || !fallbacks.empty()) fx.Changed(Change::kKeys, who.user_id);
         return E2eStore::OneTimeKeyCounts(tx, who.user_id, who.device_id);
       });
   co_return CountsJson(counts);
@@ -308,19 +310,20 @@ boost::asio::awaitable<bj::object> KeysService::Claim(const Requester& who,
       if (wants.size() > kMaxTargetsPerRequest) throw InvalidParam("Too many devices");
     }
   }
-  co_return co_await Offload(ctx_.db_pool, [&] {
-    return ctx_.db.Write([&](sql::Tx& tx) {
-      bj::object out;
-      for (const auto& w : wants) {
-        auto key = E2eStore::ClaimOneTimeKey(tx, w.user, w.device, w.algorithm);
-        if (!key) key = E2eStore::ClaimFallbackKey(tx, w.user, w.device, w.algorithm);
-        if (!key) continue;
-        auto& by_user = out[w.user];
-        if (!by_user.is_object()) by_user = bj::object{};
-        by_user.as_object()[w.device] = bj::object{{key->key_id, bj::parse(key->json)}};
-      }
-      return bj::object{{"one_time_keys", std::move(out)}, {"failures", bj::object{}}};
-    });
+  // Through the stream: the claimed devices' key counts change, which
+  // their next sync reports (Change::kKeys), though nobody is woken.
+  co_return co_await stream_.Submit([&](sql::Tx& tx, const Stream::NextPos&, Stream::Effects& fx) {
+    bj::object out;
+    for (const auto& w : wants) {
+      auto key = E2eStore::ClaimOneTimeKey(tx, w.user, w.device, w.algorithm);
+      if (!key) key = E2eStore::ClaimFallbackKey(tx, w.user, w.device, w.algorithm);
+      if (!key) continue;
+      fx.Changed(Change::kKeys, w.user);
+      auto& by_user = out[w.user];
+      if (!by_user.is_object()) by_user = bj::object{};
+      by_user.as_object()[w.device] = bj::object{{key->key_id, bj::parse(key->json)}};
+    }
+    return bj::object{{"one_time_keys", std::move(out)}, {"failures", bj::object{}}};
   });
 }
 

@@ -165,6 +165,77 @@ TEST_P(KeysTest, ClaimHandsEachOneTimeKeyOutOnceThenTheFallback) {
   EXPECT_EQ(Strings(s.unused_fallback_key_types), std::set<std::string>{"signed_curve25519"});
 }
 
+// A woken sync reads no key table while nothing changed the device's keys:
+// the counts it reports are the kept ones, and every upload, claim and
+// to-device message still shows in the next sync.
+TEST_P(KeysTest, SyncKeepsKeyCountsUntilAnUploadOrClaimChangesThem) {
+  auto alice = Register("alice");
+  auto bob = Register("bob");
+  CreateRoomOptions o;
+  o.preset = "public_chat";
+  auto room = CreateRoom(alice, o);
+  Join(bob, room);
+  Upload(alice,
+         {{"one_time_keys",
+           {{"signed_curve25519:A", {{"key", "a"}}}, {"signed_curve25519:B", {{"key", "b"}}}}},
+          {"fallback_keys", {{"signed_curve25519:FB", {{"key", "fb"}}}}}});
+  auto s = Sync(alice);
+  EXPECT_EQ(s.one_time_keys_count.at("signed_curve25519").as_int64(), 2);
+  auto send = [&, n = 0]() mutable {
+    hs_->RunSync(hs_->rooms.Send(bob, room, "m.room.message",
+                                 {{"msgtype", "m.text"}, {"body", "hi"}},
+                                 "t" + std::to_string(++n)));
+  };
+
+  // Messages alone: the counts come from memory.
+  send();
+  s = Sync(alice, s.next_batch);
+  const auto reads = hs_->sync.DeviceStateReads();
+  for (int i = 0; i < 3; ++i) {
+    send();
+    s = Sync(alice, s.next_batch);
+    ASSERT_EQ(s.join.size(), 1u);
+    EXPECT_EQ(s.one_time_keys_count.at("signed_curve25519").as_int64(), 2);
+    EXPECT_EQ(Strings(s.unused_fallback_key_types), std::set<std::string>{"signed_curve25519"});
+  }
+  EXPECT_EQ(hs_->sync.DeviceStateReads(), reads) << "messages alone re-read the key counts";
+
+  // A claim (by someone else) shows in the next sync.
+  hs_->RunSync(hs_->keys.Claim(bob, {{alice.user_id, {{alice.device_id, "signed_curve25519"}}}}));
+  send();
+  s = Sync(alice, s.next_batch);
+  EXPECT_EQ(s.one_time_keys_count.at("signed_curve25519").as_int64(), 1);
+  // So does an upload.
+  Upload(alice,
+         {{"one_time_keys",
+           {{"signed_curve25519:C", {{"key", "c"}}}, {"signed_curve25519:D", {{"key", "d"}}}}}});
+  send();
+  s = Sync(alice, s.next_batch);
+  EXPECT_EQ(s.one_time_keys_count.at("signed_curve25519").as_int64(), 3);
+  // Claims down to the fallback key, which is then used.
+  for (int i = 0; i < 4; ++i) {
+    hs_->RunSync(hs_->keys.Claim(bob, {{alice.user_id, {{alice.device_id, "signed_curve25519"}}}}));
+  }
+  send();
+  s = Sync(alice, s.next_batch);
+  EXPECT_EQ(s.one_time_keys_count.at("signed_curve25519").as_int64(), 0);
+  EXPECT_TRUE(s.unused_fallback_key_types.empty());
+
+  // A to-device message is delivered, then deleted once acknowledged, with
+  // the counts still right around it.
+  const auto before_message = s.next_batch;
+  hs_->RunSync(hs_->to_device.Send(bob, "m.test", "td1",
+                                   bj::object{{alice.user_id, {{alice.device_id, {{"n", 1}}}}}}));
+  s = Sync(alice, s.next_batch);
+  ASSERT_EQ(s.to_device.size(), 1u);
+  const auto delivered = s.next_batch;
+  send();
+  s = Sync(alice, s.next_batch);
+  EXPECT_TRUE(s.to_device.empty());
+  EXPECT_TRUE(Sync(alice, before_message).to_device.empty()) << "the acknowledged message was kept";
+  EXPECT_EQ(s.one_time_keys_count.at("signed_curve25519").as_int64(), 0);
+}
+
 TEST_P(KeysTest, ToDeviceIsDeliveredExactlyOnce) {
   auto alice = Register("alice");
   auto alice2 = Login("alice");

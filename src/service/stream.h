@@ -93,8 +93,9 @@ enum class Change : std::uint8_t {
   kUnread,       // a user's push actions cleared (by a receipt or their own event), per user
   kWoken,        // a write woke the user (noted by the stream for every write), per user
   kRooms,        // the user's own membership of some room, or a room forgotten, per user
+  kKeys,         // one-time or fallback keys of a device of the user, or its devices, per user
 };
-inline constexpr std::size_t kChangeKinds = 9;
+inline constexpr std::size_t kChangeKinds = 10;
 
 // Where each kind last changed, so that an incremental /sync asks the
 // database only about the kinds that changed since its token (most syncs
@@ -123,7 +124,7 @@ class ChangeLog {
  private:
   static bool PerUser(Change kind) {
     return kind == Change::kToDevice || kind == Change::kAccountData || kind == Change::kUnread ||
-           kind == Change::kWoken || kind == Change::kRooms;
+           kind == Change::kWoken || kind == Change::kRooms || kind == Change::kKeys;
   }
   const std::size_t max_users_;
   mutable std::mutex mu_;

@@ -316,6 +316,44 @@ std::vector<storage::MembershipRecord> SyncService::RoomsOf(sql::Tx& tx, const s
   return out;
 }
 
+storage::E2eStore::DeviceSyncState SyncService::DeviceStateOf(sql::Tx& tx, const Requester& who,
+                                                              std::int64_t acked,
+                                                              std::int64_t current) {
+  const ChangeLog& changes = stream_.changes();
+  const std::string key = who.user_id + "\n" + who.device_id;
+  {
+    std::lock_guard lock(devices_mu_);
+    auto it = devices_.find(key);
+    if (it != devices_.end()) {
+      const DeviceState& d = it->second;
+      const bool keys_hold =
+          d.as_of <= current && !changes.ChangedSince(Change::kKeys, who.user_id, d.as_of);
+      // Messages at or below `acked` are those at or below the clear
+      // position (none) and those sent after it (none if none was sent).
+      const bool none_acked =
+          acked <= d.to_device_clear_upto ||
+          (d.to_device_clear_upto >= 0 &&
+           !changes.ChangedSince(Change::kToDevice, who.user_id, d.to_device_clear_upto));
+      if (keys_hold && none_acked) {
+        return {d.one_time_keys, d.unused_fallback, false};
+      }
+    }
+  }
+  auto read = storage::E2eStore::SyncStateOf(tx, who.user_id, who.device_id, acked);
+  device_state_reads_.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard lock(devices_mu_);
+  if (devices_.size() >= kMaxDeviceEntries) devices_.clear();
+  auto [it, added] = devices_.try_emplace(key);
+  DeviceState& d = it->second;
+  // A sync that started earlier does not take a later one's place.
+  if (added || d.as_of <= current) {
+    const std::int64_t clear = read.acked_to_device ? -1 : acked;
+    d = DeviceState{current, read.one_time_keys, read.unused_fallback,
+                    added ? clear : std::max(clear, d.to_device_clear_upto)};
+  }
+  return read;
+}
+
 SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
                                 const std::optional<SyncToken>& since,
                                 std::optional<std::int64_t>* delivered_to_device_upto) {
@@ -336,7 +374,11 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
   const ChangeLog& changes = stream_.changes();
   auto changed = [&](Change kind) { return changes.ChangedSince(kind, who.user_id, S); };
 
-  ctx_.db.Read([&](sql::Tx& tx) {
+  // Every query of an incremental sync is bounded by the published
+  // position `current` (or reads the latest state, which a snapshot would
+  // not make older), so it reads without one: on PostgreSQL a woken sync
+  // is then one round trip. An initial sync keeps its snapshot.
+  const auto read = [&](sql::Tx& tx) {
     // Receipts for all the user's rooms in one query, by room.
     std::map<std::int64_t, std::vector<storage::ReceiptRecord>> receipts_by_room;
     if (changed(Change::kReceipt)) {
@@ -576,7 +618,7 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
     // and (incrementally) whose device lists changed.
     if (!who.device_id.empty()) {
       // (Before a first sync nothing was delivered: no position is acked.)
-      auto device = storage::E2eStore::SyncStateOf(tx, who.user_id, who.device_id, since ? S : -1);
+      auto device = DeviceStateOf(tx, who, since ? S : -1, current);
       if (device.acked_to_device) *delivered_to_device_upto = S;
       if (changed(Change::kToDevice)) {
         for (const auto& m :
@@ -594,7 +636,12 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
       for (auto& u : delta.changed) out.device_lists_changed.emplace_back(u);
       for (auto& u : delta.left) out.device_lists_left.emplace_back(u);
     }
-  });
+  };
+  if (since && !req.full_state) {
+    ctx_.db.ReadLatest(read);
+  } else {
+    ctx_.db.Read(read);
+  }
   return out;
 }
 

@@ -25,6 +25,7 @@
 #include "service/recent_events.h"
 #include "service/stream.h"
 #include "service/typing_service.h"
+#include "storage/e2e_store.h"
 #include "storage/room_store.h"
 
 namespace vigie::service {
@@ -121,6 +122,11 @@ class SyncService {
   std::uint64_t RoomListReads() const { return room_list_reads_.load(std::memory_order_relaxed); }
   // How many timelines came from the shared recent events, not a read.
   std::uint64_t SharedTimelines() const { return recent_.Hits(); }
+  // How many times a sync has read a device's key counts from the
+  // database (tests: a woken sync uses the kept ones while they hold).
+  std::uint64_t DeviceStateReads() const {
+    return device_state_reads_.load(std::memory_order_relaxed);
+  }
 
   // Stored filters. CreateFilter validates the definition first.
   boost::asio::awaitable<std::string> CreateFilter(const Requester& who,
@@ -207,9 +213,31 @@ class SyncService {
   std::unordered_map<std::string, Rooms> rooms_;  // guarded
   std::size_t room_entries_ = 0;                  // guarded
 
-  std::atomic<std::uint64_t> looks_{0};            // see Looks()
-  std::atomic<std::uint64_t> room_list_reads_{0};  // see RoomListReads()
-  RecentEvents recent_;                            // timelines shared by syncs
+  // What every sync tells a device (its one-time key counts, unused
+  // fallback keys) and whether to-device messages at or below `acked` are
+  // left to delete (acked < 0: none asked). Served from memory while
+  // nothing changed the user's keys or devices (Change::kKeys) since it
+  // was read, and no to-device message can be at or below `acked` that was
+  // not there when it was last found clear: a woken sync reads no key
+  // table. Bounded: past kMaxDeviceEntries it starts afresh.
+  storage::E2eStore::DeviceSyncState DeviceStateOf(sql::Tx& tx, const Requester& who,
+                                                   std::int64_t acked, std::int64_t current);
+  struct DeviceState {
+    std::int64_t as_of = 0;  // read by a reader that saw this position
+    std::map<std::string, std::int64_t> one_time_keys;
+    std::vector<std::string> unused_fallback;
+    // No to-device message for the device is at or below this position
+    // (-1: not known). None can be added there later: positions only grow.
+    std::int64_t to_device_clear_upto = -1;
+  };
+  static constexpr std::size_t kMaxDeviceEntries = 100000;
+  std::mutex devices_mu_;
+  std::unordered_map<std::string, DeviceState> devices_;  // "user\ndevice"; guarded
+
+  std::atomic<std::uint64_t> looks_{0};               // see Looks()
+  std::atomic<std::uint64_t> room_list_reads_{0};     // see RoomListReads()
+  std::atomic<std::uint64_t> device_state_reads_{0};  // see DeviceStateReads()
+  RecentEvents recent_;                               // timelines shared by syncs
 };
 
 }  // namespace vigie::service

@@ -687,6 +687,41 @@ TEST_P(PostgresTest, AReadsCommitIsSentAndItsReplyReadByTheNextUser) {
             1);
 }
 
+// ReadLatest runs each statement in a transaction of its own (no BEGIN,
+// no COMMIT): a later statement sees a row committed after an earlier one,
+// where Read's snapshot would not; a failed statement leaves the connection
+// usable; and a connection found dead is replaced, the statement retried.
+TEST_P(PostgresTest, ReadLatestRunsEachStatementOnItsOwn) {
+  auto server = testutil::PostgresTestServer();
+  ASSERT_TRUE(server);
+  auto one = OpenPostgres(
+      {.conninfo = testutil::WithDatabase(*server, scratch().location()), .pool_size = 1});
+  db().Write([&](Tx& tx) { InsertItem(tx, 1); });
+  const char* count = "SELECT COUNT(*) FROM items";
+  one->ReadLatest([&](Tx& tx) {
+    EXPECT_EQ(tx.QueryOne(count)->Int(0), 1);
+    db().Write([&](Tx& w) { InsertItem(w, 2); });
+    EXPECT_EQ(tx.QueryOne(count)->Int(0), 2);  // committed meanwhile, and seen
+    // Outside any transaction block: each statement is its own.
+    EXPECT_THROW(tx.Query("SAVEPOINT s"), DbError);
+    EXPECT_EQ(tx.QueryOne(count)->Int(0), 2);  // that failure ended nothing
+  });
+  const std::int64_t pid =
+      one->ReadLatest([&](Tx& tx) { return tx.QueryOne("SELECT pg_backend_pid()")->Int(0); });
+  EXPECT_THROW(one->ReadLatest([&](Tx& tx) { tx.Query("SELECT no_such_column FROM items"); }),
+               DbError);
+  // The same connection (pool of one) goes on, for reads and writes.
+  EXPECT_EQ(one->ReadLatest([&](Tx& tx) { return tx.QueryOne("SELECT pg_backend_pid()")->Int(0); }),
+            pid);
+  one->Write([&](Tx& tx) { InsertItem(tx, 3); });
+  EXPECT_EQ(one->Read([&](Tx& tx) { return tx.QueryOne(count)->Int(0); }), 3);
+  // Its server went away while it was idle: replaced, nothing lost.
+  db().Write([&](Tx& tx) { tx.Query("SELECT pg_terminate_backend($1)", {pid}); });
+  EXPECT_EQ(one->ReadLatest([&](Tx& tx) { return tx.QueryOne(count)->Int(0); }), 3);
+  EXPECT_NE(one->ReadLatest([&](Tx& tx) { return tx.QueryOne("SELECT pg_backend_pid()")->Int(0); }),
+            pid);
+}
+
 TEST_P(PostgresTest, PoolBlocksUntilAConnectionIsFree) {
   auto server = testutil::PostgresTestServer();
   ASSERT_TRUE(server);

@@ -183,6 +183,7 @@ class ScratchDatabase : public Database {
  protected:
   void RunWrite(const std::function<void(Tx&)>& fn) override { inner_->Write(fn); }
   void RunRead(const std::function<void(Tx&)>& fn) override { inner_->Read(fn); }
+  void RunReadLatest(const std::function<void(Tx&)>& fn) override { inner_->ReadLatest(fn); }
 
  private:
   explicit ScratchDatabase(Dialect dialect) : dialect_(dialect) {}

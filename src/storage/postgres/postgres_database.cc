@@ -193,6 +193,18 @@ class PgConnection : public Tx {
   Dialect dialect() const override { return Dialect::kPostgres; }
 
   Result Query(std::string_view sql, const std::vector<Value>& params) override {
+    if (latest_ && deferred_.empty()) {
+      // Each statement is a transaction of its own: one found dead (an idle
+      // connection whose server went away) ran nothing, and is retried once
+      // on a new connection.
+      try {
+        return Execute(sql, params);
+      } catch (const DbError&) {
+        if (std::exchange(retried_, true) || Usable()) throw;
+      }
+      Reconnect();
+      return Execute(sql, params);
+    }
     if (deferred_.empty()) return Execute(sql, params);
     deferred_.push_back({std::string(sql), params});
     ResultPtr res = SendDeferred();
@@ -212,6 +224,15 @@ class PgConnection : public Tx {
     deferred_.clear();
     deferred_.push_back({begin, {}});
     begin_deferred_ = true;
+  }
+
+  // Starts or ends a read of the latest data (Database::ReadLatest): no
+  // BEGIN, so that each statement runs in a transaction of its own.
+  void SetLatest(bool on) {
+    deferred_.clear();
+    begin_deferred_ = false;
+    latest_ = on;
+    retried_ = false;
   }
 
   // Commits what the transaction did, with any deferred statements, in one
@@ -533,6 +554,8 @@ class PgConnection : public Tx {
   std::uint64_t generation_ = 0;  // the database's schema generation when cleared
   bool broken_ = false;
   bool commit_pending_ = false;  // CommitRead sent a COMMIT whose reply is unread
+  bool latest_ = false;          // in a ReadLatest: each statement on its own
+  bool retried_ = false;         // a ReadLatest statement was retried (once at most)
   bool changed_schema_ = false;  // by a CREATE/ALTER/DROP run through Query
   std::string last_error_;
 };
@@ -564,6 +587,17 @@ class PostgresDatabase : public Database {
  protected:
   void RunWrite(const std::function<void(Tx&)>& fn) override { Run(false, fn); }
   void RunRead(const std::function<void(Tx&)>& fn) override { Run(true, fn); }
+  void RunReadLatest(const std::function<void(Tx&)>& fn) override {
+    Lease lease(this);
+    PgConnection& c = lease.conn();
+    c.SetLatest(true);
+    struct EndLatest {
+      PgConnection& c;
+      ~EndLatest() { c.SetLatest(false); }
+    } end{c};
+    fn(c);
+    c.Flush();  // (reads defer nothing; a deferred statement still runs)
+  }
 
  private:
   // Exclusive use of one pool slot, with a ready connection, for a scope.
