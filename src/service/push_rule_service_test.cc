@@ -196,6 +196,54 @@ TEST_F(PushTest, SharedOutcomesAreRecordedOncePerEvent) {
   EXPECT_EQ(Counts(bob_, room).first, 2);
 }
 
+// Members woken by the same messages count them from the room's push rows
+// read once (RecentPush): each still gets their own counts, their own
+// mention, and nothing for their own messages or what they have read.
+TEST_F(PushTest, WokenMembersCountFromTheRoomsSharedRows) {
+  std::string room = Room({&bob_, &carol_});
+  auto sync = [&](const Requester& who, const std::string& since) {
+    SyncRequest req;
+    req.since = since;
+    auto r = hs_->RunSync(hs_->sync.Sync(who, req));
+    std::pair<std::int64_t, std::int64_t> counts{-1, -1};
+    for (const auto& j : r.join) {
+      if (j.room_id == room) counts = {j.notification_count, j.highlight_count};
+    }
+    return std::make_pair(r.next_batch, counts);
+  };
+  std::string tb = hs_->RunSync(hs_->sync.Sync(bob_, SyncRequest{})).next_batch;
+  std::string tc = hs_->RunSync(hs_->sync.Sync(carol_, SyncRequest{})).next_batch;
+  using P = std::pair<std::int64_t, std::int64_t>;
+  const auto shared = hs_->sync.SharedPushRows();
+  std::string last;
+  const std::vector<std::pair<P, P>> expected = {
+      // (Carol's own message clears hers: it reads as everything before it read.)
+      {{1, 0}, {1, 0}},
+      {{2, 1}, {2, 0}},
+      {{3, 1}, {3, 0}},
+      {{4, 1}, {0, 0}}};
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    if (i == 1) {
+      last = Say(alice_, room, "bob, look", Mention(bob_));
+    } else if (i == 3) {
+      last = Say(carol_, room, "carol's own");
+    } else {
+      last = Say(alice_, room, "news " + std::to_string(i));
+    }
+    auto [nb, cb] = sync(bob_, tb);
+    auto [nc, cc] = sync(carol_, tc);
+    tb = nb;
+    tc = nc;
+    EXPECT_EQ(cb, expected[i].first) << "bob after message " << i;
+    EXPECT_EQ(cc, expected[i].second) << "carol after message " << i;
+  }
+  EXPECT_GT(hs_->sync.SharedPushRows(), shared) << "no member counted from the shared rows";
+  Receipt(bob_, room, "m.read", last);
+  Say(alice_, room, "after the receipt");
+  EXPECT_EQ(sync(bob_, tb).second, (P{1, 0}));  // (alice's, after the receipt)
+  EXPECT_EQ(sync(carol_, tc).second, (P{1, 0}));
+}
+
 TEST_F(PushTest, RulesApiOrderingAndErrors) {
   auto rules = hs_->RunSync(hs_->push_rules.GetAll(bob_));
   const auto& global = rules.at("global").as_object();

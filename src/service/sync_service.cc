@@ -252,9 +252,25 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> SyncService::Unrea
       unknown.push_back(nid);
     }
   }
-  for (const auto& [nid, added] : UserDataStore::UnreadAddedIn(tx, user_id, known, current)) {
-    out[nid].first += added.first;
-    out[nid].second += added.second;
+  // What was added since: from the rows a room's members share (read here
+  // when there are few rooms, as for a woken sync), or counted in the
+  // database.
+  std::vector<std::pair<std::int64_t, std::int64_t>> counted_in_db;
+  const bool read_rows = known.size() <= kMaxPushRowReads;
+  for (const auto& [nid, upto] : known) {
+    if (auto added = recent_push_.Added(tx, nid, user_id, upto, current, read_rows)) {
+      out[nid].first += added->first;
+      out[nid].second += added->second;
+    } else {
+      counted_in_db.emplace_back(nid, upto);
+    }
+  }
+  if (!counted_in_db.empty()) {
+    for (const auto& [nid, added] :
+         UserDataStore::UnreadAddedIn(tx, user_id, counted_in_db, current)) {
+      out[nid].first += added.first;
+      out[nid].second += added.second;
+    }
   }
   if (!unknown.empty()) {
     auto counted = UserDataStore::UnreadCountsIn(tx, user_id, unknown, current);

@@ -23,6 +23,7 @@
 #include "service/context.h"
 #include "service/filter.h"
 #include "service/recent_events.h"
+#include "service/recent_push.h"
 #include "service/stream.h"
 #include "service/typing_service.h"
 #include "storage/e2e_store.h"
@@ -122,6 +123,8 @@ class SyncService {
   std::uint64_t RoomListReads() const { return room_list_reads_.load(std::memory_order_relaxed); }
   // How many timelines came from the shared recent events, not a read.
   std::uint64_t SharedTimelines() const { return recent_.Hits(); }
+  // How many unread-count additions came from shared push rows, not a read.
+  std::uint64_t SharedPushRows() const { return recent_push_.Hits(); }
   // How many times a sync has read a device's key counts from the
   // database (tests: a woken sync uses the kept ones while they hold).
   std::uint64_t DeviceStateReads() const {
@@ -192,6 +195,9 @@ class SyncService {
     std::pair<std::int64_t, std::int64_t> counts;
   };
   static constexpr std::size_t kMaxUnreadEntries = 200000;
+  // Up to this many rooms' push rows are read for one sync (RecentPush);
+  // past it, what was added is counted in the database.
+  static constexpr std::size_t kMaxPushRowReads = 4;
   std::mutex unread_mu_;
   std::unordered_map<std::string, std::unordered_map<std::int64_t, Unread>> unread_;  // guarded
   std::size_t unread_entries_ = 0;                                                    // guarded
@@ -238,6 +244,7 @@ class SyncService {
   std::atomic<std::uint64_t> room_list_reads_{0};     // see RoomListReads()
   std::atomic<std::uint64_t> device_state_reads_{0};  // see DeviceStateReads()
   RecentEvents recent_;                               // timelines shared by syncs
+  RecentPush recent_push_;                            // notifications shared by syncs
 };
 
 }  // namespace vigie::service

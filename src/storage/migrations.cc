@@ -474,6 +474,13 @@ CREATE TABLE push_read_marks (
 ) {{CLUSTERED}};
 )sql",
        "", ""},
+      // A room's notifications at a range of positions, for every member at
+      // once (the recent ones that woken /syncs share, see RecentPush).
+      {11, "push actions by position",
+       R"sql(
+CREATE INDEX event_push_actions_by_pos ON event_push_actions (room_nid, stream_pos);
+)sql",
+       "", ""},
   };
   return kMigrations;
 }

@@ -393,6 +393,27 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UserDataStore::Unr
   return out;
 }
 
+std::vector<UserDataStore::PushRow> UserDataStore::PushRowsIn(sql::Tx& tx, std::int64_t room_nid,
+                                                              std::int64_t after, std::int64_t upto,
+                                                              std::int64_t limit) {
+  // (One branch per in_thread value, so that each is a range of the
+  // summaries' key.)
+  auto res = tx.Query(
+      "SELECT stream_pos, 0, sender, 1, highlight FROM event_push_summary WHERE room_nid = $1 AND "
+      "in_thread = 0 AND stream_pos > $2 AND stream_pos <= $3 "
+      "UNION ALL SELECT stream_pos, 0, sender, 1, highlight FROM event_push_summary WHERE "
+      "room_nid = $1 AND in_thread = 1 AND stream_pos > $2 AND stream_pos <= $3 "
+      "UNION ALL SELECT stream_pos, 1, user_id, notify, highlight FROM event_push_actions WHERE "
+      "room_nid = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY 1, 2 LIMIT $4",
+      {room_nid, after, upto, limit});
+  std::vector<PushRow> out;
+  out.reserve(res.rows.size());
+  for (const auto& r : res.rows) {
+    out.push_back({r.Int(0), r.Bool(1), r.Text(2), r.Bool(3), r.Bool(4)});
+  }
+  return out;
+}
+
 std::optional<std::string> UserDataStore::NoticeRoom(sql::Tx& tx, std::string_view user_id) {
   auto r = tx.QueryOne("SELECT room_id FROM server_notice_rooms WHERE user_id = $1",
                        {std::string(user_id)});

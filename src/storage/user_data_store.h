@@ -131,6 +131,19 @@ class UserDataStore {
   static std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UnreadAddedIn(
       sql::Tx& tx, std::string_view user_id,
       const std::vector<std::pair<std::int64_t, std::int64_t>>& room_after, std::int64_t upto);
+  // The summaries and push actions of the room at positions in (after,
+  // upto], by position (a position's summary before its actions), at most
+  // `limit` of them: what every member's count adds there, read once for
+  // them all.
+  struct PushRow {
+    std::int64_t stream_pos = 0;
+    bool action = false;  // a member's push action, else the event's summary
+    std::string user_id;  // the action's member, or the summarised event's sender
+    bool notify = true;   // (summaries always notify)
+    bool highlight = false;
+  };
+  static std::vector<PushRow> PushRowsIn(sql::Tx& tx, std::int64_t room_nid, std::int64_t after,
+                                         std::int64_t upto, std::int64_t limit);
 };
 
 }  // namespace vigie::storage

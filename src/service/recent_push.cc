@@ -1,0 +1,122 @@
+#include "service/recent_push.h"
+
+#include <algorithm>
+
+namespace vigie::service {
+
+using storage::UserDataStore;
+
+RecentPush::Counts RecentPush::Count(const Span& span, std::string_view user_id, std::int64_t after,
+                                     std::int64_t upto) {
+  Counts out{0, 0};
+  const auto& rows = span.rows;
+  auto it = std::upper_bound(rows.begin(), rows.end(), after,
+                             [](std::int64_t pos, const auto& r) { return pos < r.stream_pos; });
+  // One position at a time: its summary (at most one: one event per
+  // position) counts unless the event is the user's own or the user has an
+  // action there, which then counts instead if it notifies.
+  while (it != rows.end() && it->stream_pos <= upto) {
+    const std::int64_t pos = it->stream_pos;
+    const UserDataStore::PushRow* summary = nullptr;
+    const UserDataStore::PushRow* mine = nullptr;
+    for (; it != rows.end() && it->stream_pos == pos; ++it) {
+      if (!it->action) {
+        summary = &*it;
+      } else if (it->user_id == user_id) {
+        mine = &*it;
+      }
+    }
+    const UserDataStore::PushRow* counted =
+        mine ? (mine->notify ? mine : nullptr)
+             : (summary && summary->user_id != user_id ? summary : nullptr);
+    if (counted) {
+      out.first += 1;
+      out.second += counted->highlight ? 1 : 0;
+    }
+  }
+  return out;
+}
+
+void RecentPush::Keep(std::int64_t room_nid, Span span) {
+  auto& rows = span.rows;
+  if (rows.size() > kPerRoom) {
+    // The oldest positions go, each with all its rows.
+    std::size_t drop = rows.size() - kPerRoom;
+    while (drop < rows.size() && rows[drop].stream_pos == rows[drop - 1].stream_pos) ++drop;
+    span.after = rows[drop - 1].stream_pos;
+    rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(drop));
+  }
+  // An entry costs its slot even without rows: counted too, so that the
+  // bound holds for the number of rooms kept as well.
+  span.bytes = sizeof(Span) + sizeof(std::int64_t);
+  for (const auto& r : rows) {
+    span.bytes += sizeof(r) + (r.user_id.capacity() > 15 ? r.user_id.capacity() : 0);
+  }
+  Forget(room_nid);
+  if (bytes_ + span.bytes > kMaxBytes) {
+    rooms_.clear();
+    bytes_ = 0;
+  }
+  bytes_ += span.bytes;
+  rooms_.emplace(room_nid, std::move(span));
+}
+
+void RecentPush::Forget(std::int64_t room_nid) {
+  auto it = rooms_.find(room_nid);
+  if (it == rooms_.end()) return;
+  bytes_ -= it->second.bytes;
+  rooms_.erase(it);
+}
+
+std::optional<RecentPush::Counts> RecentPush::Added(sql::Tx& tx, std::int64_t room_nid,
+                                                    std::string_view user_id, std::int64_t after,
+                                                    std::int64_t upto, bool read) {
+  std::int64_t extend_from = -1;  // read only what is newer than what is kept
+  std::int64_t kept_after = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto it = rooms_.find(room_nid);
+    if (it != rooms_.end() && it->second.after <= after) {
+      if (upto <= it->second.upto) {
+        hits_.fetch_add(1, std::memory_order_relaxed);
+        return Count(it->second, user_id, after, upto);
+      }
+      extend_from = it->second.upto;
+      kept_after = it->second.after;
+    }
+  }
+  if (!read) return std::nullopt;
+  // More than a room's worth is not kept: the caller counts in the database.
+  const auto limit = static_cast<std::int64_t>(kPerRoom) + 1;
+  if (extend_from >= 0) {
+    auto newer = UserDataStore::PushRowsIn(tx, room_nid, extend_from, upto, limit);
+    std::lock_guard lock(mu_);
+    if (newer.size() > kPerRoom) {
+      Forget(room_nid);
+      return std::nullopt;
+    }
+    auto it = rooms_.find(room_nid);
+    // Unless another sync moved it on meanwhile.
+    if (it != rooms_.end() && it->second.upto == extend_from && it->second.after == kept_after) {
+      Span span = std::move(it->second);
+      std::move(newer.begin(), newer.end(), std::back_inserter(span.rows));
+      span.upto = upto;
+      Counts out = Count(span, user_id, after, upto);
+      Keep(room_nid, std::move(span));
+      return out;
+    }
+  }
+  Span span;
+  span.after = after;
+  span.upto = upto;
+  span.rows = UserDataStore::PushRowsIn(tx, room_nid, after, upto, limit);
+  if (span.rows.size() > kPerRoom) return std::nullopt;
+  Counts out = Count(span, user_id, after, upto);
+  std::lock_guard lock(mu_);
+  auto it = rooms_.find(room_nid);
+  // Kept unless it would replace something newer.
+  if (it == rooms_.end() || it->second.upto <= upto) Keep(room_nid, std::move(span));
+  return out;
+}
+
+}  // namespace vigie::service

@@ -1,0 +1,64 @@
+// The newest notifications of each room with news, shared by every /sync
+// that counts them: when one message wakes a room's 200 members, the first
+// reads the room's push rows since its last count and the other 199 count
+// theirs from the same rows, instead of one count query each.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "storage/user_data_store.h"
+
+namespace vigie::service {
+
+class RecentPush {
+ public:
+  using Counts = std::pair<std::int64_t, std::int64_t>;  // (notifications, highlights)
+
+  // What the room's notifications at positions in (after, upto] add to the
+  // user's counts: the summaries of others' events the user has no action
+  // for, and the user's notifying actions. Valid only while no mark or
+  // receipt of the user's moved in that range (Change::kUnread), which is
+  // when a count known up to `after` grows by it. `upto` must be a
+  // published position. From memory when what is kept covers the range
+  // (`read` false: nothing else); otherwise, when `read`, read and kept,
+  // unless the range holds more than kPerRoom rows. None: not answered
+  // (count in the database instead).
+  std::optional<Counts> Added(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
+                              std::int64_t after, std::int64_t upto, bool read);
+
+  // Answers served from memory without reading (tests).
+  std::uint64_t Hits() const { return hits_.load(std::memory_order_relaxed); }
+
+  // What is kept per room (rows) and in all (bytes); past the total it
+  // starts afresh.
+  static constexpr std::size_t kPerRoom = 2048;
+  static constexpr std::size_t kMaxBytes = 8u << 20;
+
+ private:
+  // Every push row of the room at positions in (after, upto], by position.
+  struct Span {
+    std::int64_t after = 0;
+    std::int64_t upto = 0;
+    std::vector<storage::UserDataStore::PushRow> rows;
+    std::size_t bytes = 0;
+  };
+  static Counts Count(const Span& span, std::string_view user_id, std::int64_t after,
+                      std::int64_t upto);
+  // Keeps `span` for the room (caller holds mu_), trimmed to kPerRoom rows.
+  void Keep(std::int64_t room_nid, Span span);
+  void Forget(std::int64_t room_nid);
+
+  std::mutex mu_;
+  std::unordered_map<std::int64_t, Span> rooms_;  // guarded by mu_
+  std::size_t bytes_ = 0;                         // guarded by mu_
+  std::atomic<std::uint64_t> hits_{0};
+};
+
+}  // namespace vigie::service

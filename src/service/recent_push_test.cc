@@ -1,0 +1,134 @@
+#include "service/recent_push.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "storage/migrations.h"
+#include "storage/storage_test_util.h"
+
+namespace vigie::service {
+namespace {
+
+using storage::UserDataStore;
+
+class RecentPushTest : public sql::testutil::EngineTest {
+ protected:
+  void SetUp() override {
+    sql::testutil::EngineTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    storage::Migrate(db());
+  }
+  // Random notifications at positions 1..n over `rooms` rooms: most events
+  // summarised (some highlighting, some in threads), and some members with
+  // actions of their own (notifying or not, highlighting or not).
+  void Fill(std::int64_t n, int rooms, std::uint32_t seed) {
+    std::mt19937 rng(seed);
+    db().Write([&](sql::Tx& tx) {
+      for (std::int64_t pos = 1; pos <= n; ++pos) {
+        const std::int64_t room = 1 + static_cast<std::int64_t>(rng() % rooms);
+        const std::string thread =
+            rng() % 4 == 0 ? "$root" : std::string(UserDataStore::kMainThread);
+        if (rng() % 5 != 0) {
+          UserDataStore::AddPushSummary(tx, room, pos, thread, kUsers[rng() % kUsers.size()],
+                                        rng() % 5 == 0);
+        }
+        std::vector<UserDataStore::PushAction> actions;
+        for (const auto& u : kUsers) {
+          if (rng() % 4 == 0) actions.push_back({u, rng() % 2 == 0, rng() % 3 == 0});
+        }
+        if (!actions.empty()) UserDataStore::AddPushActions(tx, room, pos, thread, actions);
+      }
+    });
+  }
+  // What the database counts (UnreadAddedIn), for comparison.
+  RecentPush::Counts Counted(std::int64_t room, const std::string& user, std::int64_t after,
+                             std::int64_t upto) {
+    return db().Read([&](sql::Tx& tx) {
+      return UserDataStore::UnreadAddedIn(tx, user, {{room, after}}, upto).at(room);
+    });
+  }
+  std::optional<RecentPush::Counts> Added(std::int64_t room, const std::string& user,
+                                          std::int64_t after, std::int64_t upto, bool read = true) {
+    return db().Read([&](sql::Tx& tx) { return push_.Added(tx, room, user, after, upto, read); });
+  }
+
+  static inline const std::vector<std::string> kUsers = {"@a:x", "@b:x", "@c:x", "@d:x", "@e:x"};
+  RecentPush push_;
+};
+
+// Whatever was kept before, every answer is the database's own count: for
+// ranges that extend what is kept (as woken syncs ask), for older ones
+// (a sync that fell behind), and for every member from the same rows.
+TEST_P(RecentPushTest, CountsWhatTheDatabaseCounts) {
+  constexpr std::int64_t kN = 400;
+  Fill(kN, 3, 7);
+  std::mt19937 rng(11);
+  int answered = 0;
+  // Moving forward, a few positions at a time, as a room's members do.
+  std::int64_t upto = 0;
+  while (upto < kN) {
+    const std::int64_t next = std::min<std::int64_t>(kN, upto + 1 + rng() % 6);
+    for (std::int64_t room = 1; room <= 3; ++room) {
+      for (const auto& u : kUsers) {
+        const std::int64_t after = std::max<std::int64_t>(0, upto - static_cast<int>(rng() % 3));
+        auto got = Added(room, u, after, next);
+        ASSERT_TRUE(got) << "a range of a few positions was not answered";
+        ++answered;
+        ASSERT_EQ(*got, Counted(room, u, after, next))
+            << "room " << room << " " << u << " (" << after << ", " << next << "]";
+      }
+    }
+    upto = next;
+  }
+  // Any range, in any order.
+  for (int i = 0; i < 300; ++i) {
+    const std::int64_t room = 1 + static_cast<std::int64_t>(rng() % 3);
+    const std::string& u = kUsers[rng() % kUsers.size()];
+    std::int64_t a = static_cast<std::int64_t>(rng() % (kN + 1));
+    std::int64_t b = static_cast<std::int64_t>(rng() % (kN + 1));
+    if (a > b) std::swap(a, b);
+    auto got = Added(room, u, a, b);
+    ASSERT_TRUE(got);
+    ++answered;
+    ASSERT_EQ(*got, Counted(room, u, a, b))
+        << "room " << room << " " << u << " (" << a << ", " << b << "]";
+  }
+  EXPECT_GT(push_.Hits(), static_cast<std::uint64_t>(answered) / 2)
+      << "the members of a room did not share its rows";
+}
+
+// Without reading, only what is kept answers; a range of more rows than a
+// room keeps is left to the database, and what is kept after it still
+// answers right.
+TEST_P(RecentPushTest, AnswersOnlyWhatItKeeps) {
+  const auto rows = static_cast<std::int64_t>(RecentPush::kPerRoom);
+  Fill(rows + 192, 1, 3);  // (a multiple of 40)
+  EXPECT_FALSE(Added(1, "@a:x", 10, 20, false)) << "nothing kept yet";
+  EXPECT_FALSE(Added(1, "@a:x", 0, rows + 192)) << "more rows than a room keeps";
+  auto got = Added(1, "@a:x", 10, 20);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, Counted(1, "@a:x", 10, 20));
+  const auto hits = push_.Hits();
+  got = Added(1, "@b:x", 12, 18, false);
+  ASSERT_TRUE(got) << "a range inside what is kept";
+  EXPECT_EQ(*got, Counted(1, "@b:x", 12, 18));
+  EXPECT_EQ(push_.Hits(), hits + 1);
+  EXPECT_FALSE(Added(1, "@b:x", 5, 18, false)) << "older than what is kept";
+  EXPECT_FALSE(Added(1, "@b:x", 12, 30, false)) << "newer than what is kept";
+  // Extended past a room's worth, the oldest positions go.
+  for (std::int64_t upto = 40; upto <= rows + 192; upto += 40) {
+    got = Added(1, "@c:x", upto - 40, upto);
+    ASSERT_TRUE(got);
+    ASSERT_EQ(*got, Counted(1, "@c:x", upto - 40, upto));
+  }
+  EXPECT_FALSE(Added(1, "@c:x", 10, 20, false)) << "the oldest rows were kept beyond the bound";
+  got = Added(1, "@d:x", rows, rows + 192, false);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, Counted(1, "@d:x", rows, rows + 192));
+}
+
+VIGIE_INSTANTIATE_ENGINE_TEST_SUITE(RecentPushTest);
+
+}  // namespace
+}  // namespace vigie::service
