@@ -31,16 +31,24 @@ bool RecentEvents::Serve(const Span& span, std::int64_t after, std::int64_t upto
   return after >= span.after || static_cast<std::int64_t>(out.size()) == limit;
 }
 
+void RecentEvents::Add(Span& span, SharedEventRecord e) {
+  // An entry costs its slot even without events: counted too, so that the
+  // bound holds for the number of rooms kept as well.
+  if (span.bytes == 0) span.bytes = sizeof(Span) + sizeof(std::int64_t);
+  span.bytes += BytesOf(*e);
+  span.events.push_back(std::move(e));
+}
+
 void RecentEvents::Keep(std::int64_t room_nid, Span span) {
+  if (span.bytes == 0) span.bytes = sizeof(Span) + sizeof(std::int64_t);
   if (span.events.size() > kPerRoom) {
     const auto drop = static_cast<std::ptrdiff_t>(span.events.size() - kPerRoom);
     span.after = span.events[static_cast<std::size_t>(drop - 1)]->stream_pos;
+    for (auto it = span.events.begin(); it != span.events.begin() + drop; ++it) {
+      span.bytes -= BytesOf(**it);
+    }
     span.events.erase(span.events.begin(), span.events.begin() + drop);
   }
-  // An entry costs its slot even without events: counted too, so that the
-  // bound holds for the number of rooms kept as well.
-  span.bytes = sizeof(Span) + sizeof(std::int64_t);
-  for (const auto& e : span.events) span.bytes += BytesOf(*e);
   Forget(room_nid);
   if (bytes_ + span.bytes > kMaxBytes) {
     rooms_.clear();
@@ -92,7 +100,7 @@ std::vector<SharedEventRecord> RecentEvents::Newest(sql::Tx& tx, std::int64_t ro
       // Unless another sync moved it on meanwhile.
       if (it != rooms_.end() && it->second.upto == extend_from && it->second.after == kept_after) {
         Span span = std::move(it->second);
-        for (auto& e : newer) span.events.push_back(std::make_shared<EventRecord>(std::move(e)));
+        for (auto& e : newer) Add(span, std::make_shared<EventRecord>(std::move(e)));
         span.upto = upto;
         Keep(room_nid, std::move(span));
         if (Serve(rooms_.at(room_nid), after, upto, limit, out)) return out;
@@ -113,7 +121,8 @@ std::vector<SharedEventRecord> RecentEvents::Newest(sql::Tx& tx, std::int64_t ro
   span.after = static_cast<std::int64_t>(out.size()) == limit && !out.empty()
                    ? out.back()->stream_pos - 1
                    : after;
-  span.events.assign(out.rbegin(), out.rend());
+  span.events.reserve(out.size());
+  for (auto it = out.rbegin(); it != out.rend(); ++it) Add(span, *it);
   std::lock_guard lock(mu_);
   auto it = rooms_.find(room_nid);
   // Kept unless it would replace something newer.

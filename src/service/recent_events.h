@@ -26,6 +26,11 @@ class RecentEvents {
 
   // Answers served from memory without reading (tests).
   std::uint64_t Hits() const { return hits_.load(std::memory_order_relaxed); }
+  // What is kept costs, as counted against kMaxBytes (tests).
+  std::size_t Bytes() const {
+    std::lock_guard lock(mu_);
+    return bytes_;
+  }
 
   // What is kept per room, and in all (events and entries); past the
   // total it starts afresh. A room's members who fell behind it (a busy
@@ -42,16 +47,19 @@ class RecentEvents {
     std::int64_t after = 0;
     std::int64_t upto = 0;
     std::vector<storage::SharedEventRecord> events;
-    std::size_t bytes = 0;
+    std::size_t bytes = 0;  // what it costs, kept up to date by Add and Keep
   };
+  // Appends an event (the newest) to `span`.
+  static void Add(Span& span, storage::SharedEventRecord e);
   // The answer from `span` if it covers it (caller holds mu_).
   static bool Serve(const Span& span, std::int64_t after, std::int64_t upto, std::int64_t limit,
                     std::vector<storage::SharedEventRecord>& out);
-  // Keeps `span` for the room (caller holds mu_), trimmed to kPerRoom.
+  // Keeps `span` for the room (caller holds mu_), trimmed to kPerRoom:
+  // costs what it trims, not what it keeps.
   void Keep(std::int64_t room_nid, Span span);
   void Forget(std::int64_t room_nid);
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::unordered_map<std::int64_t, Span> rooms_;  // guarded by mu_
   std::size_t bytes_ = 0;                         // guarded by mu_
   std::atomic<std::uint64_t> hits_{0};

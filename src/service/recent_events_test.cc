@@ -112,6 +112,20 @@ TEST_F(RecentEventsTest, AnswersAsTheDatabaseWould) {
     }
   }
   EXPECT_GT(recent.Hits(), 100u);
+
+  // What is kept costs the same, grown in steps and trimmed, as read at once.
+  const auto pos = Positions();
+  ASSERT_GT(pos.size(), RecentEvents::kPerRoom + 40);
+  RecentEvents grown, fresh;
+  hs_->db().Read([&](sql::Tx& tx) {
+    for (std::size_t i = 39; i < pos.size(); i += 40) {
+      grown.Newest(tx, room_nid_, i < 40 ? 0 : pos[i - 40], pos[i], 1);
+    }
+    const std::size_t last = (pos.size() - 40) / 40 * 40 + 39;
+    const auto limit = static_cast<std::int64_t>(RecentEvents::kPerRoom);
+    fresh.Newest(tx, room_nid_, 0, pos[last], limit);
+  });
+  EXPECT_EQ(grown.Bytes(), fresh.Bytes());
 }
 
 TEST_F(RecentEventsTest, MembersWokenByOneMessageShareOneRead) {

@@ -37,20 +37,30 @@ RecentPush::Counts RecentPush::Count(const Span& span, std::string_view user_id,
   return out;
 }
 
+std::size_t RecentPush::BytesOf(const storage::UserDataStore::PushRow& r) {
+  return sizeof(r) + (r.user_id.capacity() > 15 ? r.user_id.capacity() : 0);
+}
+
+void RecentPush::Add(Span& span, std::vector<storage::UserDataStore::PushRow> rows) {
+  // An entry costs its slot even without rows: counted too, so that the
+  // bound holds for the number of rooms kept as well.
+  if (span.bytes == 0) span.bytes = sizeof(Span) + sizeof(std::int64_t);
+  for (auto& r : rows) {
+    span.bytes += BytesOf(r);
+    span.rows.push_back(std::move(r));
+  }
+}
+
 void RecentPush::Keep(std::int64_t room_nid, Span span) {
   auto& rows = span.rows;
+  if (span.bytes == 0) span.bytes = sizeof(Span) + sizeof(std::int64_t);
   if (rows.size() > kPerRoom) {
     // The oldest positions go, each with all its rows.
     std::size_t drop = rows.size() - kPerRoom;
     while (drop < rows.size() && rows[drop].stream_pos == rows[drop - 1].stream_pos) ++drop;
     span.after = rows[drop - 1].stream_pos;
+    for (std::size_t i = 0; i < drop; ++i) span.bytes -= BytesOf(rows[i]);
     rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(drop));
-  }
-  // An entry costs its slot even without rows: counted too, so that the
-  // bound holds for the number of rooms kept as well.
-  span.bytes = sizeof(Span) + sizeof(std::int64_t);
-  for (const auto& r : rows) {
-    span.bytes += sizeof(r) + (r.user_id.capacity() > 15 ? r.user_id.capacity() : 0);
   }
   Forget(room_nid);
   if (bytes_ + span.bytes > kMaxBytes) {
@@ -99,7 +109,7 @@ std::optional<RecentPush::Counts> RecentPush::Added(sql::Tx& tx, std::int64_t ro
     // Unless another sync moved it on meanwhile.
     if (it != rooms_.end() && it->second.upto == extend_from && it->second.after == kept_after) {
       Span span = std::move(it->second);
-      std::move(newer.begin(), newer.end(), std::back_inserter(span.rows));
+      Add(span, std::move(newer));
       span.upto = upto;
       Counts out = Count(span, user_id, after, upto);
       Keep(room_nid, std::move(span));
@@ -109,8 +119,9 @@ std::optional<RecentPush::Counts> RecentPush::Added(sql::Tx& tx, std::int64_t ro
   Span span;
   span.after = after;
   span.upto = upto;
-  span.rows = UserDataStore::PushRowsIn(tx, room_nid, after, upto, limit);
-  if (span.rows.size() > kPerRoom) return std::nullopt;
+  auto rows = UserDataStore::PushRowsIn(tx, room_nid, after, upto, limit);
+  if (rows.size() > kPerRoom) return std::nullopt;
+  Add(span, std::move(rows));
   Counts out = Count(span, user_id, after, upto);
   std::lock_guard lock(mu_);
   auto it = rooms_.find(room_nid);

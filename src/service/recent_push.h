@@ -35,6 +35,11 @@ class RecentPush {
 
   // Answers served from memory without reading (tests).
   std::uint64_t Hits() const { return hits_.load(std::memory_order_relaxed); }
+  // What is kept costs, as counted against kMaxBytes (tests).
+  std::size_t Bytes() const {
+    std::lock_guard lock(mu_);
+    return bytes_;
+  }
 
   // What is kept per room (rows) and in all (bytes); past the total it
   // starts afresh.
@@ -47,15 +52,19 @@ class RecentPush {
     std::int64_t after = 0;
     std::int64_t upto = 0;
     std::vector<storage::UserDataStore::PushRow> rows;
-    std::size_t bytes = 0;
+    std::size_t bytes = 0;  // what it costs, kept up to date by Add and Keep
   };
+  static std::size_t BytesOf(const storage::UserDataStore::PushRow& r);
+  // Appends rows (newer than the span's) to `span`.
+  static void Add(Span& span, std::vector<storage::UserDataStore::PushRow> rows);
   static Counts Count(const Span& span, std::string_view user_id, std::int64_t after,
                       std::int64_t upto);
-  // Keeps `span` for the room (caller holds mu_), trimmed to kPerRoom rows.
+  // Keeps `span` for the room (caller holds mu_), trimmed to kPerRoom rows:
+  // costs what it trims, not what it keeps.
   void Keep(std::int64_t room_nid, Span span);
   void Forget(std::int64_t room_nid);
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::unordered_map<std::int64_t, Span> rooms_;  // guarded by mu_
   std::size_t bytes_ = 0;                         // guarded by mu_
   std::atomic<std::uint64_t> hits_{0};

@@ -126,6 +126,16 @@ TEST_P(RecentPushTest, AnswersOnlyWhatItKeeps) {
   got = Added(1, "@d:x", rows, rows + 192, false);
   ASSERT_TRUE(got);
   EXPECT_EQ(*got, Counted(1, "@d:x", rows, rows + 192));
+  // What is kept costs the same, grown in steps and trimmed, as read at
+  // once (the same positions: the first that still fits a room's worth).
+  RecentPush fresh;
+  const auto all = db().Read(
+      [&](sql::Tx& tx) { return UserDataStore::PushRowsIn(tx, 1, 0, rows + 192, 1 << 20); });
+  std::size_t first = all.size() - RecentPush::kPerRoom;
+  while (all[first].stream_pos == all[first - 1].stream_pos) ++first;
+  const std::int64_t from = all[first - 1].stream_pos;
+  db().Read([&](sql::Tx& tx) { fresh.Added(tx, 1, "@d:x", from, rows + 192, true); });
+  EXPECT_EQ(push_.Bytes(), fresh.Bytes());
 }
 
 VIGIE_INSTANTIATE_ENGINE_TEST_SUITE(RecentPushTest);
