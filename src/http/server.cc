@@ -11,9 +11,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cerrno>
+#include <cstring>
 #include <limits>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/crypto.h"
@@ -47,36 +49,59 @@ struct Worker {
 // Watches the socket of a connection whose answer is pending (a parked
 // long-poll) and cancels that answer when the client has closed the
 // connection: the socket turns readable with nothing to read, or fails.
-// Bytes to read (a pipelined request, a TLS record) end the watch unread:
-// they are the next request's, and the answer is still owed.
-class CloseWatch : public std::enable_shared_from_this<CloseWatch> {
+// On plain TCP, bytes to read (a pipelined request) end the watch unread:
+// they are the next request's, and the answer is still owed. Over TLS,
+// bytes may be the client's close_notify (TLS 1.3 encrypts alerts, so a
+// peek cannot tell), so the watch reads them through the TLS stream: an
+// end of stream or an error is a client gone; data (a pipelined request)
+// goes to the connection's read buffer for its next request. Idle polls
+// pay for none of this: the read starts only once bytes arrived.
+template <typename Stream>
+class CloseWatch : public std::enable_shared_from_this<CloseWatch<Stream>> {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
  public:
-  CloseWatch(tcp::socket& sock, std::shared_ptr<Pending> pending)
-      : sock_(sock), pending_(std::move(pending)) {}
+  CloseWatch(Stream& stream, beast::flat_buffer& buffer, std::shared_ptr<Pending> pending)
+      : stream_(stream), buffer_(buffer), pending_(std::move(pending)) {}
   void Arm() {
-    sock_.async_wait(
-        tcp::socket::wait_read,
-        [self = shared_from_this()](boost::system::error_code ec) { self->Ready(ec); });
+    socket().async_wait(tcp::socket::wait_read,
+                        [self = this->shared_from_this()](boost::system::error_code ec) {
+                          self->Ready(ec);
+                        });
   }
   // Once the wait is over: the watch lets go of the socket and the answer.
   void Stop() {
     if (!active_) return;
     active_ = false;
     boost::system::error_code ignored;
-    sock_.cancel(ignored);
+    socket().cancel(ignored);
+  }
+  // After Stop: until a TLS read the watch started has ended (the stream
+  // takes one read at a time, and the connection's next is its own).
+  asio::awaitable<void> Settled() {
+    if (!reading_) co_return;
+    settle_.emplace(co_await asio::this_coro::executor);
+    settle_->expires_at(asio::steady_timer::time_point::max());
+    co_await settle_->async_wait(kTuple);
   }
   bool gone() const { return gone_; }
   Pending& pending() const { return *pending_; }
 
  private:
+  tcp::socket& socket() { return beast::get_lowest_layer(stream_).socket(); }
+
   void Ready(boost::system::error_code ec) {
     // Stopped, or the server cancelled the socket (it is stopping).
     if (!active_ || ec == asio::error::operation_aborted) return;
     if (!ec) {
       char byte = 0;
-      const ssize_t n = ::recv(sock_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (n > 0) {  // the next request: leave it for the connection
-        active_ = false;
+      const ssize_t n = ::recv(socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n > 0) {
+        if constexpr (kTls) {
+          ReadTls();
+        } else {
+          active_ = false;  // the next request: leave it for the connection
+        }
         return;
       }
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
@@ -84,14 +109,51 @@ class CloseWatch : public std::enable_shared_from_this<CloseWatch> {
         return;
       }
     }
+    Gone();
+  }
+
+  void ReadTls() {
+    if (!in_) in_ = std::make_unique<char[]>(kChunk);
+    reading_ = true;
+    stream_.async_read_some(asio::buffer(in_.get(), kChunk),
+                            [self = this->shared_from_this()](boost::system::error_code ec,
+                                                              std::size_t n) {
+                              self->TlsRead(ec, n);
+                            });
+  }
+
+  void TlsRead(boost::system::error_code ec, std::size_t n) {
+    reading_ = false;
+    if (settle_) settle_->cancel();
+    // What was read is the next request's, whether or not the watch is
+    // still on (the connection waits for this before reading again).
+    if (n > 0) {
+      auto room = buffer_.prepare(n);
+      std::memcpy(room.data(), in_.get(), n);
+      buffer_.commit(n);
+    }
+    if (!active_ || ec == asio::error::operation_aborted) return;
+    if (n > 0 || !ec) {
+      active_ = false;
+      return;
+    }
+    Gone();  // close_notify (end of stream), or the connection failed
+  }
+
+  void Gone() {
     active_ = false;
     gone_ = true;
     pending_->Cancel();
   }
 
-  tcp::socket& sock_;
+  static constexpr std::size_t kChunk = 1024;
+  Stream& stream_;
+  beast::flat_buffer& buffer_;
   std::shared_ptr<Pending> pending_;
+  std::unique_ptr<char[]> in_;                // TLS only, once bytes arrived
+  std::optional<asio::steady_timer> settle_;  // while Settled waits
   bool active_ = true;
+  bool reading_ = false;  // a TLS read is outstanding
   bool gone_ = false;
 };
 
@@ -390,15 +452,19 @@ asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::strin
     try {
       res = co_await handler(req);
       while (res.pending) {
-        auto watch = std::make_shared<CloseWatch>(beast::get_lowest_layer(stream).socket(),
-                                                  std::move(res.pending));
-        struct StopWatch {
-          CloseWatch& w;
-          ~StopWatch() { w.Stop(); }
-        } stop_watch{*watch};
+        auto watch = std::make_shared<CloseWatch<Stream>>(stream, buffer, std::move(res.pending));
         watch->Arm();
-        co_await watch->pending().Wait();
+        // The watch ends, and any read it started settles, before anything
+        // else happens on the connection, even if the wait throws.
+        std::exception_ptr failed;
+        try {
+          co_await watch->pending().Wait();
+        } catch (...) {
+          failed = std::current_exception();
+        }
         watch->Stop();
+        co_await watch->Settled();
+        if (failed) std::rethrow_exception(failed);
         if ((gone = watch->gone())) break;
         res = co_await watch->pending().Finish();
       }
