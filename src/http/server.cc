@@ -64,10 +64,9 @@ class CloseWatch : public std::enable_shared_from_this<CloseWatch<Stream>> {
   CloseWatch(Stream& stream, beast::flat_buffer& buffer, std::shared_ptr<Pending> pending)
       : stream_(stream), buffer_(buffer), pending_(std::move(pending)) {}
   void Arm() {
-    socket().async_wait(tcp::socket::wait_read,
-                        [self = this->shared_from_this()](boost::system::error_code ec) {
-                          self->Ready(ec);
-                        });
+    socket().async_wait(
+        tcp::socket::wait_read,
+        [self = this->shared_from_this()](boost::system::error_code ec) { self->Ready(ec); });
   }
   // Once the wait is over: the watch lets go of the socket and the answer.
   void Stop() {
@@ -115,11 +114,11 @@ class CloseWatch : public std::enable_shared_from_this<CloseWatch<Stream>> {
   void ReadTls() {
     if (!in_) in_ = std::make_unique<char[]>(kChunk);
     reading_ = true;
-    stream_.async_read_some(asio::buffer(in_.get(), kChunk),
-                            [self = this->shared_from_this()](boost::system::error_code ec,
-                                                              std::size_t n) {
-                              self->TlsRead(ec, n);
-                            });
+    stream_.async_read_some(
+        asio::buffer(in_.get(), kChunk),
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          self->TlsRead(ec, n);
+        });
   }
 
   void TlsRead(boost::system::error_code ec, std::size_t n) {

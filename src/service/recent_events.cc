@@ -67,13 +67,17 @@ void RecentEvents::Forget(std::int64_t room_nid) {
 
 std::vector<SharedEventRecord> RecentEvents::Newest(sql::Tx& tx, std::int64_t room_nid,
                                                     std::int64_t after, std::int64_t upto,
-                                                    std::int64_t limit) {
+                                                    std::int64_t limit, std::int64_t head) {
   std::vector<SharedEventRecord> out;
   std::int64_t extend_from = -1;  // read only what is newer than what is kept
   std::int64_t kept_after = 0;
   {
     std::lock_guard lock(mu_);
     auto it = rooms_.find(room_nid);
+    // No event of the room's after what is kept: it covers up to `upto` too.
+    if (it != rooms_.end() && head <= it->second.upto) {
+      it->second.upto = std::max(it->second.upto, upto);
+    }
     if (it != rooms_.end()) {
       if (Serve(it->second, after, upto, limit, out)) {
         hits_.fetch_add(1, std::memory_order_relaxed);
@@ -104,6 +108,8 @@ std::vector<SharedEventRecord> RecentEvents::Newest(sql::Tx& tx, std::int64_t ro
         span.upto = upto;
         Keep(room_nid, std::move(span));
         if (Serve(rooms_.at(room_nid), after, upto, limit, out)) return out;
+      } else if (it != rooms_.end() && Serve(it->second, after, upto, limit, out)) {
+        return out;  // another sync of the room extended it first, far enough
       }
     } else {
       std::lock_guard lock(mu_);

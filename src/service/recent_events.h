@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -20,9 +21,12 @@ class RecentEvents {
   // published position (every event at or below it committed). Served from
   // memory when what is kept covers the answer; otherwise read, and kept
   // when it extends or replaces what was.
-  std::vector<storage::SharedEventRecord> Newest(sql::Tx& tx, std::int64_t room_nid,
-                                                 std::int64_t after, std::int64_t upto,
-                                                 std::int64_t limit);
+  // `head`, a position at or above the room's newest event, saves a read
+  // when nothing of the room's is newer than what is kept (the usual case
+  // when other rooms' events moved the stream on).
+  std::vector<storage::SharedEventRecord> Newest(
+      sql::Tx& tx, std::int64_t room_nid, std::int64_t after, std::int64_t upto, std::int64_t limit,
+      std::int64_t head = std::numeric_limits<std::int64_t>::max());
 
   // Answers served from memory without reading (tests).
   std::uint64_t Hits() const { return hits_.load(std::memory_order_relaxed); }

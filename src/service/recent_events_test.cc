@@ -128,6 +128,28 @@ TEST_F(RecentEventsTest, AnswersAsTheDatabaseWould) {
   EXPECT_EQ(grown.Bytes(), fresh.Bytes());
 }
 
+// Another room's events move the stream on: with this room's head at or
+// below what is kept, the later range is served from memory, rightly.
+TEST_F(RecentEventsTest, TheRoomsHeadSparesAReadWhenOnlyOtherRoomsMovedOn) {
+  Say("one");
+  Say("two");
+  const std::int64_t head = Positions().back();
+  CreateRoomOptions o;
+  o.preset = "public_chat";
+  const std::string other = hs_->RunSync(hs_->rooms.CreateRoom(bob_, o)).room_id;
+  hs_->RunSync(hs_->rooms.Send(bob_, other, "m.room.message", {{"body", "elsewhere"}}, "o1"));
+  const std::int64_t now = hs_->stream.Current();
+  ASSERT_GT(now, head);
+  RecentEvents recent;
+  hs_->db().Read([&](sql::Tx& tx) {
+    recent.Newest(tx, room_nid_, 0, head, 5);
+    const auto hits = recent.Hits();
+    auto want = RoomStore::RoomEvents(tx, room_nid_, 0, now, 5, Direction::kBackward);
+    EXPECT_EQ(Ids(recent.Newest(tx, room_nid_, 0, now, 5, head)), Ids(want));
+    EXPECT_EQ(recent.Hits(), hits + 1) << "read again for positions the room has nothing at";
+  });
+}
+
 TEST_F(RecentEventsTest, MembersWokenByOneMessageShareOneRead) {
   auto b = Sync(bob_);
   auto c = Sync(carol_);

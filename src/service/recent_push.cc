@@ -80,12 +80,17 @@ void RecentPush::Forget(std::int64_t room_nid) {
 
 std::optional<RecentPush::Counts> RecentPush::Added(sql::Tx& tx, std::int64_t room_nid,
                                                     std::string_view user_id, std::int64_t after,
-                                                    std::int64_t upto, bool read) {
+                                                    std::int64_t upto, bool read,
+                                                    std::int64_t head) {
   std::int64_t extend_from = -1;  // read only what is newer than what is kept
   std::int64_t kept_after = 0;
   {
     std::lock_guard lock(mu_);
     auto it = rooms_.find(room_nid);
+    // Nothing of the room's after what is kept: it covers up to `upto` too.
+    if (it != rooms_.end() && head <= it->second.upto) {
+      it->second.upto = std::max(it->second.upto, upto);
+    }
     if (it != rooms_.end() && it->second.after <= after) {
       if (upto <= it->second.upto) {
         hits_.fetch_add(1, std::memory_order_relaxed);
@@ -114,6 +119,10 @@ std::optional<RecentPush::Counts> RecentPush::Added(sql::Tx& tx, std::int64_t ro
       Counts out = Count(span, user_id, after, upto);
       Keep(room_nid, std::move(span));
       return out;
+    }
+    // Another sync of the room extended it first: likely far enough.
+    if (it != rooms_.end() && it->second.after <= after && upto <= it->second.upto) {
+      return Count(it->second, user_id, after, upto);
     }
   }
   Span span;

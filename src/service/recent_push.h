@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -30,8 +31,12 @@ class RecentPush {
   // (`read` false: nothing else); otherwise, when `read`, read and kept,
   // unless the range holds more than kPerRoom rows. None: not answered
   // (count in the database instead).
+  // `head`, a position at or above the room's newest event, saves a read
+  // when nothing of the room's is newer than what is kept (the usual case
+  // when other rooms' events moved the stream on).
   std::optional<Counts> Added(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
-                              std::int64_t after, std::int64_t upto, bool read);
+                              std::int64_t after, std::int64_t upto, bool read,
+                              std::int64_t head = std::numeric_limits<std::int64_t>::max());
 
   // Answers served from memory without reading (tests).
   std::uint64_t Hits() const { return hits_.load(std::memory_order_relaxed); }

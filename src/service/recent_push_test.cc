@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <limits>
 #include <random>
 
 #include "storage/migrations.h"
@@ -22,11 +24,13 @@ class RecentPushTest : public sql::testutil::EngineTest {
   // Random notifications at positions 1..n over `rooms` rooms: most events
   // summarised (some highlighting, some in threads), and some members with
   // actions of their own (notifying or not, highlighting or not).
-  void Fill(std::int64_t n, int rooms, std::uint32_t seed) {
+  // (Positions from `first`, rooms from `first_room`.)
+  void Fill(std::int64_t n, int rooms, std::uint32_t seed, std::int64_t first = 1,
+            std::int64_t first_room = 1) {
     std::mt19937 rng(seed);
     db().Write([&](sql::Tx& tx) {
-      for (std::int64_t pos = 1; pos <= n; ++pos) {
-        const std::int64_t room = 1 + static_cast<std::int64_t>(rng() % rooms);
+      for (std::int64_t pos = first; pos < first + n; ++pos) {
+        const std::int64_t room = first_room + static_cast<std::int64_t>(rng() % rooms);
         const std::string thread =
             rng() % 4 == 0 ? "$root" : std::string(UserDataStore::kMainThread);
         if (rng() % 5 != 0) {
@@ -48,9 +52,11 @@ class RecentPushTest : public sql::testutil::EngineTest {
       return UserDataStore::UnreadAddedIn(tx, user, {{room, after}}, upto).at(room);
     });
   }
-  std::optional<RecentPush::Counts> Added(std::int64_t room, const std::string& user,
-                                          std::int64_t after, std::int64_t upto, bool read = true) {
-    return db().Read([&](sql::Tx& tx) { return push_.Added(tx, room, user, after, upto, read); });
+  std::optional<RecentPush::Counts> Added(
+      std::int64_t room, const std::string& user, std::int64_t after, std::int64_t upto,
+      bool read = true, std::int64_t head = std::numeric_limits<std::int64_t>::max()) {
+    return db().Read(
+        [&](sql::Tx& tx) { return push_.Added(tx, room, user, after, upto, read, head); });
   }
 
   static inline const std::vector<std::string> kUsers = {"@a:x", "@b:x", "@c:x", "@d:x", "@e:x"};
@@ -136,6 +142,30 @@ TEST_P(RecentPushTest, AnswersOnlyWhatItKeeps) {
   const std::int64_t from = all[first - 1].stream_pos;
   db().Read([&](sql::Tx& tx) { fresh.Added(tx, 1, "@d:x", from, rows + 192, true); });
   EXPECT_EQ(push_.Bytes(), fresh.Bytes());
+}
+
+// Other rooms' events move the stream on: with the room's head at or below
+// what is kept, a later range is answered without a read, and rightly; a
+// head above it still needs one.
+TEST_P(RecentPushTest, TheRoomsHeadSparesAReadWhenOnlyOtherRoomsMovedOn) {
+  Fill(200, 1, 5);          // room 1 at 1..200
+  Fill(100, 1, 6, 201, 2);  // then room 2 only, at 201..300
+  Fill(50, 2, 7, 301);      // then both
+  const auto rows =
+      db().Read([&](sql::Tx& tx) { return UserDataStore::PushRowsIn(tx, 1, 0, 200, 1 << 20); });
+  ASSERT_FALSE(rows.empty());
+  const std::int64_t head = rows.back().stream_pos;  // room 1's newest up to 300
+  ASSERT_TRUE(Added(1, "@a:x", 100, 200));
+  // Room 1's head says nothing came since: no read for (200, 300].
+  EXPECT_FALSE(Added(1, "@b:x", 150, 300, false)) << "answered without knowing the head";
+  auto got = Added(1, "@b:x", 150, 300, false, head);
+  ASSERT_TRUE(got) << "read again for positions the room has nothing at";
+  EXPECT_EQ(*got, Counted(1, "@b:x", 150, 300));
+  // A head above what is kept needs the read.
+  EXPECT_FALSE(Added(1, "@c:x", 150, 350, false, 350));
+  got = Added(1, "@c:x", 150, 350, true, 350);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, Counted(1, "@c:x", 150, 350));
 }
 
 VIGIE_INSTANTIATE_ENGINE_TEST_SUITE(RecentPushTest);

@@ -231,7 +231,7 @@ boost::asio::awaitable<void> SyncService::Step(SyncPoll& poll, bool first) {
 
 std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> SyncService::UnreadCounts(
     sql::Tx& tx, const std::string& user_id, const std::vector<std::int64_t>& room_nids,
-    std::int64_t current) {
+    std::int64_t current, const std::unordered_map<std::int64_t, std::int64_t>& heads) {
   const ChangeLog& changes = stream_.changes();
   std::vector<std::pair<std::int64_t, std::int64_t>> known;  // room, counted up to
   std::vector<std::int64_t> unknown;
@@ -258,7 +258,9 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> SyncService::Unrea
   std::vector<std::pair<std::int64_t, std::int64_t>> counted_in_db;
   const bool read_rows = known.size() <= kMaxPushRowReads;
   for (const auto& [nid, upto] : known) {
-    if (auto added = recent_push_.Added(tx, nid, user_id, upto, current, read_rows)) {
+    auto head = heads.find(nid);
+    if (auto added = recent_push_.Added(tx, nid, user_id, upto, current, read_rows,
+                                        head != heads.end() ? head->second : current)) {
       out[nid].first += added->first;
       out[nid].second += added->second;
     } else {
@@ -413,6 +415,7 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
     // Joined rooms of the answer (index in out.join, room) whose counts,
     // and whose summaries, are to be looked up.
     std::vector<std::pair<std::size_t, std::int64_t>> counted, summarised;
+    std::unordered_map<std::int64_t, std::int64_t> heads;  // of the counted rooms
     for (const auto& m : rooms) {
       if (!f.room.MatchesRoom(m.room_id)) continue;
       const bool membership_new = !since || m.stream_pos > S;
@@ -461,7 +464,7 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
           timeline.push_back(std::make_shared<EventRecord>(std::move(*leave)));
         }
       } else if (fresh || m.head_pos > S) {
-        timeline = recent_.Newest(tx, m.room_nid, fresh ? 0 : S, upto, limit + 1);
+        timeline = recent_.Newest(tx, m.room_nid, fresh ? 0 : S, upto, limit + 1, m.head_pos);
       }
       if (static_cast<std::int64_t>(timeline.size()) > limit) {
         rs.limited = true;
@@ -541,6 +544,7 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
         for (const auto& e : rs.timeline) members_changed |= e->type == "m.room.member";
         for (const auto& e : rs.state) members_changed |= e.type == "m.room.member";
         counted.emplace_back(out.join.size(), m.room_nid);
+        heads[m.room_nid] = m.head_pos;
         if (members_changed) summarised.emplace_back(out.join.size(), m.room_nid);
       }
       (joined ? out.join : out.leave).push_back(std::move(rs));
@@ -551,7 +555,7 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
       return ids;
     };
     if (!counted.empty()) {
-      auto counts = UnreadCounts(tx, who.user_id, nids(counted), current);
+      auto counts = UnreadCounts(tx, who.user_id, nids(counted), current, heads);
       for (const auto& [i, nid] : counted) {
         if (auto it = counts.find(nid); it != counts.end()) {
           std::tie(out.join[i].notification_count, out.join[i].highlight_count) = it->second;
