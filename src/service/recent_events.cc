@@ -49,20 +49,7 @@ void RecentEvents::Keep(std::int64_t room_nid, Span span) {
     }
     span.events.erase(span.events.begin(), span.events.begin() + drop);
   }
-  Forget(room_nid);
-  if (bytes_ + span.bytes > kMaxBytes) {
-    rooms_.clear();
-    bytes_ = 0;
-  }
-  bytes_ += span.bytes;
-  rooms_.emplace(room_nid, std::move(span));
-}
-
-void RecentEvents::Forget(std::int64_t room_nid) {
-  auto it = rooms_.find(room_nid);
-  if (it == rooms_.end()) return;
-  bytes_ -= it->second.bytes;
-  rooms_.erase(it);
+  rooms_.Put(room_nid, std::move(span));
 }
 
 std::vector<SharedEventRecord> RecentEvents::Newest(sql::Tx& tx, std::int64_t room_nid,
@@ -73,11 +60,7 @@ std::vector<SharedEventRecord> RecentEvents::Newest(sql::Tx& tx, std::int64_t ro
   std::int64_t kept_after = 0;
   {
     std::lock_guard lock(mu_);
-    auto it = rooms_.find(room_nid);
-    // No event of the room's after what is kept: it covers up to `upto` too.
-    if (it != rooms_.end() && head <= it->second.upto) {
-      it->second.upto = std::max(it->second.upto, upto);
-    }
+    auto it = rooms_.FindUpTo(room_nid, upto, head);
     if (it != rooms_.end()) {
       if (Serve(it->second, after, upto, limit, out)) {
         hits_.fetch_add(1, std::memory_order_relaxed);
@@ -113,7 +96,7 @@ std::vector<SharedEventRecord> RecentEvents::Newest(sql::Tx& tx, std::int64_t ro
       }
     } else {
       std::lock_guard lock(mu_);
-      Forget(room_nid);
+      rooms_.Forget(room_nid);
     }
   }
   out.clear();  // what a failed Serve left

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "service/room_spans.h"
 #include "storage/room_store.h"
 
 namespace vigie::service {
@@ -33,7 +34,7 @@ class RecentEvents {
   // What is kept costs, as counted against kMaxBytes (tests).
   std::size_t Bytes() const {
     std::lock_guard lock(mu_);
-    return bytes_;
+    return rooms_.bytes();
   }
 
   // What is kept per room, and in all (events and entries); past the
@@ -61,11 +62,9 @@ class RecentEvents {
   // Keeps `span` for the room (caller holds mu_), trimmed to kPerRoom:
   // costs what it trims, not what it keeps.
   void Keep(std::int64_t room_nid, Span span);
-  void Forget(std::int64_t room_nid);
 
   mutable std::mutex mu_;
-  std::unordered_map<std::int64_t, Span> rooms_;  // guarded by mu_
-  std::size_t bytes_ = 0;                         // guarded by mu_
+  RoomSpans<Span> rooms_{kMaxBytes};  // guarded by mu_
   std::atomic<std::uint64_t> hits_{0};
 };
 

@@ -62,20 +62,7 @@ void RecentPush::Keep(std::int64_t room_nid, Span span) {
     for (std::size_t i = 0; i < drop; ++i) span.bytes -= BytesOf(rows[i]);
     rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(drop));
   }
-  Forget(room_nid);
-  if (bytes_ + span.bytes > kMaxBytes) {
-    rooms_.clear();
-    bytes_ = 0;
-  }
-  bytes_ += span.bytes;
-  rooms_.emplace(room_nid, std::move(span));
-}
-
-void RecentPush::Forget(std::int64_t room_nid) {
-  auto it = rooms_.find(room_nid);
-  if (it == rooms_.end()) return;
-  bytes_ -= it->second.bytes;
-  rooms_.erase(it);
+  rooms_.Put(room_nid, std::move(span));
 }
 
 std::optional<RecentPush::Counts> RecentPush::Added(sql::Tx& tx, std::int64_t room_nid,
@@ -86,11 +73,7 @@ std::optional<RecentPush::Counts> RecentPush::Added(sql::Tx& tx, std::int64_t ro
   std::int64_t kept_after = 0;
   {
     std::lock_guard lock(mu_);
-    auto it = rooms_.find(room_nid);
-    // Nothing of the room's after what is kept: it covers up to `upto` too.
-    if (it != rooms_.end() && head <= it->second.upto) {
-      it->second.upto = std::max(it->second.upto, upto);
-    }
+    auto it = rooms_.FindUpTo(room_nid, upto, head);
     if (it != rooms_.end() && it->second.after <= after) {
       if (upto <= it->second.upto) {
         hits_.fetch_add(1, std::memory_order_relaxed);
@@ -107,7 +90,7 @@ std::optional<RecentPush::Counts> RecentPush::Added(sql::Tx& tx, std::int64_t ro
     auto newer = UserDataStore::PushRowsIn(tx, room_nid, extend_from, upto, limit);
     std::lock_guard lock(mu_);
     if (newer.size() > kPerRoom) {
-      Forget(room_nid);
+      rooms_.Forget(room_nid);
       return std::nullopt;
     }
     auto it = rooms_.find(room_nid);

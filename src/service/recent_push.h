@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "service/room_spans.h"
 #include "storage/user_data_store.h"
 
 namespace vigie::service {
@@ -43,7 +44,7 @@ class RecentPush {
   // What is kept costs, as counted against kMaxBytes (tests).
   std::size_t Bytes() const {
     std::lock_guard lock(mu_);
-    return bytes_;
+    return rooms_.bytes();
   }
 
   // What is kept per room (rows) and in all (bytes); past the total it
@@ -67,11 +68,9 @@ class RecentPush {
   // Keeps `span` for the room (caller holds mu_), trimmed to kPerRoom rows:
   // costs what it trims, not what it keeps.
   void Keep(std::int64_t room_nid, Span span);
-  void Forget(std::int64_t room_nid);
 
   mutable std::mutex mu_;
-  std::unordered_map<std::int64_t, Span> rooms_;  // guarded by mu_
-  std::size_t bytes_ = 0;                         // guarded by mu_
+  RoomSpans<Span> rooms_{kMaxBytes};  // guarded by mu_
   std::atomic<std::uint64_t> hits_{0};
 };
 
