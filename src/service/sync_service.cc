@@ -230,26 +230,30 @@ boost::asio::awaitable<void> SyncService::Step(SyncPoll& poll, bool first) {
 }
 
 std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> SyncService::UnreadCounts(
-    sql::Tx& tx, const std::string& user_id, const std::vector<std::int64_t>& room_nids,
-    std::int64_t current, const std::unordered_map<std::int64_t, std::int64_t>& heads) {
+    sql::Tx& tx, const std::string& user_id, const std::vector<CountedRoom>& rooms,
+    std::int64_t current) {
   const ChangeLog& changes = stream_.changes();
-  std::vector<std::pair<std::int64_t, std::int64_t>> known;  // room, counted up to
+  struct Known {
+    CountedRoom room;
+    std::int64_t upto;  // counted up to
+  };
+  std::vector<Known> known;
   std::vector<std::int64_t> unknown;
   std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> out;
   {
     std::lock_guard lock(unread_mu_);
     auto user = unread_.find(user_id);
-    for (std::int64_t nid : room_nids) {
+    for (const CountedRoom& room : rooms) {
       if (user != unread_.end()) {
-        auto it = user->second.find(nid);
+        auto it = user->second.find(room.room_nid);
         if (it != user->second.end() && it->second.upto <= current &&
             !changes.ChangedSince(Change::kUnread, user_id, it->second.upto)) {
-          known.emplace_back(nid, it->second.upto);
-          out[nid] = it->second.counts;
+          known.push_back({room, it->second.upto});
+          out[room.room_nid] = it->second.counts;
           continue;
         }
       }
-      unknown.push_back(nid);
+      unknown.push_back(room.room_nid);
     }
   }
   // What was added since: from the rows a room's members share (read here
@@ -257,10 +261,9 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> SyncService::Unrea
   // database.
   std::vector<std::pair<std::int64_t, std::int64_t>> counted_in_db;
   const bool read_rows = known.size() <= kMaxPushRowReads;
-  for (const auto& [nid, upto] : known) {
-    auto head = heads.find(nid);
-    if (auto added = recent_push_.Added(tx, nid, user_id, upto, current, read_rows,
-                                        head != heads.end() ? head->second : current)) {
+  for (const auto& [room, upto] : known) {
+    const std::int64_t nid = room.room_nid;
+    if (auto added = recent_push_.Added(tx, nid, user_id, upto, current, read_rows, room.head)) {
       out[nid].first += added->first;
       out[nid].second += added->second;
     } else {
@@ -282,7 +285,7 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> SyncService::Unrea
     }
   }
   std::lock_guard lock(unread_mu_);
-  if (unread_entries_ + room_nids.size() > kMaxUnreadEntries) {
+  if (unread_entries_ + rooms.size() > kMaxUnreadEntries) {
     unread_.clear();
     unread_entries_ = 0;
   }
@@ -414,8 +417,9 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
     }
     // Joined rooms of the answer (index in out.join, room) whose counts,
     // and whose summaries, are to be looked up.
-    std::vector<std::pair<std::size_t, std::int64_t>> counted, summarised;
-    std::unordered_map<std::int64_t, std::int64_t> heads;  // of the counted rooms
+    std::vector<std::pair<std::size_t, std::int64_t>> summarised;
+    std::vector<std::size_t> counted_at;  // index in out.join of each counted room
+    std::vector<CountedRoom> counted;
     for (const auto& m : rooms) {
       if (!f.room.MatchesRoom(m.room_id)) continue;
       const bool membership_new = !since || m.stream_pos > S;
@@ -543,27 +547,25 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
         bool members_changed = fresh;
         for (const auto& e : rs.timeline) members_changed |= e->type == "m.room.member";
         for (const auto& e : rs.state) members_changed |= e.type == "m.room.member";
-        counted.emplace_back(out.join.size(), m.room_nid);
-        heads[m.room_nid] = m.head_pos;
+        counted_at.push_back(out.join.size());
+        counted.push_back({m.room_nid, m.head_pos});
         if (members_changed) summarised.emplace_back(out.join.size(), m.room_nid);
       }
       (joined ? out.join : out.leave).push_back(std::move(rs));
     }
-    auto nids = [](const std::vector<std::pair<std::size_t, std::int64_t>>& rooms) {
-      std::vector<std::int64_t> ids;
-      for (const auto& [_, nid] : rooms) ids.push_back(nid);
-      return ids;
-    };
     if (!counted.empty()) {
-      auto counts = UnreadCounts(tx, who.user_id, nids(counted), current, heads);
-      for (const auto& [i, nid] : counted) {
-        if (auto it = counts.find(nid); it != counts.end()) {
-          std::tie(out.join[i].notification_count, out.join[i].highlight_count) = it->second;
+      auto counts = UnreadCounts(tx, who.user_id, counted, current);
+      for (std::size_t k = 0; k < counted.size(); ++k) {
+        if (auto it = counts.find(counted[k].room_nid); it != counts.end()) {
+          auto& room = out.join[counted_at[k]];
+          std::tie(room.notification_count, room.highlight_count) = it->second;
         }
       }
     }
     if (!summarised.empty()) {
-      auto sums = RoomStore::MemberSummaries(tx, who.user_id, nids(summarised), kMaxHeroes);
+      std::vector<std::int64_t> nids;
+      for (const auto& [_, nid] : summarised) nids.push_back(nid);
+      auto sums = RoomStore::MemberSummaries(tx, who.user_id, nids, kMaxHeroes);
       for (const auto& [i, nid] : summarised) {
         auto& s = sums[nid];
         out.join[i].summary = RoomSummary{std::move(s.heroes), s.joined, s.invited};

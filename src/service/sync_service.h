@@ -182,10 +182,14 @@ class SyncService {
 
   // Unread counts of the rooms of an answer: the cached ones brought up to
   // date by counting only the push actions since, the others in full.
-  // `heads`: a position at or above each room's newest event, if known.
+  // A room to count, with a position at or above its newest event.
+  struct CountedRoom {
+    std::int64_t room_nid = 0;
+    std::int64_t head = 0;
+  };
   std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UnreadCounts(
-      sql::Tx& tx, const std::string& user_id, const std::vector<std::int64_t>& room_nids,
-      std::int64_t current, const std::unordered_map<std::int64_t, std::int64_t>& heads);
+      sql::Tx& tx, const std::string& user_id, const std::vector<CountedRoom>& rooms,
+      std::int64_t current);
   // The unread counts last answered per user and room, and the position they
   // were counted up to. Push actions are only ever added at new positions,
   // or cleared with a Change::kUnread noted: while none is noted for the
