@@ -376,7 +376,13 @@ AuthResult AuthorizeUnchecked(const RoomVersion& version, const bj::object& even
   if (room_id == nullptr) return Deny("event has no room_id");
   if (version.room_id_from_create_event) {
     // v12 rule 2.
-    if (*room_id != RoomIdFromCreateEvent(version, *create)) {
+    // "!" and the create event's id without its "$".
+    const std::string_view known = state.CreateEventId();
+    const std::string_view rid(*room_id);
+    const bool matches = known.starts_with('$')
+                             ? rid.starts_with('!') && rid.substr(1) == known.substr(1)
+                             : rid == RoomIdFromCreateEvent(version, *create);
+    if (!matches) {
       return Deny("room_id is not the m.room.create event's id");
     }
   } else {

@@ -41,6 +41,12 @@ class StateLookup {
   virtual const boost::json::object* Get(std::string_view type,
                                          std::string_view state_key) const = 0;
 
+  // The id the m.room.create event was accepted under, when the lookup
+  // knows it (events it holds were checked when they were stored): the
+  // v12 room id rule then compares with it instead of hashing the event
+  // again. Empty: not known.
+  virtual std::string_view CreateEventId() const { return {}; }
+
   const boost::json::object* Create() const { return Get("m.room.create", ""); }
   const boost::json::object* PowerLevels() const { return Get("m.room.power_levels", ""); }
   const boost::json::object* JoinRules() const { return Get("m.room.join_rules", ""); }

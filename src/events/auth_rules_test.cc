@@ -890,6 +890,41 @@ TEST(AuthRulesV12Test, RoomIdMustBeTheCreateEventId) {
   EXPECT_EQ(r.reason, "room_id is not the m.room.create event's id");
 }
 
+// A lookup that knows the id its m.room.create event was stored under.
+class KnownCreateId final : public StateLookup {
+ public:
+  KnownCreateId(const AuthState& state, std::string id) : state_(state), id_(std::move(id)) {}
+  const bj::object* Get(std::string_view type, std::string_view state_key) const override {
+    return state_.Get(type, state_key);
+  }
+  std::string_view CreateEventId() const override { return id_; }
+
+ private:
+  const AuthState& state_;
+  std::string id_;
+};
+
+TEST(AuthRulesV12Test, RoomIdIsComparedWithTheCreateEventIdTheLookupKnows) {
+  const RoomVersion& v = RoomVersionOrThrow("12");
+  Row row{"", {}, Message(kBob), "AAA"};
+  Room room(v, row);
+  const bj::object event = room.TestEvent(row);
+  const std::string room_id(event.at("room_id").as_string());
+  // The id as stored: the same answer as hashing the create event.
+  EXPECT_TRUE(Authorize(v, event, KnownCreateId(room.state(), "$" + room_id.substr(1))).allowed);
+  // The known id is what is compared (the event is not hashed again).
+  AuthResult r = Authorize(v, event, KnownCreateId(room.state(), "$" + std::string(43, 'B')));
+  EXPECT_FALSE(r.allowed);
+  EXPECT_EQ(r.reason, "room_id is not the m.room.create event's id");
+  bj::object other = event;
+  other["room_id"] = "!" + std::string(43, 'B');
+  EXPECT_TRUE(Authorize(v, other, KnownCreateId(room.state(), "$" + std::string(43, 'B'))).allowed);
+  // A room id without its "!" never matches.
+  other["room_id"] = "$" + std::string(43, 'B');
+  EXPECT_FALSE(
+      Authorize(v, other, KnownCreateId(room.state(), "$" + std::string(43, 'B'))).allowed);
+}
+
 // ---------------------------------------------------------------------------
 // Auth events selection and rule 2/3.
 

@@ -346,6 +346,11 @@ class RoomWriter {
                                    std::string_view state_key) const override {
       return w_.StateEvent(type, state_key);
     }
+    // The id the room's m.room.create event was stored under.
+    std::string_view CreateEventId() const override {
+      auto nid = w_.StateNid("m.room.create", "");
+      return nid ? std::string_view(w_.EventIdOf(*nid)) : std::string_view();
+    }
 
    private:
     RoomWriter& w_;
