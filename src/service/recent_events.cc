@@ -52,6 +52,41 @@ void RecentEvents::Keep(std::int64_t room_nid, Span span) {
   rooms_.Put(room_nid, std::move(span));
 }
 
+void RecentEvents::Appended(std::int64_t after, std::int64_t upto,
+                            const std::vector<SharedEventRecord>& events,
+                            const std::function<std::int64_t(std::int64_t room_nid)>& head_before) {
+  // Each room's events of the batch, in position order, and its head.
+  struct Batch {
+    std::vector<const SharedEventRecord*> events;
+    std::int64_t head = 0;
+    bool redacts = false;
+  };
+  std::unordered_map<std::int64_t, Batch> by_room;
+  for (const auto& e : events) {
+    Batch& b = by_room[e->room_nid];
+    b.events.push_back(&e);
+    b.redacts |= e->type == "m.room.redaction";
+  }
+  for (auto& [room_nid, b] : by_room) b.head = head_before(room_nid);
+  std::lock_guard lock(mu_);
+  for (const auto& [room_nid, b] : by_room) {
+    auto it = rooms_.find(room_nid);
+    if (it == rooms_.end()) continue;  // kept once a sync reads it
+    if (b.redacts) {
+      rooms_.Forget(room_nid);
+      continue;
+    }
+    // A span short of the room's head misses events before the batch's:
+    // left for a sync to extend by reading. (Readers see at most `after`,
+    // so no span reaches past it yet.)
+    if (it->second.upto < b.head || it->second.upto > after) continue;
+    Span span = std::move(it->second);
+    for (const SharedEventRecord* e : b.events) Add(span, *e);
+    span.upto = upto;
+    Keep(room_nid, std::move(span));
+  }
+}
+
 std::vector<SharedEventRecord> RecentEvents::Newest(sql::Tx& tx, std::int64_t room_nid,
                                                     std::int64_t after, std::int64_t upto,
                                                     std::int64_t limit, std::int64_t head) {

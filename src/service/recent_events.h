@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <unordered_map>
@@ -28,6 +29,17 @@ class RecentEvents {
   std::vector<storage::SharedEventRecord> Newest(
       sql::Tx& tx, std::int64_t room_nid, std::int64_t after, std::int64_t upto, std::int64_t limit,
       std::int64_t head = std::numeric_limits<std::int64_t>::max());
+
+  // After a write committed, before readers may see it: `events` are every
+  // event at positions in (after, upto], in position order, and
+  // head_before(room) a position at or above the room's newest event
+  // before them. A room whose kept span reaches that head gets its new
+  // events and now reaches `upto`, so the members they wake read nothing;
+  // a redaction (which rewrites an event that may be kept) makes the room
+  // start afresh.
+  void Appended(std::int64_t after, std::int64_t upto,
+                const std::vector<storage::SharedEventRecord>& events,
+                const std::function<std::int64_t(std::int64_t room_nid)>& head_before);
 
   // Answers served from memory without reading (tests).
   std::uint64_t Hits() const { return hits_.load(std::memory_order_relaxed); }

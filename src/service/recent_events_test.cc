@@ -164,6 +164,86 @@ TEST_F(RecentEventsTest, MembersWokenByOneMessageShareOneRead) {
   EXPECT_GE(hs_->sync.SharedTimelines(), before + 1);
 }
 
+// Every field, as a sync would use it.
+std::string Fields(const EventRecord& e) {
+  return std::to_string(e.event_nid) + "|" + e.event_id + "|" + std::to_string(e.room_nid) + "|" +
+         std::to_string(e.stream_pos) + "|" + std::to_string(e.depth) + "|" + e.type + "|" +
+         e.state_key.value_or("(none)") + "|" + e.sender + "|" +
+         std::to_string(e.origin_server_ts) + "|" + std::to_string(e.state_group) + "|" +
+         e.txn_id.value_or("(none)") + "|" + e.device_id.value_or("(none)") + "|" +
+         e.redacted_by.value_or("(none)") + "|" + e.json + "|" +
+         e.redacted_because.value_or("(none)");
+}
+
+// A new event goes into what is kept as it commits: the members it wakes
+// read nothing, and get the event exactly as stored, state events too.
+TEST_F(RecentEventsTest, NewEventsAreKeptAsTheyCommit) {
+  auto b = Sync(bob_);
+  CreateRoomOptions o;
+  o.preset = "public_chat";
+  const std::string other = hs_->RunSync(hs_->rooms.CreateRoom(carol_, o)).room_id;
+  for (int round = 0; round < 3; ++round) {
+    Say("hello " + std::to_string(round));
+    // Another room's event moves the stream on in between.
+    hs_->RunSync(hs_->rooms.Send(carol_, other, "m.room.message", {{"body", "elsewhere"}},
+                                 "o" + std::to_string(round)));
+    hs_->RunSync(hs_->rooms.SetState(alice_, room_, "m.room.topic", "",
+                                     {{"topic", "t" + std::to_string(round)}}));
+    const auto before = hs_->sync.SharedTimelines();
+    auto b2 = Sync(bob_, b.next_batch);
+    EXPECT_EQ(hs_->sync.SharedTimelines(), before + 1) << "round " << round;
+    const RoomSync* j = Joined(b2);
+    ASSERT_TRUE(j);
+    ASSERT_EQ(j->timeline.size(), 2u);
+    hs_->db().Read([&](sql::Tx& tx) {
+      for (const auto& e : j->timeline) {
+        auto stored = RoomStore::GetEvent(tx, e->event_id);
+        ASSERT_TRUE(stored);
+        EXPECT_EQ(Fields(*e), Fields(*stored));
+      }
+    });
+    b = std::move(b2);
+  }
+}
+
+// What is kept is extended only when it reaches the room's head before
+// the new events; otherwise what lies between is read.
+TEST_F(RecentEventsTest, NewEventsExtendOnlyASpanThatReachesTheRoomsHead) {
+  Say("one");
+  Say("two");
+  Say("three");
+  const auto pos = Positions();
+  const std::int64_t p1 = pos[pos.size() - 3], p2 = pos[pos.size() - 2], p3 = pos.back();
+  auto three = hs_->db().Read([&](sql::Tx& tx) {
+    auto rows = RoomStore::RoomEvents(tx, room_nid_, p2, p3, 1, Direction::kForward);
+    return std::make_shared<const EventRecord>(rows.at(0));
+  });
+  auto head = [&](std::int64_t h) { return [h](std::int64_t) { return h; }; };
+  auto want = hs_->db().Read([&](sql::Tx& tx) {
+    return Ids(RoomStore::RoomEvents(tx, room_nid_, 0, p3, 10, Direction::kBackward));
+  });
+  {
+    RecentEvents recent;
+    hs_->db().Read([&](sql::Tx& tx) { recent.Newest(tx, room_nid_, 0, p1, 10); });
+    recent.Appended(p2, p3, {three}, head(p2));  // "two" is not kept
+    hs_->db().Read([&](sql::Tx& tx) {
+      const auto hits = recent.Hits();
+      EXPECT_EQ(Ids(recent.Newest(tx, room_nid_, 0, p3, 10)), want);
+      EXPECT_EQ(recent.Hits(), hits);
+    });
+  }
+  {
+    RecentEvents recent;
+    hs_->db().Read([&](sql::Tx& tx) { recent.Newest(tx, room_nid_, 0, p2, 10); });
+    recent.Appended(p2, p3, {three}, head(p2));
+    hs_->db().Read([&](sql::Tx& tx) {
+      const auto hits = recent.Hits();
+      EXPECT_EQ(Ids(recent.Newest(tx, room_nid_, 0, p3, 10)), want);
+      EXPECT_EQ(recent.Hits(), hits + 1);
+    });
+  }
+}
+
 TEST_F(RecentEventsTest, ARedactedEventIsNotServedAsItWas) {
   const std::string secret = Say("secret");
   Say("other");

@@ -296,7 +296,7 @@ class RoomWriter {
     s_.last_event_id = rec.event_id;
     RoomStore::UpdateRoomHead(tx_, s_.room.room_nid, rec.event_nid, s_.room.depth,
                               s_.room.state_group.value_or(0));
-    effects_.rooms.push_back(s_.room.room_nid);
+    effects_.events.push_back(std::make_shared<const EventRecord>(rec));
     const auto& members = Members();
     for (const auto& m : members) {
       if (m.membership == "join" || m.membership == "invite" || m.membership == "knock") {

@@ -15,7 +15,8 @@ Stream::Stream(sql::Database& db, boost::asio::thread_pool& pool)
       current_(db_.Read([](sql::Tx& tx) { return storage::RoomStore::MaxStreamPos(tx); })),
       changes_(current_.load()) {}
 
-ChangeLog::ChangeLog(std::int64_t floor, std::size_t max_users) : max_users_(max_users) {
+ChangeLog::ChangeLog(std::int64_t floor, std::size_t max_users)
+    : max_users_(max_users), start_(floor) {
   last_.fill(floor);
   floor_.fill(floor);
 }
@@ -65,6 +66,11 @@ std::int64_t ChangeLog::RoomHeadBound(std::int64_t room_nid, std::int64_t read) 
   // Not noted: not written since the start (so `read` is its head), or
   // forgotten (at or below the floor).
   return it != room_heads_.end() ? std::max(it->second, read) : std::max(read, rooms_floor_);
+}
+
+std::int64_t ChangeLog::RoomHeadBound(std::int64_t room_nid) const {
+  // Not written since the start: at most where the stream stood then.
+  return RoomHeadBound(room_nid, start_);
 }
 
 namespace {
@@ -149,7 +155,7 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
       // that left no row of its own is not handed out again after a
       // restart.
       const bool notes = std::any_of(batch.begin(), batch.end(), [](const Job* j) {
-        return !j->error && (!j->effects.changed.empty() || !j->effects.rooms.empty() ||
+        return !j->error && (!j->effects.changed.empty() || !j->effects.events.empty() ||
                              !j->effects.wake.empty());
       });
       if (notes && next == start) ++next;
@@ -171,11 +177,22 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
   if (!committed) return;
   // Changes are noted at the batch's last position (at or above each one's
   // own) before the positions become visible.
+  // The hooks see the rooms' heads as they were before the batch.
+  if (!on_appended_.empty()) {
+    std::vector<storage::SharedEventRecord> appended;
+    for (Job* j : batch) {
+      if (j->error) continue;
+      appended.insert(appended.end(), j->effects.events.begin(), j->effects.events.end());
+    }
+    if (!appended.empty()) {
+      for (const auto& fn : on_appended_) fn(start, next, appended);
+    }
+  }
   std::set<std::string> wake;
   for (Job* j : batch) {
     if (j->error) continue;
     for (const auto& [kind, user] : j->effects.changed) changes_.Note(kind, user, next);
-    for (std::int64_t room : j->effects.rooms) changes_.NoteRoom(room, next);
+    for (const auto& e : j->effects.events) changes_.NoteRoom(e->room_nid, next);
     wake.merge(j->effects.wake);
   }
   // Whom the batch wakes, noted too: a long-poll that starts after this

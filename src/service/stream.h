@@ -31,6 +31,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "storage/room_store.h"
 #include "storage/sql.h"
 
 namespace vigie::service {
@@ -120,6 +121,9 @@ class ChangeLog {
   // position read from the database by a reader that sees position P for
   // some P (any room written after P is noted here).
   std::int64_t RoomHeadBound(std::int64_t room_nid, std::int64_t read) const;
+  // The same without a read: a room not written since the start counts as
+  // written then.
+  std::int64_t RoomHeadBound(std::int64_t room_nid) const;
 
  private:
   static bool PerUser(Change kind) {
@@ -127,6 +131,7 @@ class ChangeLog {
            kind == Change::kWoken || kind == Change::kRooms || kind == Change::kKeys;
   }
   const std::size_t max_users_;
+  const std::int64_t start_;  // the stream's position at the start
   mutable std::mutex mu_;
   std::array<std::int64_t, kChangeKinds> last_{};  // guarded by mu_
   // Per-user kinds: a user's last change, and below `floor_` what was forgotten.
@@ -151,7 +156,8 @@ class Stream {
     std::set<std::string> wake;
     // What changed besides room events (user: the owner of a per-user kind).
     std::vector<std::pair<Change, std::string>> changed;
-    std::vector<std::int64_t> rooms;  // rooms an event was appended to
+    // The events appended to rooms, in position order, as stored.
+    std::vector<storage::SharedEventRecord> events;
     void Changed(Change kind, std::string user = {}) {
       changed.emplace_back(kind, std::move(user));
     }
@@ -218,6 +224,15 @@ class Stream {
   // what they wrote) must go. Register before the first write.
   void OnUndo(std::function<void()> fn) { on_undo_.push_back(std::move(fn)); }
 
+  // Registers `fn`, called on the writing thread after each batch commits,
+  // before its positions become visible: with the positions it took,
+  // (after, upto], and every event it appended, in position order (no
+  // other write takes a position in that range). Register before the
+  // first write.
+  using AppendedFn = std::function<void(std::int64_t after, std::int64_t upto,
+                                        const std::vector<storage::SharedEventRecord>& events)>;
+  void OnAppended(AppendedFn fn) { on_appended_.push_back(std::move(fn)); }
+
   // How many transactions the writes took, and how many writes: their ratio
   // is the group-commit batch size (metrics).
   std::uint64_t BatchesCommitted() const { return batches_.load(std::memory_order_relaxed); }
@@ -254,6 +269,7 @@ class Stream {
   sql::Database& db_;
   boost::asio::thread_pool& pool_;
   std::vector<std::function<void()>> on_undo_;  // set before the first write
+  std::vector<AppendedFn> on_appended_;         // set before the first write
   mutable std::mutex queue_mu_;
   std::vector<Job*> queue_;  // guarded by queue_mu_
   // A Drain is posted or running, and takes what is queued. Guarded by

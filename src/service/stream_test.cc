@@ -362,7 +362,9 @@ TEST(ChangeLog, AnswersChangedWheneverItCannotBeSure) {
 TEST(ChangeLog, BoundsEveryRoomsHead) {
   ChangeLog log(10, 2);
   EXPECT_EQ(log.RoomHeadBound(1, 7), 7);
+  EXPECT_EQ(log.RoomHeadBound(1), 10);  // without a read: as at the start
   log.NoteRoom(1, 12);
+  EXPECT_EQ(log.RoomHeadBound(1), 12);
   EXPECT_EQ(log.RoomHeadBound(1, 7), 12);
   EXPECT_EQ(log.RoomHeadBound(1, 12), 12);
   log.NoteRoom(1, 11);  // never lowers

@@ -229,6 +229,18 @@ boost::asio::awaitable<void> SyncService::Step(SyncPoll& poll, bool first) {
   }
 }
 
+SyncService::SyncService(ServiceContext& ctx, Stream& stream, TypingService& typing)
+    : ctx_(ctx), stream_(stream), typing_(typing) {
+  // New events go into the rooms' kept timelines as they commit, so the
+  // members they wake read nothing.
+  stream_.OnAppended([this](std::int64_t after, std::int64_t upto,
+                            const std::vector<storage::SharedEventRecord>& events) {
+    const ChangeLog& changes = stream_.changes();
+    recent_.Appended(after, upto, events,
+                     [&changes](std::int64_t room_nid) { return changes.RoomHeadBound(room_nid); });
+  });
+}
+
 std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> SyncService::UnreadCounts(
     sql::Tx& tx, const std::string& user_id, const std::vector<CountedRoom>& rooms,
     std::int64_t current) {

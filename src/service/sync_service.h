@@ -98,8 +98,7 @@ struct SyncPoll {
 
 class SyncService {
  public:
-  SyncService(ServiceContext& ctx, Stream& stream, TypingService& typing)
-      : ctx_(ctx), stream_(stream), typing_(typing) {}
+  SyncService(ServiceContext& ctx, Stream& stream, TypingService& typing);
 
   // Returns at once when there is news (or for an initial sync); otherwise
   // waits up to req.timeout for some. Begin, then Wait and Resume until
