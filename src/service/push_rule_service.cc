@@ -213,9 +213,11 @@ std::string PushRuleService::ThreadOf(sql::Tx& tx, const boost::json::object& pd
   return std::string(UserDataStore::kMainThread);
 }
 
-void PushRuleService::OnEvent(sql::Tx& tx, const PushEventInput& in) {
+std::vector<UserDataStore::PushRow> PushRuleService::OnEvent(sql::Tx& tx,
+                                                             const PushEventInput& in) {
+  std::vector<UserDataStore::PushRow> rows;
   const auto* sender_v = in.pdu->if_contains("sender");
-  if (!sender_v || !sender_v->is_string()) return;
+  if (!sender_v || !sender_v->is_string()) return rows;
   const std::string sender(sender_v->get_string());
   const std::string local_suffix = ":" + ctx_.config.server_name;
 
@@ -227,7 +229,7 @@ void PushRuleService::OnEvent(sql::Tx& tx, const PushEventInput& in) {
     if (m.user_id != sender && m.user_id.ends_with(local_suffix)) targets.push_back(&m.user_id);
   }
   const bool sender_local = sender.ends_with(local_suffix);
-  if (targets.empty() && !sender_local) return;
+  if (targets.empty() && !sender_local) return rows;
   const std::string thread = ThreadOf(tx, *in.pdu);
   // A join starts the member's counts afresh; sending into a thread marks
   // what came before in it as read.
@@ -236,7 +238,7 @@ void PushRuleService::OnEvent(sql::Tx& tx, const PushEventInput& in) {
   } else if (sender_local) {
     UserDataStore::ClearPushActions(tx, in.room_nid, sender, in.stream_pos - 1, thread);
   }
-  if (targets.empty()) return;
+  if (targets.empty()) return rows;
 
   // Rulesets: from the cache, the rest in one batched read.
   std::vector<std::shared_ptr<const Ruleset>> rules(targets.size());
@@ -311,6 +313,7 @@ void PushRuleService::OnEvent(sql::Tx& tx, const PushEventInput& in) {
   const int common = static_cast<int>(std::max_element(tally.begin(), tally.end()) - tally.begin());
   if (common != 0) {
     UserDataStore::AddPushSummary(tx, in.room_nid, in.stream_pos, thread, sender, common == 2);
+    rows.push_back({in.stream_pos, false, sender, true, common == 2});
   }
   std::vector<UserDataStore::PushAction> differing;
   for (std::size_t i = 0; i < targets.size(); ++i) {
@@ -318,7 +321,11 @@ void PushRuleService::OnEvent(sql::Tx& tx, const PushEventInput& in) {
   }
   if (!differing.empty()) {
     UserDataStore::AddPushActions(tx, in.room_nid, in.stream_pos, thread, differing);
+    for (auto& d : differing) {
+      rows.push_back({in.stream_pos, true, std::move(d.user_id), d.notify, d.highlight});
+    }
   }
+  return rows;
 }
 
 }  // namespace vigie::service

@@ -65,6 +65,35 @@ void RecentPush::Keep(std::int64_t room_nid, Span span) {
   rooms_.Put(room_nid, std::move(span));
 }
 
+void RecentPush::Appended(std::int64_t after, std::int64_t upto,
+                          const std::vector<std::int64_t>& rooms,
+                          const std::vector<std::pair<std::int64_t, UserDataStore::PushRow>>& rows,
+                          const std::function<std::int64_t(std::int64_t room_nid)>& head_before) {
+  struct Batch {
+    std::vector<const UserDataStore::PushRow*> rows;
+    std::int64_t head = 0;
+  };
+  std::unordered_map<std::int64_t, Batch> by_room;
+  for (std::int64_t room : rooms) by_room.try_emplace(room);
+  for (const auto& [room, row] : rows) by_room[room].rows.push_back(&row);
+  for (auto& [room_nid, b] : by_room) b.head = head_before(room_nid);
+  std::lock_guard lock(mu_);
+  for (const auto& [room_nid, b] : by_room) {
+    auto it = rooms_.find(room_nid);
+    if (it == rooms_.end()) continue;  // kept once a sync reads it
+    // A span short of the room's head misses rows before the batch's: left
+    // for a sync to extend by reading. (Readers see at most `after`.)
+    if (it->second.upto < b.head || it->second.upto > after) continue;
+    Span span = std::move(it->second);
+    std::vector<UserDataStore::PushRow> added;
+    added.reserve(b.rows.size());
+    for (const auto* r : b.rows) added.push_back(*r);
+    Add(span, std::move(added));
+    span.upto = upto;
+    Keep(room_nid, std::move(span));
+  }
+}
+
 std::optional<RecentPush::Counts> RecentPush::Added(sql::Tx& tx, std::int64_t room_nid,
                                                     std::string_view user_id, std::int64_t after,
                                                     std::int64_t upto, bool read,

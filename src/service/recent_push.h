@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -38,6 +39,16 @@ class RecentPush {
   std::optional<Counts> Added(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
                               std::int64_t after, std::int64_t upto, bool read,
                               std::int64_t head = std::numeric_limits<std::int64_t>::max());
+
+  // After a write committed, before readers may see it: `rows` (room, row)
+  // are every push row at positions in (after, upto], in position order,
+  // `rooms` every room with an event there, and head_before(room) a
+  // position at or above the room's newest event before them. A room whose
+  // kept span reaches that head gets its new rows and now reaches `upto`,
+  // so the members woken read nothing.
+  void Appended(std::int64_t after, std::int64_t upto, const std::vector<std::int64_t>& rooms,
+                const std::vector<std::pair<std::int64_t, storage::UserDataStore::PushRow>>& rows,
+                const std::function<std::int64_t(std::int64_t room_nid)>& head_before);
 
   // Answers served from memory without reading (tests).
   std::uint64_t Hits() const { return hits_.load(std::memory_order_relaxed); }

@@ -168,6 +168,38 @@ TEST_P(RecentPushTest, TheRoomsHeadSparesAReadWhenOnlyOtherRoomsMovedOn) {
   EXPECT_EQ(*got, Counted(1, "@c:x", 150, 350));
 }
 
+// Rows handed over as their write commits extend a span that reaches the
+// room's head before them (a room with an event but no rows too), and
+// the counts from them are the database's; a span short of the head is
+// left to be read.
+TEST_P(RecentPushTest, CommittedRowsExtendASpanThatReachesTheRoomsHead) {
+  Fill(100, 2, 5);         // rooms 1 and 2 at 1..100
+  Fill(10, 1, 9, 101, 1);  // then room 1 alone, at 101..110
+  ASSERT_TRUE(Added(1, "@a:x", 50, 100));
+  ASSERT_TRUE(Added(2, "@a:x", 50, 100));
+  auto rows =
+      db().Read([&](sql::Tx& tx) { return UserDataStore::PushRowsIn(tx, 1, 100, 110, 1 << 20); });
+  ASSERT_FALSE(rows.empty());
+  std::vector<std::pair<std::int64_t, UserDataStore::PushRow>> batch;
+  for (auto& r : rows) batch.emplace_back(1, r);
+  auto head = [](std::int64_t h) { return [h](std::int64_t) { return h; }; };
+  RecentPush short_of_head;  // keeps room 1 up to 90 only
+  db().Read([&](sql::Tx& tx) { short_of_head.Added(tx, 1, "@a:x", 50, 90, true); });
+  push_.Appended(100, 110, {1, 2}, batch, head(100));
+  short_of_head.Appended(100, 110, {1}, batch, head(100));
+  for (const auto& u : kUsers) {
+    auto got = Added(1, u, 90, 110, false);
+    ASSERT_TRUE(got) << u;
+    EXPECT_EQ(*got, Counted(1, u, 90, 110)) << u;
+    got = Added(2, u, 60, 110, false);
+    ASSERT_TRUE(got) << u;
+    EXPECT_EQ(*got, Counted(2, u, 60, 110)) << u;
+  }
+  EXPECT_FALSE(db().Read([&](sql::Tx& tx) {
+    return short_of_head.Added(tx, 1, "@a:x", 60, 110, false);
+  })) << "extended past rows it does not have";
+}
+
 VIGIE_INSTANTIATE_ENGINE_TEST_SUITE(RecentPushTest);
 
 }  // namespace

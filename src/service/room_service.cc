@@ -306,10 +306,12 @@ class RoomWriter {
     if (push_) {
       // The sender's own event may mark what came before as read.
       effects_.Changed(Change::kUnread, sender);
-      push_->OnEvent(tx_, {s_.room.room_nid, rec.stream_pos, &pdu, &members, version_,
-                           StateEvent("m.room.create", ""), StateEvent("m.room.power_levels", ""),
-                           [this](const std::string& u) { return StateEvent("m.room.member", u); },
-                           sender_joined});
+      auto rows = push_->OnEvent(
+          tx_,
+          {s_.room.room_nid, rec.stream_pos, &pdu, &members, version_,
+           StateEvent("m.room.create", ""), StateEvent("m.room.power_levels", ""),
+           [this](const std::string& u) { return StateEvent("m.room.member", u); }, sender_joined});
+      for (auto& r : rows) effects_.push_rows.emplace_back(s_.room.room_nid, std::move(r));
     }
     return rec;
   }

@@ -4,6 +4,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <iterator>
 
 #include "storage/room_store.h"
 
@@ -179,13 +180,15 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
   // own) before the positions become visible.
   // The hooks see the rooms' heads as they were before the batch.
   if (!on_appended_.empty()) {
-    std::vector<storage::SharedEventRecord> appended;
+    Appended appended{start, next, {}, {}};
     for (Job* j : batch) {
       if (j->error) continue;
-      appended.insert(appended.end(), j->effects.events.begin(), j->effects.events.end());
+      auto& fx = j->effects;
+      appended.events.insert(appended.events.end(), fx.events.begin(), fx.events.end());
+      std::move(fx.push_rows.begin(), fx.push_rows.end(), std::back_inserter(appended.push_rows));
     }
-    if (!appended.empty()) {
-      for (const auto& fn : on_appended_) fn(start, next, appended);
+    if (!appended.events.empty()) {
+      for (const auto& fn : on_appended_) fn(appended);
     }
   }
   std::set<std::string> wake;

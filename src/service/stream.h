@@ -33,6 +33,7 @@
 
 #include "storage/room_store.h"
 #include "storage/sql.h"
+#include "storage/user_data_store.h"
 
 namespace vigie::service {
 
@@ -156,8 +157,10 @@ class Stream {
     std::set<std::string> wake;
     // What changed besides room events (user: the owner of a per-user kind).
     std::vector<std::pair<Change, std::string>> changed;
-    // The events appended to rooms, in position order, as stored.
+    // The events appended to rooms, in position order, as stored, and the
+    // push rows added for them (room, row), in the same order.
     std::vector<storage::SharedEventRecord> events;
+    std::vector<std::pair<std::int64_t, storage::UserDataStore::PushRow>> push_rows;
     void Changed(Change kind, std::string user = {}) {
       changed.emplace_back(kind, std::move(user));
     }
@@ -224,13 +227,19 @@ class Stream {
   // what they wrote) must go. Register before the first write.
   void OnUndo(std::function<void()> fn) { on_undo_.push_back(std::move(fn)); }
 
-  // Registers `fn`, called on the writing thread after each batch commits,
-  // before its positions become visible: with the positions it took,
-  // (after, upto], and every event it appended, in position order (no
-  // other write takes a position in that range). Register before the
-  // first write.
-  using AppendedFn = std::function<void(std::int64_t after, std::int64_t upto,
-                                        const std::vector<storage::SharedEventRecord>& events)>;
+  // What a committed batch appended: every event and push row at the
+  // positions it took, (after, upto], in position order (no other write
+  // takes a position in that range).
+  struct Appended {
+    std::int64_t after = 0;
+    std::int64_t upto = 0;
+    std::vector<storage::SharedEventRecord> events;
+    std::vector<std::pair<std::int64_t, storage::UserDataStore::PushRow>> push_rows;  // by room
+  };
+  // Registers `fn`, called on the writing thread after each batch that
+  // appended events commits, before its positions become visible.
+  // Register before the first write.
+  using AppendedFn = std::function<void(const Appended&)>;
   void OnAppended(AppendedFn fn) { on_appended_.push_back(std::move(fn)); }
 
   // How many transactions the writes took, and how many writes: their ratio

@@ -231,13 +231,15 @@ boost::asio::awaitable<void> SyncService::Step(SyncPoll& poll, bool first) {
 
 SyncService::SyncService(ServiceContext& ctx, Stream& stream, TypingService& typing)
     : ctx_(ctx), stream_(stream), typing_(typing) {
-  // New events go into the rooms' kept timelines as they commit, so the
-  // members they wake read nothing.
-  stream_.OnAppended([this](std::int64_t after, std::int64_t upto,
-                            const std::vector<storage::SharedEventRecord>& events) {
+  // New events, and their push rows, go into what is kept of their rooms
+  // as they commit, so the members they wake read nothing.
+  stream_.OnAppended([this](const Stream::Appended& a) {
     const ChangeLog& changes = stream_.changes();
-    recent_.Appended(after, upto, events,
-                     [&changes](std::int64_t room_nid) { return changes.RoomHeadBound(room_nid); });
+    auto head = [&changes](std::int64_t room_nid) { return changes.RoomHeadBound(room_nid); };
+    recent_.Appended(a.after, a.upto, a.events, head);
+    std::vector<std::int64_t> rooms;
+    for (const auto& e : a.events) rooms.push_back(e->room_nid);
+    recent_push_.Appended(a.after, a.upto, rooms, a.push_rows, head);
   });
 }
 
