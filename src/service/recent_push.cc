@@ -79,11 +79,10 @@ void RecentPush::Appended(std::int64_t after, std::int64_t upto,
   for (auto& [room_nid, b] : by_room) b.head = head_before(room_nid);
   std::lock_guard lock(mu_);
   for (const auto& [room_nid, b] : by_room) {
-    auto it = rooms_.find(room_nid);
-    if (it == rooms_.end()) continue;  // kept once a sync reads it
     // A span short of the room's head misses rows before the batch's: left
-    // for a sync to extend by reading. (Readers see at most `after`.)
-    if (it->second.upto < b.head || it->second.upto > after) continue;
+    // for a sync to extend by reading (as is a room not kept).
+    auto it = rooms_.FindReaching(room_nid, b.head, after);
+    if (it == rooms_.end()) continue;
     Span span = std::move(it->second);
     std::vector<UserDataStore::PushRow> added;
     added.reserve(b.rows.size());

@@ -30,6 +30,15 @@ class RoomSpans {
     }
     return it;
   }
+  // The room's span if rows at positions above `after` may be appended to
+  // it: it reaches `head`, a position at or above the room's newest row up
+  // to `after`, and not beyond `after`. Else end().
+  typename Map::iterator FindReaching(std::int64_t room_nid, std::int64_t head,
+                                      std::int64_t after) {
+    auto it = map_.find(room_nid);
+    if (it == map_.end() || it->second.upto < head || it->second.upto > after) return map_.end();
+    return it;
+  }
   typename Map::iterator end() { return map_.end(); }
   Span& at(std::int64_t room_nid) { return map_.at(room_nid); }
 
