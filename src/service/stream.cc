@@ -176,9 +176,8 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
     Undone();
   }
   if (!committed) return;
-  // Changes are noted at the batch's last position (at or above each one's
-  // own) before the positions become visible.
-  // The hooks see the rooms' heads as they were before the batch.
+  // What the batch appended goes to the hooks first, so that they see the
+  // rooms' heads as they were before it.
   if (!on_appended_.empty()) {
     Appended appended{start, next, {}, {}};
     for (Job* j : batch) {
@@ -191,6 +190,8 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
       for (const auto& fn : on_appended_) fn(appended);
     }
   }
+  // Changes are noted at the batch's last position (at or above each one's
+  // own) before the positions become visible.
   std::set<std::string> wake;
   for (Job* j : batch) {
     if (j->error) continue;

@@ -244,6 +244,64 @@ TEST_P(StreamTest, UndoHooksHearOfWritesUndoneAfterTheirFunctionReturned) {
   EXPECT_EQ(undos, 1);
 }
 
+// The appended hooks hear of what committed only, with the positions the
+// batch took, before those become visible and before the rooms' heads
+// move past them.
+TEST_P(StreamTest, AppendedHooksHearOfCommittedEventsOnly) {
+  hs_->db().ExecScript(
+      "CREATE TABLE appended_parent (id BIGINT PRIMARY KEY);"
+      "CREATE TABLE appended_child (parent BIGINT REFERENCES appended_parent (id) DEFERRABLE "
+      "INITIALLY DEFERRED)");
+  struct Heard {
+    std::int64_t after, upto, current, head_before;
+    std::vector<std::int64_t> positions;
+  };
+  std::vector<Heard> heard;
+  hs_->stream.OnAppended([&](const Stream::Appended& a) {  // no write in flight
+    Heard h{a.after, a.upto, hs_->stream.Current(), hs_->stream.changes().RoomHeadBound(77), {}};
+    for (const auto& e : a.events) h.positions.push_back(e->stream_pos);
+    heard.push_back(std::move(h));
+  });
+  auto event_at = [](std::int64_t pos) {
+    auto e = std::make_shared<storage::EventRecord>();
+    e->room_nid = 77;
+    e->stream_pos = pos;
+    return e;
+  };
+  Insert("nothing appended");
+  EXPECT_TRUE(heard.empty());
+  const std::int64_t start = hs_->stream.Current();
+  Write([&](sql::Tx&, Stream::NextPos& next, Stream::Effects& fx) {
+    fx.events.push_back(event_at(next()));
+    next();  // a position without an event of room 77
+    fx.events.push_back(event_at(next()));
+  });
+  ASSERT_EQ(heard.size(), 1u);
+  EXPECT_EQ(heard[0].after, start);
+  EXPECT_EQ(heard[0].upto, start + 3);
+  EXPECT_EQ(heard[0].current, start) << "heard after the positions became visible";
+  EXPECT_LE(heard[0].head_before, start) << "heard after the room's head moved";
+  EXPECT_EQ(heard[0].positions, (std::vector<std::int64_t>{start + 1, start + 3}));
+  EXPECT_EQ(hs_->stream.changes().RoomHeadBound(77), start + 3);
+  Write([&](sql::Tx&, Stream::NextPos& next, Stream::Effects& fx) {
+    fx.events.push_back(event_at(next()));
+  });
+  ASSERT_EQ(heard.size(), 2u);
+  EXPECT_EQ(heard[1].head_before, start + 3) << "heard after the room's head moved";
+  EXPECT_EQ(heard[1].positions, (std::vector<std::int64_t>{start + 4}));
+  EXPECT_THROW(Write([&](sql::Tx&, Stream::NextPos& next, Stream::Effects& fx) {
+                 fx.events.push_back(event_at(next()));
+                 throw Forbidden("no");
+               }),
+               Error);
+  EXPECT_THROW(Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+                 fx.events.push_back(event_at(next()));
+                 tx.Query("INSERT INTO appended_child (parent) VALUES (1)");
+               }),
+               sql::DbError);
+  EXPECT_EQ(heard.size(), 2u) << "heard of a write that did not commit";
+}
+
 TEST_P(StreamTest, AWriteAloneThatThrowsLeavesNothing) {
   const auto before = hs_->stream.Current();
   EXPECT_THROW(Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects&) {
