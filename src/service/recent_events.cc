@@ -54,11 +54,10 @@ void RecentEvents::Keep(std::int64_t room_nid, Span span) {
 
 void RecentEvents::Appended(std::int64_t after, std::int64_t upto,
                             const std::vector<SharedEventRecord>& events,
-                            const std::function<std::int64_t(std::int64_t room_nid)>& head_before) {
-  // Each room's events of the batch, in position order, and its head.
+                            const std::unordered_map<std::int64_t, std::int64_t>& heads_before) {
+  // Each room's events of the batch, in position order.
   struct Batch {
     std::vector<const SharedEventRecord*> events;
-    std::int64_t head = 0;
     bool redacts = false;
   };
   std::unordered_map<std::int64_t, Batch> by_room;
@@ -67,7 +66,6 @@ void RecentEvents::Appended(std::int64_t after, std::int64_t upto,
     b.events.push_back(&e);
     b.redacts |= e->type == "m.room.redaction";
   }
-  for (auto& [room_nid, b] : by_room) b.head = head_before(room_nid);
   std::lock_guard lock(mu_);
   for (const auto& [room_nid, b] : by_room) {
     if (b.redacts) {
@@ -76,7 +74,7 @@ void RecentEvents::Appended(std::int64_t after, std::int64_t upto,
     }
     // A span short of the room's head misses events before the batch's:
     // left for a sync to extend by reading (as is a room not kept).
-    auto it = rooms_.FindReaching(room_nid, b.head, after);
+    auto it = rooms_.FindReaching(room_nid, heads_before.at(room_nid), after);
     if (it == rooms_.end()) continue;
     Span span = std::move(it->second);
     for (const SharedEventRecord* e : b.events) Add(span, *e);

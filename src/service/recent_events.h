@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <limits>
 #include <mutex>
 #include <unordered_map>
@@ -32,14 +31,14 @@ class RecentEvents {
 
   // After a write committed, before readers may see it: `events` are every
   // event at positions in (after, upto], in position order, and
-  // head_before(room) a position at or above the room's newest event
-  // before them. A room whose kept span reaches that head gets its new
-  // events and now reaches `upto`, so the members they wake read nothing;
-  // a redaction (which rewrites an event that may be kept) makes the room
-  // start afresh.
+  // `heads_before` holds for each of their rooms a position at or above
+  // its newest event before them. A room whose kept span reaches that head
+  // gets its new events and now reaches `upto`, so the members they wake
+  // read nothing; a redaction (which rewrites an event that may be kept)
+  // makes the room start afresh.
   void Appended(std::int64_t after, std::int64_t upto,
                 const std::vector<storage::SharedEventRecord>& events,
-                const std::function<std::int64_t(std::int64_t room_nid)>& head_before);
+                const std::unordered_map<std::int64_t, std::int64_t>& heads_before);
 
   // Answers served from memory without reading (tests).
   std::uint64_t Hits() const { return hits_.load(std::memory_order_relaxed); }

@@ -218,7 +218,9 @@ TEST_F(RecentEventsTest, NewEventsExtendOnlyASpanThatReachesTheRoomsHead) {
     auto rows = RoomStore::RoomEvents(tx, room_nid_, p2, p3, 1, Direction::kForward);
     return std::make_shared<const EventRecord>(rows.at(0));
   });
-  auto head = [&](std::int64_t h) { return [h](std::int64_t) { return h; }; };
+  auto head = [&](std::int64_t h) {
+    return std::unordered_map<std::int64_t, std::int64_t>{{room_nid_, h}};
+  };
   auto want = hs_->db().Read([&](sql::Tx& tx) {
     return Ids(RoomStore::RoomEvents(tx, room_nid_, 0, p3, 10, Direction::kBackward));
   });

@@ -66,28 +66,20 @@ void RecentPush::Keep(std::int64_t room_nid, Span span) {
 }
 
 void RecentPush::Appended(std::int64_t after, std::int64_t upto,
-                          const std::vector<std::int64_t>& rooms,
                           const std::vector<std::pair<std::int64_t, UserDataStore::PushRow>>& rows,
-                          const std::function<std::int64_t(std::int64_t room_nid)>& head_before) {
-  struct Batch {
-    std::vector<const UserDataStore::PushRow*> rows;
-    std::int64_t head = 0;
-  };
-  std::unordered_map<std::int64_t, Batch> by_room;
-  for (std::int64_t room : rooms) by_room.try_emplace(room);
-  for (const auto& [room, row] : rows) by_room[room].rows.push_back(&row);
-  for (auto& [room_nid, b] : by_room) b.head = head_before(room_nid);
+                          const std::unordered_map<std::int64_t, std::int64_t>& heads_before) {
+  std::unordered_map<std::int64_t, std::vector<UserDataStore::PushRow>> by_room;
+  for (const auto& [room, row] : rows) by_room[room].push_back(row);
   std::lock_guard lock(mu_);
-  for (const auto& [room_nid, b] : by_room) {
+  for (const auto& [room_nid, head] : heads_before) {
     // A span short of the room's head misses rows before the batch's: left
     // for a sync to extend by reading (as is a room not kept).
-    auto it = rooms_.FindReaching(room_nid, b.head, after);
+    auto it = rooms_.FindReaching(room_nid, head, after);
     if (it == rooms_.end()) continue;
     Span span = std::move(it->second);
-    std::vector<UserDataStore::PushRow> added;
-    added.reserve(b.rows.size());
-    for (const auto* r : b.rows) added.push_back(*r);
-    Add(span, std::move(added));
+    if (auto mine = by_room.find(room_nid); mine != by_room.end()) {
+      Add(span, std::move(mine->second));
+    }
     span.upto = upto;
     Keep(room_nid, std::move(span));
   }

@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -42,13 +41,13 @@ class RecentPush {
 
   // After a write committed, before readers may see it: `rows` (room, row)
   // are every push row at positions in (after, upto], in position order,
-  // `rooms` every room with an event there, and head_before(room) a
-  // position at or above the room's newest event before them. A room whose
-  // kept span reaches that head gets its new rows and now reaches `upto`,
-  // so the members woken read nothing.
-  void Appended(std::int64_t after, std::int64_t upto, const std::vector<std::int64_t>& rooms,
+  // and `heads_before` holds every room with an event there, with a
+  // position at or above its newest event before them. A room whose kept
+  // span reaches that head gets its new rows (if any) and now reaches
+  // `upto`, so the members woken read nothing.
+  void Appended(std::int64_t after, std::int64_t upto,
                 const std::vector<std::pair<std::int64_t, storage::UserDataStore::PushRow>>& rows,
-                const std::function<std::int64_t(std::int64_t room_nid)>& head_before);
+                const std::unordered_map<std::int64_t, std::int64_t>& heads_before);
 
   // Answers served from memory without reading (tests).
   std::uint64_t Hits() const { return hits_.load(std::memory_order_relaxed); }

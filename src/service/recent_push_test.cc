@@ -182,11 +182,10 @@ TEST_P(RecentPushTest, CommittedRowsExtendASpanThatReachesTheRoomsHead) {
   ASSERT_FALSE(rows.empty());
   std::vector<std::pair<std::int64_t, UserDataStore::PushRow>> batch;
   for (auto& r : rows) batch.emplace_back(1, r);
-  auto head = [](std::int64_t h) { return [h](std::int64_t) { return h; }; };
   RecentPush short_of_head;  // keeps room 1 up to 90 only
   db().Read([&](sql::Tx& tx) { short_of_head.Added(tx, 1, "@a:x", 50, 90, true); });
-  push_.Appended(100, 110, {1, 2}, batch, head(100));
-  short_of_head.Appended(100, 110, {1}, batch, head(100));
+  push_.Appended(100, 110, batch, {{1, 100}, {2, 100}});
+  short_of_head.Appended(100, 110, batch, {{1, 100}});
   for (const auto& u : kUsers) {
     auto got = Added(1, u, 90, 110, false);
     ASSERT_TRUE(got) << u;

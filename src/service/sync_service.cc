@@ -234,12 +234,15 @@ SyncService::SyncService(ServiceContext& ctx, Stream& stream, TypingService& typ
   // New events, and their push rows, go into what is kept of their rooms
   // as they commit, so the members they wake read nothing.
   stream_.OnAppended([this](const Stream::Appended& a) {
-    const ChangeLog& changes = stream_.changes();
-    auto head = [&changes](std::int64_t room_nid) { return changes.RoomHeadBound(room_nid); };
-    recent_.Appended(a.after, a.upto, a.events, head);
-    std::vector<std::int64_t> rooms;
-    for (const auto& e : a.events) rooms.push_back(e->room_nid);
-    recent_push_.Appended(a.after, a.upto, rooms, a.push_rows, head);
+    // Each written room's head before the batch, looked up once for both.
+    std::unordered_map<std::int64_t, std::int64_t> heads;
+    for (const auto& e : a.events) {
+      if (!heads.contains(e->room_nid)) {
+        heads.emplace(e->room_nid, stream_.changes().RoomHeadBound(e->room_nid));
+      }
+    }
+    recent_.Appended(a.after, a.upto, a.events, heads);
+    recent_push_.Appended(a.after, a.upto, a.push_rows, heads);
   });
 }
 

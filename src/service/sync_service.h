@@ -179,13 +179,13 @@ class SyncService {
   std::map<std::string, std::shared_ptr<const Filter>, std::less<>> parsed_;  // guarded
   std::size_t parsed_bytes_ = 0;                                              // guarded
 
-  // Unread counts of the rooms of an answer: the cached ones brought up to
-  // date by counting only the push actions since, the others in full.
   // A room to count, with a position at or above its newest event.
   struct CountedRoom {
     std::int64_t room_nid = 0;
     std::int64_t head = 0;
   };
+  // Unread counts of the rooms of an answer: the cached ones brought up to
+  // date by counting only the push actions since, the others in full.
   std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UnreadCounts(
       sql::Tx& tx, const std::string& user_id, const std::vector<CountedRoom>& rooms,
       std::int64_t current);
