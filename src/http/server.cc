@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -186,6 +188,9 @@ struct Server::Impl {
   template <typename Stream>
   asio::awaitable<Incoming> ReadRequest(Stream& stream, beast::flat_buffer& buffer, bool first,
                                         const std::string& peer);
+  // Writes `head`, then `body`; false if the connection failed.
+  template <typename Stream>
+  asio::awaitable<bool> Send(Stream& stream, std::string_view head, std::string_view body);
   template <typename Stream>
   asio::awaitable<bool> Write(Stream& stream, Response res, bool keep_alive, unsigned version,
                               std::string_view request_id);
@@ -204,24 +209,27 @@ namespace {
 // trips to the file reader, small enough to hold one per connection.
 constexpr std::size_t kStreamChunk = 256 * 1024;
 
-// Status, content type, headers and connection handling of `res` on `out`.
-template <typename Body>
-void SetHeader(bhttp::response<Body>& out, Response& res, bool keep_alive,
-               std::string_view request_id) {
-  if (!res.body.empty() || res.stream || res.status != 204) {
-    out.set(bhttp::field::content_type, res.content_type);
-  }
-  for (auto& [k, v] : res.headers) out.insert(k, v);
-  if (!request_id.empty()) out.set("X-Request-Id", request_id);
-  out.keep_alive(keep_alive);
-}
-
-bhttp::response<bhttp::string_body> ToBeast(Response&& res, bool keep_alive, unsigned version,
-                                            std::string_view request_id) {
-  bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
-  SetHeader(out, res, keep_alive, request_id);
-  out.body() = std::move(res.body);
-  out.prepare_payload();
+// The status line and header of an answer to `res` with a body of `length`
+// bytes, as Beast's serializer would write it: the content type (not on an
+// empty 204), the handler's headers, the request id, the connection's fate
+// where the version's default is not it, and the length.
+std::string HeadOf(const Response& res, bool keep_alive, unsigned version,
+                   std::string_view request_id, std::uint64_t length) {
+  std::string out;
+  out.reserve(128 + res.content_type.size() + request_id.size());
+  const auto field = [&out](std::string_view name, std::string_view value) {
+    out.append(name).append(": ").append(value).append("\r\n");
+  };
+  out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(std::to_string(res.status));
+  out.append(" ").append(bhttp::obsolete_reason(static_cast<bhttp::status>(res.status)));
+  out.append("\r\n");
+  if (length > 0 || res.stream || res.status != 204) field("Content-Type", res.content_type);
+  for (const auto& [name, value] : res.headers) field(name, value);
+  if (!request_id.empty()) field("X-Request-Id", request_id);
+  if (version < 11 && keep_alive) field("Connection", "keep-alive");
+  if (version >= 11 && !keep_alive) field("Connection", "close");
+  field("Content-Length", std::to_string(length));
+  out.append("\r\n");
   return out;
 }
 
@@ -239,27 +247,48 @@ std::string RemoteIp(const tcp::socket& s) {
 }  // namespace
 
 template <typename Stream>
+asio::awaitable<bool> Server::Impl::Send(Stream& stream, std::string_view head,
+                                         std::string_view body) {
+  const std::size_t total = head.size() + body.size();
+  std::size_t done = 0;
+  if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    // What the socket takes at once (a whole answer, usually) is written
+    // now: no timer armed, no operation queued, nothing to resume.
+    iovec iov[2] = {{const_cast<char*>(head.data()), head.size()},
+                    {const_cast<char*>(body.data()), body.size()}};
+    msghdr msg{};
+    msg.msg_iov = head.empty() ? iov + 1 : iov;
+    msg.msg_iovlen = (head.empty() ? 0 : 1) + (body.empty() ? 0 : 1);
+    const ssize_t n = ::sendmsg(stream.socket().native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) co_return false;
+    if (n > 0) done = static_cast<std::size_t>(n);
+    if (done == total) co_return true;
+  }
+  // The rest, or all of it over TLS, within body_timeout.
+  const std::array<asio::const_buffer, 2> both{asio::buffer(head), asio::buffer(body)};
+  beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(both);
+  rest.consume(done);
+  beast::get_lowest_layer(stream).expires_after(opts.body_timeout);
+  auto [ec, n] = co_await asio::async_write(stream, rest, kTuple);
+  co_return !ec;
+}
+
+template <typename Stream>
 asio::awaitable<bool> Server::Impl::Write(Stream& stream, Response res, bool keep_alive,
                                           unsigned version, std::string_view request_id) {
   if (res.stream) {
     co_return co_await WriteStreamed(stream, std::move(res), keep_alive, version, request_id);
   }
-  auto msg = ToBeast(std::move(res), keep_alive, version, request_id);
-  beast::get_lowest_layer(stream).expires_after(opts.body_timeout);
-  auto [ec, n] = co_await bhttp::async_write(stream, msg, kTuple);
-  co_return !ec;
+  const std::string head = HeadOf(res, keep_alive, version, request_id, res.body.size());
+  co_return co_await Send(stream, head, res.body);
 }
 
 template <typename Stream>
 asio::awaitable<bool> Server::Impl::WriteHead(Stream& stream, Response res, bool keep_alive,
                                               unsigned version, std::string_view request_id) {
-  bhttp::response<bhttp::empty_body> msg{static_cast<bhttp::status>(res.status), version};
-  SetHeader(msg, res, keep_alive, request_id);
-  msg.content_length(res.stream ? res.stream->size : res.body.size());
-  bhttp::response_serializer<bhttp::empty_body> sr{msg};
-  beast::get_lowest_layer(stream).expires_after(opts.body_timeout);
-  auto [ec, n] = co_await bhttp::async_write_header(stream, sr, kTuple);
-  co_return !ec;
+  const std::string head =
+      HeadOf(res, keep_alive, version, request_id, res.stream ? res.stream->size : res.body.size());
+  co_return co_await Send(stream, head, {});
 }
 
 // Sends the header, then the body piece by piece as res.stream produces it;
@@ -269,47 +298,33 @@ template <typename Stream>
 asio::awaitable<bool> Server::Impl::WriteStreamed(Stream& stream, Response res, bool keep_alive,
                                                   unsigned version, std::string_view request_id) {
   const std::shared_ptr<const BodyStream> source = std::move(res.stream);
-  bhttp::response<bhttp::buffer_body> msg{static_cast<bhttp::status>(res.status), version};
-  SetHeader(msg, res, keep_alive, request_id);
-  msg.content_length(source->size);
-  msg.body().data = nullptr;
-  msg.body().more = true;
-  bhttp::response_serializer<bhttp::buffer_body> sr{msg};
-  beast::get_lowest_layer(stream).expires_after(opts.body_timeout);
   {
-    auto [ec, n] = co_await bhttp::async_write_header(stream, sr, kTuple);
-    if (ec) co_return false;
+    const std::string head = HeadOf(res, keep_alive, version, request_id, source->size);
+    if (!co_await Send(stream, head, {})) co_return false;
   }
   std::vector<char> buf(static_cast<std::size_t>(
       std::min<std::uint64_t>(kStreamChunk, std::max<std::uint64_t>(source->size, 1))));
   std::uint64_t pos = 0;
-  do {
+  while (pos < source->size) {
     const std::size_t want =
         static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), source->size - pos));
     std::size_t got = 0;
-    if (want > 0) {
-      try {
-        got = co_await source->read(pos, buf.data(), want);
-      } catch (const std::exception& e) {
-        spdlog::error("request_id={} response body failed after {} of {} bytes: {}", request_id,
-                      pos, source->size, e.what());
-        co_return false;
-      }
-      if (got == 0 || got > want) {
-        spdlog::error("request_id={} response body ended after {} of {} bytes", request_id, pos,
-                      source->size);
-        co_return false;
-      }
+    try {
+      got = co_await source->read(pos, buf.data(), want);
+    } catch (const std::exception& e) {
+      spdlog::error("request_id={} response body failed after {} of {} bytes: {}", request_id, pos,
+                    source->size, e.what());
+      co_return false;
+    }
+    if (got == 0 || got > want) {
+      spdlog::error("request_id={} response body ended after {} of {} bytes", request_id, pos,
+                    source->size);
+      co_return false;
     }
     pos += got;
-    msg.body().data = got > 0 ? buf.data() : nullptr;
-    msg.body().size = got;
-    msg.body().more = pos < source->size;
-    beast::get_lowest_layer(stream).expires_after(opts.body_timeout);
-    auto [ec, n] = co_await bhttp::async_write(stream, sr, kTuple);
-    if (ec && ec != bhttp::error::need_buffer) co_return false;
-  } while (pos < source->size);
-  co_return sr.is_done();
+    if (!co_await Send(stream, {}, std::string_view(buf.data(), got))) co_return false;
+  }
+  co_return true;
 }
 
 template <typename Stream>
@@ -388,9 +403,12 @@ asio::awaitable<Server::Impl::Incoming> Server::Impl::ReadRequest(Stream& stream
   }
   if (!parser.is_done()) {
     if (beast::iequals(hdr[bhttp::field::expect], "100-continue")) {
-      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
-      auto [wec, wn] = co_await bhttp::async_write(stream, cont, kTuple);
-      if (wec) co_return Incoming{};
+      if (!co_await Send(
+              stream,
+              version < 11 ? "HTTP/1.0 100 Continue\r\n\r\n" : "HTTP/1.1 100 Continue\r\n\r\n",
+              {})) {
+        co_return Incoming{};
+      }
     }
     parser.body_limit(limit);
     beast::get_lowest_layer(stream).expires_after(opts.body_timeout);
