@@ -217,8 +217,19 @@ std::string HeadOf(const Response& res, bool keep_alive, unsigned version,
                    std::string_view request_id, std::uint64_t length) {
   std::string out;
   out.reserve(128 + res.content_type.size() + request_id.size());
+  // A line break or NUL in a value would end the header early (response
+  // splitting): it is dropped.
   const auto field = [&out](std::string_view name, std::string_view value) {
-    out.append(name).append(": ").append(value).append("\r\n");
+    static constexpr std::string_view kBreaks("\r\n\0", 3);
+    out.append(name).append(": ");
+    if (value.find_first_of(kBreaks) == std::string_view::npos) {
+      out.append(value);
+    } else {
+      for (char c : value) {
+        if (kBreaks.find(c) == std::string_view::npos) out.push_back(c);
+      }
+    }
+    out.append("\r\n");
   };
   out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(std::to_string(res.status));
   out.append(" ").append(bhttp::obsolete_reason(static_cast<bhttp::status>(res.status)));

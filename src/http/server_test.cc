@@ -1,0 +1,129 @@
+// http::Server's answers on the wire, read through a plain socket: the
+// header as Send writes it, and bodies larger than the socket takes at once.
+#include "http/server.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <string>
+#include <thread>
+
+namespace vigie::http {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void Start(Handler handler) {
+    ServerOptions opts;
+    opts.listen = {{"127.0.0.1", 0}};
+    server_ = std::make_unique<Server>(
+        opts, std::move(handler), [](std::string_view, std::string_view) { return 1024; },
+        [](ProtocolError) {
+          Response r;
+          r.status = 400;
+          return r;
+        });
+    server_->Start();
+    port_ = server_->BoundAddresses().at(0).second;
+  }
+  void TearDown() override {
+    if (server_) {
+      server_->Stop(std::chrono::milliseconds(100));
+      server_->Join();
+    }
+  }
+  // Sends `request` and reads until the server closes the connection.
+  std::string Exchange(const std::string& request,
+                       std::chrono::milliseconds pause_before_reading = {}) {
+    asio::io_context ioc;
+    tcp::socket s(ioc);
+    s.connect({asio::ip::make_address("127.0.0.1"), port_});
+    asio::write(s, asio::buffer(request));
+    std::this_thread::sleep_for(pause_before_reading);
+    std::string out;
+    boost::system::error_code ec;
+    asio::read(s, asio::dynamic_buffer(out), ec);
+    EXPECT_EQ(ec, asio::error::eof);
+    return out;
+  }
+
+  std::unique_ptr<Server> server_;
+  std::uint16_t port_ = 0;
+};
+
+TEST_F(ServerTest, TheHeaderIsWrittenAsBeastWroteItAndCannotBeSplit) {
+  Start([](Request&) -> asio::awaitable<Response> {
+    Response r;
+    r.status = 201;
+    r.body = "{}";
+    r.headers.emplace_back("X-Plain", "value");
+    r.headers.emplace_back("X-Evil", "a\r\nX-Injected: 1\r\n\r\nbody");
+    co_return r;
+  });
+  const std::string got =
+      Exchange("GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\nX-Request-Id: ignored\r\n\r\n");
+  const auto end = got.find("\r\n\r\n");
+  ASSERT_NE(end, std::string::npos) << got;
+  const std::string head = got.substr(0, end + 2);
+  EXPECT_TRUE(head.starts_with("HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"))
+      << head;
+  EXPECT_NE(head.find("\r\nX-Plain: value\r\n"), std::string::npos) << head;
+  // The line breaks are dropped: one header line, no header of its own.
+  EXPECT_NE(head.find("\r\nX-Evil: aX-Injected: 1body\r\n"), std::string::npos) << head;
+  EXPECT_EQ(head.find("\r\nX-Injected:"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nX-Request-Id: "), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nConnection: close\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nContent-Length: 2\r\n"), std::string::npos) << head;
+  EXPECT_EQ(got.substr(end + 4), "{}");
+}
+
+TEST_F(ServerTest, KeepAliveIsSpelledOutOnlyWhereTheVersionDoesNotImplyIt) {
+  Start([](Request&) -> asio::awaitable<Response> {
+    Response r;
+    r.status = 204;
+    co_return r;
+  });
+  // HTTP/1.0 asking to be kept alive: told so, then closed when it sends
+  // nothing more (here: a second request without keep-alive).
+  const std::string got =
+      Exchange("GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /b HTTP/1.0\r\n\r\n");
+  const auto second = got.find("HTTP/1.0 204 No Content\r\n", 1);
+  ASSERT_TRUE(got.starts_with("HTTP/1.0 204 No Content\r\n")) << got;
+  ASSERT_NE(second, std::string::npos) << got;
+  const std::string first = got.substr(0, second);
+  const std::string last = got.substr(second);
+  EXPECT_NE(first.find("\r\nConnection: keep-alive\r\n"), std::string::npos) << first;
+  EXPECT_EQ(last.find("Connection:"), std::string::npos) << last;
+  // An empty 204 has no content type, and a length of 0.
+  EXPECT_EQ(got.find("Content-Type"), std::string::npos) << got;
+  EXPECT_NE(first.find("\r\nContent-Length: 0\r\n"), std::string::npos) << first;
+}
+
+TEST_F(ServerTest, ABodyLargerThanTheSocketTakesAtOnceArrivesWhole) {
+  // 16 MiB: far more than a loopback socket's send buffer, so most of it
+  // is written after the first sendmsg, while the client is not reading.
+  std::string body(16u << 20, 'x');
+  for (std::size_t i = 0; i < body.size(); i += 4096) body[i] = static_cast<char>('a' + i % 26);
+  Start([&body](Request&) -> asio::awaitable<Response> {
+    Response r;
+    r.content_type = "application/octet-stream";
+    r.body = body;
+    co_return r;
+  });
+  const std::string got = Exchange("GET /big HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                                   std::chrono::milliseconds(200));
+  const auto end = got.find("\r\n\r\n");
+  ASSERT_NE(end, std::string::npos);
+  EXPECT_NE(got.substr(0, end).find("Content-Length: 16777216"), std::string::npos);
+  EXPECT_TRUE(got.substr(end + 4) == body) << "body of " << got.size() - end - 4 << " bytes";
+}
+
+}  // namespace
+}  // namespace vigie::http
