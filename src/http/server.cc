@@ -244,6 +244,24 @@ std::string HeadOf(const Response& res, bool keep_alive, unsigned version,
   return out;
 }
 
+// A request's id, in logs and answers: unique, not secret. Each I/O
+// thread steps a sequence that starts at a random point and scrambles it
+// (SplitMix64, one-to-one), so a request costs no call into the kernel's
+// random source.
+std::string NextRequestId() {
+  thread_local std::uint64_t next = [] {
+    std::uint64_t start = 0;
+    const std::string bytes = crypto::RandomBytes(sizeof start);
+    std::memcpy(&start, bytes.data(), sizeof start);
+    return start;
+  }();
+  std::uint64_t x = (next += 0x9e3779b97f4a7c15ULL);
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return crypto::Hex(std::string_view(reinterpret_cast<const char*>(&x), sizeof x));
+}
+
 std::string RemoteIp(const tcp::socket& s) {
   boost::system::error_code ec;
   auto ep = s.remote_endpoint(ec);
@@ -402,7 +420,7 @@ asio::awaitable<Server::Impl::Incoming> Server::Impl::ReadRequest(Stream& stream
   req.if_range = utf8::Sanitize(hdr[bhttp::field::if_range], 256);
   req.client_location = utf8::Sanitize(hdr["X-Vigie-Location"], 64);
   req.network_type = utf8::Sanitize(hdr["X-Vigie-Network"], 32);
-  req.request_id = crypto::Hex(crypto::RandomBytes(8));
+  req.request_id = NextRequestId();
   const unsigned version = in.version = hdr.version();
   in.keep_alive = hdr.keep_alive();
 

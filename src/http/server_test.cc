@@ -9,6 +9,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -123,6 +124,24 @@ TEST_F(ServerTest, ABodyLargerThanTheSocketTakesAtOnceArrivesWhole) {
   ASSERT_NE(end, std::string::npos);
   EXPECT_NE(got.substr(0, end).find("Content-Length: 16777216"), std::string::npos);
   EXPECT_TRUE(got.substr(end + 4) == body) << "body of " << got.size() - end - 4 << " bytes";
+}
+
+TEST_F(ServerTest, EveryRequestGetsItsOwnId) {
+  Start([](Request& req) -> asio::awaitable<Response> {
+    Response r;
+    r.body = req.request_id;
+    co_return r;
+  });
+  std::set<std::string> ids;
+  for (int i = 0; i < 50; ++i) {
+    const std::string got = Exchange("GET /id HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    const std::string id = got.substr(got.find("\r\n\r\n") + 4);
+    EXPECT_EQ(id.size(), 16u) << id;
+    EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+    EXPECT_NE(got.find("\r\nX-Request-Id: " + id + "\r\n"), std::string::npos) << got;
+    ids.insert(id);
+  }
+  EXPECT_EQ(ids.size(), 50u);
 }
 
 }  // namespace
