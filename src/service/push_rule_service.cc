@@ -213,11 +213,11 @@ std::string PushRuleService::ThreadOf(sql::Tx& tx, const boost::json::object& pd
   return std::string(UserDataStore::kMainThread);
 }
 
-std::vector<UserDataStore::PushRow> PushRuleService::OnEvent(sql::Tx& tx,
-                                                             const PushEventInput& in) {
-  std::vector<UserDataStore::PushRow> rows;
+PushRuleService::Recorded PushRuleService::OnEvent(sql::Tx& tx, const PushEventInput& in) {
+  Recorded recorded;
+  auto& rows = recorded.rows;
   const auto* sender_v = in.pdu->if_contains("sender");
-  if (!sender_v || !sender_v->is_string()) return rows;
+  if (!sender_v || !sender_v->is_string()) return recorded;
   const std::string sender(sender_v->get_string());
   const std::string local_suffix = ":" + ctx_.config.server_name;
 
@@ -229,16 +229,18 @@ std::vector<UserDataStore::PushRow> PushRuleService::OnEvent(sql::Tx& tx,
     if (m.user_id != sender && m.user_id.ends_with(local_suffix)) targets.push_back(&m.user_id);
   }
   const bool sender_local = sender.ends_with(local_suffix);
-  if (targets.empty() && !sender_local) return rows;
+  if (targets.empty() && !sender_local) return recorded;
   const std::string thread = ThreadOf(tx, *in.pdu);
-  // A join starts the member's counts afresh; sending into a thread marks
-  // what came before in it as read.
+  const bool in_thread = thread != UserDataStore::kMainThread;
+  // A join starts the member's counts afresh; sending into a thread (or
+  // the main timeline) marks what came before in it as read.
   if (sender_local && in.sender_joined) {
     UserDataStore::ClearPushActions(tx, in.room_nid, sender, in.stream_pos, "");
   } else if (sender_local) {
     UserDataStore::ClearPushActions(tx, in.room_nid, sender, in.stream_pos - 1, thread);
+    recorded.sender_read_main = !in_thread;
   }
-  if (targets.empty()) return rows;
+  if (targets.empty()) return recorded;
 
   // Rulesets: from the cache, the rest in one batched read.
   std::vector<std::shared_ptr<const Ruleset>> rules(targets.size());
@@ -313,7 +315,7 @@ std::vector<UserDataStore::PushRow> PushRuleService::OnEvent(sql::Tx& tx,
   const int common = static_cast<int>(std::max_element(tally.begin(), tally.end()) - tally.begin());
   if (common != 0) {
     UserDataStore::AddPushSummary(tx, in.room_nid, in.stream_pos, thread, sender, common == 2);
-    rows.push_back({in.stream_pos, false, sender, true, common == 2});
+    rows.push_back({in.stream_pos, false, sender, true, common == 2, in_thread});
   }
   std::vector<UserDataStore::PushAction> differing;
   for (std::size_t i = 0; i < targets.size(); ++i) {
@@ -322,10 +324,10 @@ std::vector<UserDataStore::PushRow> PushRuleService::OnEvent(sql::Tx& tx,
   if (!differing.empty()) {
     UserDataStore::AddPushActions(tx, in.room_nid, in.stream_pos, thread, differing);
     for (auto& d : differing) {
-      rows.push_back({in.stream_pos, true, std::move(d.user_id), d.notify, d.highlight});
+      rows.push_back({in.stream_pos, true, std::move(d.user_id), d.notify, d.highlight, in_thread});
     }
   }
-  return rows;
+  return recorded;
 }
 
 }  // namespace vigie::service

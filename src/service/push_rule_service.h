@@ -88,8 +88,14 @@ class PushRuleService {
   // in the event's thread count as read, and all of them at a join. Runs
   // in the event's transaction, under the stream writer lock: one batched
   // read of uncached rulesets, a batched insert of the notifications, no
-  // per-member query. Returns the rows it added (PushRowsIn's shape).
-  std::vector<storage::UserDataStore::PushRow> OnEvent(sql::Tx& tx, const PushEventInput& in);
+  // per-member query.
+  struct Recorded {
+    std::vector<storage::UserDataStore::PushRow> rows;  // added (PushRowsIn's shape)
+    // The sender's own event marked their notifications in the room's main
+    // timeline read up to before it, and nothing else of theirs.
+    bool sender_read_main = false;
+  };
+  Recorded OnEvent(sql::Tx& tx, const PushEventInput& in);
 
   // The thread an event belongs to for notification counts: the root of
   // an m.thread relation, followed through up to 3 relations; else "main".

@@ -237,14 +237,69 @@ TEST_F(PushTest, WokenMembersCountFromTheRoomsSharedRows) {
     EXPECT_EQ(cb, expected[i].first) << "bob after message " << i;
     EXPECT_EQ(cc, expected[i].second) << "carol after message " << i;
   }
-  // Every woken count but the first (which keeps the room's rows) and
-  // Carol's after her own message (a recount) is from the shared rows:
-  // new rows join them as they commit.
-  EXPECT_EQ(hs_->sync.SharedPushRows(), shared + 6) << "members read the rows themselves";
+  // Every woken count but the first (which keeps the room's rows) is from
+  // the shared rows, Carol's after her own message too: new rows join them
+  // as they commit.
+  EXPECT_EQ(hs_->sync.SharedPushRows(), shared + 7) << "members read the rows themselves";
   Receipt(bob_, room, "m.read", last);
   Say(alice_, room, "after the receipt");
   EXPECT_EQ(sync(bob_, tb).second, (P{1, 0}));  // (alice's, after the receipt)
   EXPECT_EQ(sync(carol_, tc).second, (P{1, 0}));
+}
+
+// A sender's own message in the main timeline marks only the main
+// timeline read for them: their woken sync counts it from the shared rows
+// (what they had in threads stays), where an own message in a thread
+// makes their counts start afresh from the database. Every count is the
+// database's.
+TEST_F(PushTest, ASendersOwnMainTimelineMessageIsCountedFromTheSharedRows) {
+  const std::string room = Room({&bob_, &carol_});
+  using P = std::pair<std::int64_t, std::int64_t>;
+  std::string tc = hs_->RunSync(hs_->sync.Sync(carol_, SyncRequest{})).next_batch;
+  auto woken = [&] {
+    SyncRequest req;
+    req.since = tc;
+    auto r = hs_->RunSync(hs_->sync.Sync(carol_, req));
+    tc = r.next_batch;
+    for (const auto& j : r.join) {
+      if (j.room_id == room) return P{j.notification_count, j.highlight_count};
+    }
+    ADD_FAILURE() << "room not in sync";
+    return P{-1, -1};
+  };
+  auto stored = [&] {
+    return hs_->db().Read([&](sql::Tx& tx) {
+      return storage::UserDataStore::UnreadCounts(
+          tx, storage::RoomStore::GetRoom(tx, room)->room_nid, carol_.user_id);
+    });
+  };
+  auto in_thread = [](const std::string& root) {
+    return bj::object{{"m.relates_to", {{"rel_type", "m.thread"}, {"event_id", root}}}};
+  };
+  const std::string root = Say(alice_, room, "root");
+  Say(alice_, room, "in the thread", in_thread(root));
+  Say(alice_, room, "carol, look", Mention(carol_));
+  EXPECT_EQ(woken(), (P{3, 1}));
+  EXPECT_EQ(stored(), (P{3, 1}));
+
+  auto shared = hs_->sync.SharedPushRows();
+  Say(carol_, room, "mine");
+  EXPECT_EQ(woken(), (P{1, 0})) << "the thread's reply is still unread";
+  EXPECT_EQ(stored(), (P{1, 0}));
+  EXPECT_EQ(hs_->sync.SharedPushRows(), shared + 1) << "counted afresh in the database";
+
+  Say(alice_, room, "main again");
+  Say(alice_, room, "thread again", in_thread(root));
+  Say(carol_, room, "mine again");
+  Say(alice_, room, "after mine", Mention(carol_));
+  EXPECT_EQ(woken(), (P{3, 1}));  // both replies, and the mention after hers
+  EXPECT_EQ(stored(), (P{3, 1}));
+
+  shared = hs_->sync.SharedPushRows();
+  Say(carol_, room, "my reply", in_thread(root));
+  EXPECT_EQ(woken(), (P{1, 1})) << "her reply marks the thread read, not the main timeline";
+  EXPECT_EQ(stored(), (P{1, 1}));
+  EXPECT_EQ(hs_->sync.SharedPushRows(), shared) << "a thread's mark is counted in the database";
 }
 
 TEST_F(PushTest, RulesApiOrderingAndErrors) {

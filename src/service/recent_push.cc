@@ -6,9 +6,9 @@ namespace vigie::service {
 
 using storage::UserDataStore;
 
-RecentPush::Counts RecentPush::Count(const Span& span, std::string_view user_id, std::int64_t after,
-                                     std::int64_t upto) {
-  Counts out{0, 0};
+RecentPush::Parts RecentPush::Count(const Span& span, std::string_view user_id, std::int64_t after,
+                                    std::int64_t upto, std::int64_t main_after) {
+  Parts out;
   const auto& rows = span.rows;
   auto it = std::upper_bound(rows.begin(), rows.end(), after,
                              [](std::int64_t pos, const auto& r) { return pos < r.stream_pos; });
@@ -29,9 +29,10 @@ RecentPush::Counts RecentPush::Count(const Span& span, std::string_view user_id,
     const UserDataStore::PushRow* counted =
         mine ? (mine->notify ? mine : nullptr)
              : (summary && summary->user_id != user_id ? summary : nullptr);
-    if (counted) {
-      out.first += 1;
-      out.second += counted->highlight ? 1 : 0;
+    if (counted && (counted->in_thread || pos > main_after)) {
+      Counts& part = counted->in_thread ? out.threads : out.main;
+      part.first += 1;
+      part.second += counted->highlight ? 1 : 0;
     }
   }
   return out;
@@ -85,10 +86,10 @@ void RecentPush::Appended(std::int64_t after, std::int64_t upto,
   }
 }
 
-std::optional<RecentPush::Counts> RecentPush::Added(sql::Tx& tx, std::int64_t room_nid,
-                                                    std::string_view user_id, std::int64_t after,
-                                                    std::int64_t upto, bool read,
-                                                    std::int64_t head) {
+std::optional<RecentPush::Parts> RecentPush::Added(sql::Tx& tx, std::int64_t room_nid,
+                                                   std::string_view user_id, std::int64_t after,
+                                                   std::int64_t upto, bool read, std::int64_t head,
+                                                   std::int64_t main_after) {
   std::int64_t extend_from = -1;  // read only what is newer than what is kept
   std::int64_t kept_after = 0;
   {
@@ -97,7 +98,7 @@ std::optional<RecentPush::Counts> RecentPush::Added(sql::Tx& tx, std::int64_t ro
     if (it != rooms_.end() && it->second.after <= after) {
       if (upto <= it->second.upto) {
         hits_.fetch_add(1, std::memory_order_relaxed);
-        return Count(it->second, user_id, after, upto);
+        return Count(it->second, user_id, after, upto, main_after);
       }
       extend_from = it->second.upto;
       kept_after = it->second.after;
@@ -119,13 +120,13 @@ std::optional<RecentPush::Counts> RecentPush::Added(sql::Tx& tx, std::int64_t ro
       Span span = std::move(it->second);
       Add(span, std::move(newer));
       span.upto = upto;
-      Counts out = Count(span, user_id, after, upto);
+      Parts out = Count(span, user_id, after, upto, main_after);
       Keep(room_nid, std::move(span));
       return out;
     }
     // Another sync of the room extended it first: likely far enough.
     if (it != rooms_.end() && it->second.after <= after && upto <= it->second.upto) {
-      return Count(it->second, user_id, after, upto);
+      return Count(it->second, user_id, after, upto, main_after);
     }
   }
   Span span;
@@ -134,7 +135,7 @@ std::optional<RecentPush::Counts> RecentPush::Added(sql::Tx& tx, std::int64_t ro
   auto rows = UserDataStore::PushRowsIn(tx, room_nid, after, upto, limit);
   if (rows.size() > kPerRoom) return std::nullopt;
   Add(span, std::move(rows));
-  Counts out = Count(span, user_id, after, upto);
+  Parts out = Count(span, user_id, after, upto, main_after);
   std::lock_guard lock(mu_);
   auto it = rooms_.find(room_nid);
   // Kept unless it would replace something newer.

@@ -21,13 +21,17 @@ namespace vigie::service {
 
 class RecentPush {
  public:
-  using Counts = std::pair<std::int64_t, std::int64_t>;  // (notifications, highlights)
+  using Counts = storage::UserDataStore::Counts;
+  using Parts = storage::UserDataStore::UnreadParts;
 
   // What the room's notifications at positions in (after, upto] add to the
-  // user's counts: the summaries of others' events the user has no action
-  // for, and the user's notifying actions. Valid only while no mark or
-  // receipt of the user's moved in that range (Change::kUnread), which is
-  // when a count known up to `after` grows by it. `upto` must be a
+  // user's counts, in the main timeline and in threads: the summaries of
+  // others' events the user has no action for, and the user's notifying
+  // actions; in the main timeline only those above `main_after` (the
+  // user's own event there marked what came before it read). Valid only
+  // while no other mark or receipt of the user's moved in that range
+  // (Change::kUnread), which is when a count known up to `after` grows by
+  // it. `upto` must be a
   // published position. From memory when what is kept covers the range
   // (`read` false: nothing else); otherwise, when `read`, read and kept,
   // unless the range holds more than kPerRoom rows. None: not answered
@@ -35,9 +39,10 @@ class RecentPush {
   // `head`, a position at or above the room's newest event, saves a read
   // when nothing of the room's is newer than what is kept (the usual case
   // when other rooms' events moved the stream on).
-  std::optional<Counts> Added(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
-                              std::int64_t after, std::int64_t upto, bool read,
-                              std::int64_t head = std::numeric_limits<std::int64_t>::max());
+  std::optional<Parts> Added(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
+                             std::int64_t after, std::int64_t upto, bool read,
+                             std::int64_t head = std::numeric_limits<std::int64_t>::max(),
+                             std::int64_t main_after = 0);
 
   // After a write committed, before readers may see it: `rows` (room, row)
   // are every push row at positions in (after, upto], in position order,
@@ -73,8 +78,8 @@ class RecentPush {
   static std::size_t BytesOf(const storage::UserDataStore::PushRow& r);
   // Appends rows (newer than the span's) to `span`.
   static void Add(Span& span, std::vector<storage::UserDataStore::PushRow> rows);
-  static Counts Count(const Span& span, std::string_view user_id, std::int64_t after,
-                      std::int64_t upto);
+  static Parts Count(const Span& span, std::string_view user_id, std::int64_t after,
+                     std::int64_t upto, std::int64_t main_after);
   // Keeps `span` for the room (caller holds mu_), trimmed to kPerRoom rows:
   // costs what it trims, not what it keeps.
   void Keep(std::int64_t room_nid, Span span);

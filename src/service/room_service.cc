@@ -304,14 +304,22 @@ class RoomWriter {
       }
     }
     if (push_) {
-      // The sender's own event may mark what came before as read.
-      effects_.Changed(Change::kUnread, sender);
-      auto rows = push_->OnEvent(
+      auto recorded = push_->OnEvent(
           tx_,
           {s_.room.room_nid, rec.stream_pos, &pdu, &members, version_,
            StateEvent("m.room.create", ""), StateEvent("m.room.power_levels", ""),
            [this](const std::string& u) { return StateEvent("m.room.member", u); }, sender_joined});
-      for (auto& r : rows) effects_.push_rows.emplace_back(s_.room.room_nid, std::move(r));
+      // The sender's own event may mark what came before as read: in the
+      // main timeline, their cached counts there restart after it; any
+      // other clear makes all their counts start afresh.
+      if (recorded.sender_read_main) {
+        effects_.main_reads.push_back({s_.room.room_nid, sender, rec.stream_pos});
+      } else {
+        effects_.Changed(Change::kUnread, sender);
+      }
+      for (auto& r : recorded.rows) {
+        effects_.push_rows.emplace_back(s_.room.room_nid, std::move(r));
+      }
     }
     return rec;
   }

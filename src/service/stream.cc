@@ -69,6 +69,38 @@ std::int64_t ChangeLog::RoomHeadBound(std::int64_t room_nid, std::int64_t read) 
   return it != room_heads_.end() ? std::max(it->second, read) : std::max(read, rooms_floor_);
 }
 
+void ChangeLog::NoteMainRead(const std::string& user, std::int64_t room_nid, std::int64_t pos) {
+  std::lock_guard lock(mu_);
+  auto mine = main_reads_.find(user);
+  const bool known = mine != main_reads_.end() && mine->second.count(room_nid);
+  if (!known && main_read_pairs_ >= max_users_) {
+    // Forget every pair: each is now bounded by the newest noted.
+    main_reads_.clear();
+    main_read_pairs_ = 0;
+    main_reads_floor_ = main_reads_newest_;
+    mine = main_reads_.end();
+  }
+  if (mine == main_reads_.end()) mine = main_reads_.try_emplace(user).first;
+  auto [it, added] = mine->second.try_emplace(room_nid, pos);
+  if (added) {
+    ++main_read_pairs_;
+  } else {
+    it->second = std::max(it->second, pos);
+  }
+  main_reads_newest_ = std::max(main_reads_newest_, pos);
+}
+
+ChangeLog::MainRead ChangeLog::LastMainRead(const std::string& user, std::int64_t room_nid) const {
+  std::lock_guard lock(mu_);
+  if (auto mine = main_reads_.find(user); mine != main_reads_.end()) {
+    if (auto it = mine->second.find(room_nid); it != mine->second.end()) {
+      return {it->second, true};
+    }
+  }
+  if (main_reads_floor_ > 0) return {main_reads_floor_, false};
+  return {0, true};
+}
+
 std::int64_t ChangeLog::RoomHeadBound(std::int64_t room_nid) const {
   // Not written since the start: at most where the stream stood then.
   return RoomHeadBound(room_nid, start_);
@@ -157,7 +189,7 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
       // restart.
       const bool notes = std::any_of(batch.begin(), batch.end(), [](const Job* j) {
         return !j->error && (!j->effects.changed.empty() || !j->effects.events.empty() ||
-                             !j->effects.wake.empty());
+                             !j->effects.main_reads.empty() || !j->effects.wake.empty());
       });
       if (notes && next == start) ++next;
       if (next != start) storage::RoomStore::SetStreamHead(tx, next);
@@ -197,6 +229,7 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
     if (j->error) continue;
     for (const auto& [kind, user] : j->effects.changed) changes_.Note(kind, user, next);
     for (const auto& e : j->effects.events) changes_.NoteRoom(e->room_nid, next);
+    for (const auto& r : j->effects.main_reads) changes_.NoteMainRead(r.user_id, r.room_nid, r.pos);
     wake.merge(j->effects.wake);
   }
   // Whom the batch wakes, noted too: a long-poll that starts after this

@@ -126,6 +126,18 @@ class ChangeLog {
   // written then.
   std::int64_t RoomHeadBound(std::int64_t room_nid) const;
 
+  // A user's own event at `pos` in a room's main timeline, which marks what
+  // came before it there as read for them (Effects::main_reads).
+  void NoteMainRead(const std::string& user, std::int64_t room_nid, std::int64_t pos);
+  // The position of the user's newest own main-timeline event in the room
+  // noted since the start (0: none), `exact`; or, once forgotten, a bound
+  // at or above it.
+  struct MainRead {
+    std::int64_t pos = 0;
+    bool exact = true;
+  };
+  MainRead LastMainRead(const std::string& user, std::int64_t room_nid) const;
+
  private:
   static bool PerUser(Change kind) {
     return kind == Change::kToDevice || kind == Change::kAccountData || kind == Change::kUnread ||
@@ -142,6 +154,13 @@ class ChangeLog {
   // are forgotten, and rooms_floor_ bounds every head.
   std::unordered_map<std::int64_t, std::int64_t> room_heads_;  // guarded by mu_
   std::int64_t rooms_floor_ = 0;                               // guarded by mu_
+  // Own main-timeline events per user and room, up to max_users_ pairs;
+  // past it they are forgotten, and main_reads_floor_ bounds every one.
+  std::unordered_map<std::string, std::unordered_map<std::int64_t, std::int64_t>>
+      main_reads_;                      // guarded by mu_
+  std::size_t main_read_pairs_ = 0;     // guarded by mu_
+  std::int64_t main_reads_floor_ = 0;   // guarded by mu_
+  std::int64_t main_reads_newest_ = 0;  // guarded by mu_
 };
 
 class Stream {
@@ -161,6 +180,15 @@ class Stream {
     // push rows added for them (room, row), in the same order.
     std::vector<storage::SharedEventRecord> events;
     std::vector<std::pair<std::int64_t, storage::UserDataStore::PushRow>> push_rows;
+    // Senders whose own event marked the room's main timeline read up to
+    // before it (and nothing else of theirs): (room, sender, the event's
+    // position). Other clears note Change::kUnread.
+    struct MainRead {
+      std::int64_t room_nid = 0;
+      std::string user_id;
+      std::int64_t pos = 0;
+    };
+    std::vector<MainRead> main_reads;
     void Changed(Change kind, std::string user = {}) {
       changed.emplace_back(kind, std::move(user));
     }

@@ -417,6 +417,30 @@ TEST(ChangeLog, AnswersChangedWheneverItCannotBeSure) {
 // A room's head bound: what the database said while the room was not
 // written since the start, the newest noted position once it was, and past
 // the bound (rooms forgotten) never below the newest position forgotten.
+// Each user's newest own main-timeline event per room, exact while kept;
+// once forgotten, a bound at or above it (the newest noted then).
+TEST(ChangeLog, KnowsEachUsersNewestOwnMainTimelineEventPerRoom) {
+  ChangeLog log(10, 2);
+  using MR = ChangeLog::MainRead;
+  auto eq = [](MR got, MR want) { return got.pos == want.pos && got.exact == want.exact; };
+  EXPECT_TRUE(eq(log.LastMainRead("@a:x", 1), {0, true}));  // none since the start
+  log.NoteMainRead("@a:x", 1, 12);
+  log.NoteMainRead("@a:x", 1, 11);  // never lowers
+  log.NoteMainRead("@b:x", 1, 13);
+  EXPECT_TRUE(eq(log.LastMainRead("@a:x", 1), {12, true}));
+  EXPECT_TRUE(eq(log.LastMainRead("@b:x", 1), {13, true}));
+  EXPECT_TRUE(eq(log.LastMainRead("@a:x", 2), {0, true}));  // rooms apart
+  log.NoteMainRead("@a:x", 1, 14);                          // a known pair: nothing forgotten
+  EXPECT_TRUE(eq(log.LastMainRead("@b:x", 1), {13, true}));
+  log.NoteMainRead("@a:x", 2, 15);  // a third pair: forget the others
+  EXPECT_TRUE(eq(log.LastMainRead("@a:x", 2), {15, true}));
+  EXPECT_TRUE(eq(log.LastMainRead("@a:x", 1), {14, false}));
+  EXPECT_TRUE(eq(log.LastMainRead("@b:x", 1), {14, false}));
+  EXPECT_TRUE(eq(log.LastMainRead("@c:x", 3), {14, false}));
+  log.NoteMainRead("@b:x", 1, 16);
+  EXPECT_TRUE(eq(log.LastMainRead("@b:x", 1), {16, true}));
+}
+
 TEST(ChangeLog, BoundsEveryRoomsHead) {
   ChangeLog log(10, 2);
   EXPECT_EQ(log.RoomHeadBound(1, 7), 7);

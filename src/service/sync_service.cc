@@ -252,11 +252,12 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> SyncService::Unrea
   const ChangeLog& changes = stream_.changes();
   struct Known {
     CountedRoom room;
-    std::int64_t upto;  // counted up to
+    std::int64_t upto;       // counted up to
+    std::int64_t main_read;  // the user's own main-timeline event since, or 0
   };
   std::vector<Known> known;
   std::vector<std::int64_t> unknown;
-  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> out;
+  std::map<std::int64_t, UnreadParts> out;
   {
     std::lock_guard lock(unread_mu_);
     auto user = unread_.find(user_id);
@@ -265,24 +266,46 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> SyncService::Unrea
         auto it = user->second.find(room.room_nid);
         if (it != user->second.end() && it->second.upto <= current &&
             !changes.ChangedSince(Change::kUnread, user_id, it->second.upto)) {
-          known.push_back({room, it->second.upto});
-          out[room.room_nid] = it->second.counts;
-          continue;
+          // The user's own event in the main timeline since restarts that
+          // part after it; known exactly, and published, or counted afresh.
+          const auto mine = changes.LastMainRead(user_id, room.room_nid);
+          if (mine.pos <= it->second.upto) {
+            known.push_back({room, it->second.upto, 0});
+            out[room.room_nid] = it->second.parts;
+            continue;
+          }
+          if (mine.exact && mine.pos <= current) {
+            known.push_back({room, it->second.upto, mine.pos});
+            out[room.room_nid] = {{0, 0}, it->second.parts.threads};
+            continue;
+          }
         }
       }
       unknown.push_back(room.room_nid);
     }
   }
+  const auto add = [](UnreadParts& to, const UnreadParts& added) {
+    to.main.first += added.main.first;
+    to.main.second += added.main.second;
+    to.threads.first += added.threads.first;
+    to.threads.second += added.threads.second;
+  };
   // What was added since: from the rows a room's members share (read here
   // when there are few rooms, as for a woken sync), or counted in the
-  // database.
+  // database (afresh after the user's own event: the database cannot
+  // take back what the cached main part holds).
   std::vector<std::pair<std::int64_t, std::int64_t>> counted_in_db;
   const bool read_rows = known.size() <= kMaxPushRowReads;
-  for (const auto& [room, upto] : known) {
+  for (const auto& [room, upto, main_read] : known) {
     const std::int64_t nid = room.room_nid;
-    if (auto added = recent_push_.Added(tx, nid, user_id, upto, current, read_rows, room.head)) {
-      out[nid].first += added->first;
-      out[nid].second += added->second;
+    // (The mark is just before the event.)
+    const std::int64_t main_after = main_read > 0 ? main_read - 1 : 0;
+    if (auto added =
+            recent_push_.Added(tx, nid, user_id, upto, current, read_rows, room.head, main_after)) {
+      add(out[nid], *added);
+    } else if (main_read > 0) {
+      out.erase(nid);
+      unknown.push_back(nid);
     } else {
       counted_in_db.emplace_back(nid, upto);
     }
@@ -290,30 +313,31 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> SyncService::Unrea
   if (!counted_in_db.empty()) {
     for (const auto& [nid, added] :
          UserDataStore::UnreadAddedIn(tx, user_id, counted_in_db, current)) {
-      out[nid].first += added.first;
-      out[nid].second += added.second;
+      add(out[nid], added);
     }
   }
   if (!unknown.empty()) {
     auto counted = UserDataStore::UnreadCountsIn(tx, user_id, unknown, current);
     for (std::int64_t nid : unknown) {
       auto it = counted.find(nid);
-      out[nid] = it != counted.end() ? it->second : std::pair<std::int64_t, std::int64_t>{0, 0};
+      out[nid] = it != counted.end() ? it->second : UnreadParts{};
     }
   }
+  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> totals;
   std::lock_guard lock(unread_mu_);
   if (unread_entries_ + rooms.size() > kMaxUnreadEntries) {
     unread_.clear();
     unread_entries_ = 0;
   }
   auto& mine = unread_[user_id];
-  for (const auto& [nid, counts] : out) {
+  for (const auto& [nid, parts] : out) {
+    totals.emplace_hint(totals.end(), nid, parts.Total());
     auto [it, added] = mine.try_emplace(nid);
     if (added) ++unread_entries_;
     // A sync that started earlier does not take a later one's place.
-    if (added || it->second.upto <= current) it->second = Unread{current, counts};
+    if (added || it->second.upto <= current) it->second = Unread{current, parts};
   }
-  return out;
+  return totals;
 }
 
 std::vector<storage::MembershipRecord> SyncService::RoomsOf(sql::Tx& tx, const std::string& user_id,

@@ -191,12 +191,16 @@ class SyncService {
       std::int64_t current);
   // The unread counts last answered per user and room, and the position they
   // were counted up to. Push actions are only ever added at new positions,
-  // or cleared with a Change::kUnread noted: while none is noted for the
-  // user, the count at a later position is this one plus what was added
-  // since. Bounded: past kMaxUnreadEntries it starts afresh.
+  // or cleared with a Change::kUnread noted, or by the user's own event in
+  // the room's main timeline (ChangeLog::LastMainRead): while no
+  // Change::kUnread is noted for the user, the count at a later position is
+  // this one plus what was added since, the main timeline's part only
+  // after the user's own event there if they sent one. Bounded: past
+  // kMaxUnreadEntries it starts afresh.
+  using UnreadParts = storage::UserDataStore::UnreadParts;
   struct Unread {
     std::int64_t upto = 0;
-    std::pair<std::int64_t, std::int64_t> counts;
+    UnreadParts parts;  // the main timeline's and the threads' apart
   };
   static constexpr std::size_t kMaxUnreadEntries = 200000;
   // Up to this many rooms' push rows are read for one sync (RecentPush);

@@ -335,25 +335,28 @@ TEST_P(StoresTest, PushActionsAndBatchedAccountData) {
     // Many rooms at once: each room's own counts; rooms with none absent.
     auto many = UserDataStore::UnreadCountsIn(tx, "@a:x", {1, 2, 3});
     ASSERT_EQ(many.size(), 2u);
-    EXPECT_EQ(many[1], std::make_pair(std::int64_t{3}, std::int64_t{2}));
-    EXPECT_EQ(many[2], std::make_pair(std::int64_t{1}, std::int64_t{1}));
+    EXPECT_EQ(many[1].Total(), std::make_pair(std::int64_t{3}, std::int64_t{2}));
+    EXPECT_EQ(many[2].Total(), std::make_pair(std::int64_t{1}, std::int64_t{1}));
+    // Apart: the main timeline's (10 and 12) and the thread's (11).
+    EXPECT_EQ(many[1], (UserDataStore::UnreadParts{{2, 1}, {1, 1}}));
+    EXPECT_EQ(many[2], (UserDataStore::UnreadParts{{1, 1}, {0, 0}}));
     // Up to a position only.
     auto early = UserDataStore::UnreadCountsIn(tx, "@a:x", {1, 2}, 11);
     ASSERT_EQ(early.size(), 1u);
-    EXPECT_EQ(early[1], std::make_pair(std::int64_t{2}, std::int64_t{1}));
+    EXPECT_EQ(early[1], (UserDataStore::UnreadParts{{1, 0}, {1, 1}}));
     // What was added in (after, upto], per room; every room answers.
     auto added = UserDataStore::UnreadAddedIn(tx, "@a:x", {{1, 10}, {2, 13}, {3, 0}}, 12);
     ASSERT_EQ(added.size(), 3u);
-    EXPECT_EQ(added[1], std::make_pair(std::int64_t{2}, std::int64_t{2}));
-    EXPECT_EQ(added[2], std::make_pair(std::int64_t{0}, std::int64_t{0}));
-    EXPECT_EQ(added[3], std::make_pair(std::int64_t{0}, std::int64_t{0}));
+    EXPECT_EQ(added[1], (UserDataStore::UnreadParts{{1, 1}, {1, 1}}));
+    EXPECT_EQ(added[2], UserDataStore::UnreadParts{});
+    EXPECT_EQ(added[3], UserDataStore::UnreadParts{});
     // More rooms than one statement holds.
     std::vector<std::pair<std::int64_t, std::int64_t>> rooms;
     for (std::int64_t r = 1; r <= 120; ++r) rooms.emplace_back(r, 0);
     auto wide = UserDataStore::UnreadAddedIn(tx, "@a:x", rooms, 100);
     ASSERT_EQ(wide.size(), 120u);
-    EXPECT_EQ(wide[1], std::make_pair(std::int64_t{3}, std::int64_t{2}));
-    EXPECT_EQ(wide[2], std::make_pair(std::int64_t{1}, std::int64_t{1}));
+    EXPECT_EQ(wide[1].Total(), std::make_pair(std::int64_t{3}, std::int64_t{2}));
+    EXPECT_EQ(wide[2].Total(), std::make_pair(std::int64_t{1}, std::int64_t{1}));
   });
   db().Write([&](Tx& tx) {
     UserDataStore::ClearPushActions(tx, 1, "@a:x", 12, "main");  // main only
@@ -392,9 +395,10 @@ TEST_P(StoresTest, PushSummariesCountForMembersButTheirSender) {
     EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@a:x"), (Counts{2, 1}));  // not its own
     EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@b:x"), (Counts{2, 0}));
     EXPECT_EQ(UserDataStore::UnreadCounts(tx, 1, "@c:x"), (Counts{3, 2}));
-    EXPECT_EQ(UserDataStore::UnreadCountsIn(tx, "@c:x", {1}, 21)[1], (Counts{2, 1}));
+    EXPECT_EQ(UserDataStore::UnreadCountsIn(tx, "@c:x", {1}, 21)[1],
+              (UserDataStore::UnreadParts{{2, 1}, {0, 0}}));
     auto added = UserDataStore::UnreadAddedIn(tx, "@c:x", {{1, 20}}, 22);
-    EXPECT_EQ(added[1], (Counts{2, 1}));
+    EXPECT_EQ(added[1], (UserDataStore::UnreadParts{{1, 0}, {1, 1}}));  // 21, and 22 in the thread
   });
   db().Write([&](Tx& tx) {
     UserDataStore::ClearPushActions(tx, 1, "@a:x", 22, "$root");  // the thread only

@@ -249,13 +249,19 @@ void UserDataStore::ClearPushActions(sql::Tx& tx, std::int64_t room_nid, std::st
 
 namespace {
 
+// The parts of counts of (notifications, highlights) in all, and in threads.
+UserDataStore::UnreadParts PartsOf(std::int64_t n, std::int64_t h, std::int64_t thread_n,
+                                   std::int64_t thread_h) {
+  return {{n - thread_n, h - thread_h}, {thread_n, thread_h}};
+}
+
 // PostgreSQL's CountUnread: each room's bounds once in a materialised
 // CTE (cheap there, and one plan for 250 rooms where a block per room
 // would be planned 250 times), then the same three ranges joined to it.
-std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> CountUnreadJoined(
+std::map<std::int64_t, UserDataStore::UnreadParts> CountUnreadJoined(
     sql::Tx& tx, std::string_view user_id,
     const std::vector<std::pair<std::int64_t, std::int64_t>>& room_after, std::int64_t upto) {
-  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> out;
+  std::map<std::int64_t, UserDataStore::UnreadParts> out;
   sql::ForEachChunk(room_after, 250, [&](auto first, auto last) {
     std::vector<sql::Value> params;
     params.emplace_back(Str(user_id));
@@ -279,15 +285,16 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> CountUnreadJoined(
       q AS MATERIALIZED (SELECT b.room_nid AS room_nid, b.pos AS pos, GREATEST(b.pos,
         COALESCE((SELECT k.stream_pos FROM push_read_marks k WHERE k.room_nid = b.room_nid
                   AND k.user_id = $1 AND k.thread_id = $3), 0)) AS main_pos FROM b)
-      SELECT n.room_nid, COUNT(*), COALESCE(SUM(n.highlight), 0) FROM (
-        SELECT s.room_nid AS room_nid, s.highlight AS highlight
+      SELECT n.room_nid, COUNT(*), COALESCE(SUM(n.highlight), 0), COALESCE(SUM(n.t), 0),
+             COALESCE(SUM(n.t * n.highlight), 0) FROM (
+        SELECT s.room_nid AS room_nid, s.highlight AS highlight, 0 AS t
           FROM q JOIN event_push_summary s ON s.room_nid = q.room_nid AND s.in_thread = 0
            AND s.stream_pos > q.main_pos AND s.stream_pos <= $2
          WHERE s.sender <> $1 AND NOT EXISTS (
                SELECT 1 FROM event_push_actions a WHERE a.room_nid = s.room_nid
                   AND a.user_id = $1 AND a.stream_pos = s.stream_pos)
         UNION ALL
-        SELECT s.room_nid, s.highlight
+        SELECT s.room_nid, s.highlight, 1
           FROM q JOIN event_push_summary s ON s.room_nid = q.room_nid AND s.in_thread = 1
            AND s.stream_pos > q.pos AND s.stream_pos <= $2
          WHERE s.sender <> $1 AND NOT EXISTS (
@@ -297,14 +304,16 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> CountUnreadJoined(
                  WHERE k.room_nid = s.room_nid AND k.user_id = $1
                    AND k.thread_id = s.thread_id), 0)
         UNION ALL
-        SELECT a.room_nid, a.highlight
+        SELECT a.room_nid, a.highlight, CASE WHEN a.thread_id = $3 THEN 0 ELSE 1 END
           FROM q JOIN event_push_actions a ON a.room_nid = q.room_nid AND a.user_id = $1
            AND a.stream_pos > q.pos AND a.stream_pos <= $2
          WHERE a.notify = 1 AND a.stream_pos > COALESCE((SELECT k.stream_pos FROM push_read_marks k
                  WHERE k.room_nid = a.room_nid AND k.user_id = $1
                    AND k.thread_id = a.thread_id), 0)) n
        GROUP BY n.room_nid)sql";
-    for (const auto& r : tx.Query(sql, params).rows) out[r.Int(0)] = {r.Int(1), r.Int(2)};
+    for (const auto& r : tx.Query(sql, params).rows) {
+      out[r.Int(0)] = PartsOf(r.Int(1), r.Int(2), r.Int(3), r.Int(4));
+    }
   });
   return out;
 }
@@ -321,7 +330,7 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> CountUnreadJoined(
 // summaries above the all-threads bound and their thread's mark, both
 // less those the user has an action for; and the user's notifying
 // actions. Each bound is computed once per statement.
-std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> CountUnread(
+std::map<std::int64_t, UserDataStore::UnreadParts> CountUnread(
     sql::Tx& tx, std::string_view user_id,
     const std::vector<std::pair<std::int64_t, std::int64_t>>& room_after, std::int64_t upto) {
   if (tx.dialect() == sql::Dialect::kPostgres)
@@ -339,29 +348,32 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> CountUnread(
         mark("''") + ")";
     const std::string main_bound = "MAX(" + all_bound + ", " + mark("$3") + ")";
     auto summaries = [](int in_thread, const std::string& bound) {
-      return "SELECT s.highlight AS h FROM event_push_summary s WHERE s.room_nid = $4 AND "
+      return "SELECT s.highlight AS h, " + std::to_string(in_thread) +
+             " AS t FROM event_push_summary s WHERE s.room_nid = $4 AND "
              "s.in_thread = " +
              std::to_string(in_thread) + " AND s.stream_pos > " + bound +
              " AND s.stream_pos <= $2 AND s.sender <> $1 AND NOT EXISTS (SELECT 1 FROM "
              "event_push_actions a WHERE a.room_nid = s.room_nid AND a.user_id = $1 AND "
              "a.stream_pos = s.stream_pos)";
     };
-    return "SELECT COUNT(*), COALESCE(SUM(n.h), 0) FROM (" + summaries(0, main_bound) +
-           " UNION ALL " + summaries(1, all_bound) +
+    return "SELECT COUNT(*), COALESCE(SUM(n.h), 0), COALESCE(SUM(n.t), 0), COALESCE(SUM(n.t * "
+           "n.h), 0) FROM (" +
+           summaries(0, main_bound) + " UNION ALL " + summaries(1, all_bound) +
            " AND s.stream_pos > COALESCE((SELECT k.stream_pos FROM push_read_marks k WHERE "
            "k.room_nid = s.room_nid AND k.user_id = $1 AND k.thread_id = s.thread_id), 0)"
-           " UNION ALL SELECT a.highlight FROM event_push_actions a WHERE a.room_nid = $4 AND "
+           " UNION ALL SELECT a.highlight, CASE WHEN a.thread_id = $3 THEN 0 ELSE 1 END FROM "
+           "event_push_actions a WHERE a.room_nid = $4 AND "
            "a.user_id = $1 AND a.stream_pos > " +
            all_bound +
            " AND a.stream_pos <= $2 AND a.notify = 1 AND a.stream_pos > COALESCE((SELECT "
            "k.stream_pos FROM push_read_marks k WHERE k.room_nid = a.room_nid AND k.user_id = "
            "$1 AND k.thread_id = a.thread_id), 0)) n";
   }();
-  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> out;
+  std::map<std::int64_t, UserDataStore::UnreadParts> out;
   for (const auto& [room_nid, after] : room_after) {
     auto r =
         tx.QueryOne(kSql, {Str(user_id), upto, Str(UserDataStore::kMainThread), room_nid, after});
-    if (r && r->Int(0) > 0) out[room_nid] = {r->Int(0), r->Int(1)};
+    if (r && r->Int(0) > 0) out[room_nid] = PartsOf(r->Int(0), r->Int(1), r->Int(2), r->Int(3));
   }
   return out;
 }
@@ -373,10 +385,10 @@ std::pair<std::int64_t, std::int64_t> UserDataStore::UnreadCounts(sql::Tx& tx,
                                                                   std::string_view user_id) {
   auto counts = UnreadCountsIn(tx, user_id, {room_nid});
   auto it = counts.find(room_nid);
-  return it == counts.end() ? std::pair<std::int64_t, std::int64_t>{0, 0} : it->second;
+  return it == counts.end() ? Counts{0, 0} : it->second.Total();
 }
 
-std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UserDataStore::UnreadCountsIn(
+std::map<std::int64_t, UserDataStore::UnreadParts> UserDataStore::UnreadCountsIn(
     sql::Tx& tx, std::string_view user_id, const std::vector<std::int64_t>& room_nids,
     std::int64_t upto) {
   std::vector<std::pair<std::int64_t, std::int64_t>> from_start;
@@ -385,11 +397,11 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UserDataStore::Unr
   return CountUnread(tx, user_id, from_start, upto);
 }
 
-std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UserDataStore::UnreadAddedIn(
+std::map<std::int64_t, UserDataStore::UnreadParts> UserDataStore::UnreadAddedIn(
     sql::Tx& tx, std::string_view user_id,
     const std::vector<std::pair<std::int64_t, std::int64_t>>& room_after, std::int64_t upto) {
   auto out = CountUnread(tx, user_id, room_after, upto);
-  for (const auto& [nid, _] : room_after) out.try_emplace(nid, 0, 0);
+  for (const auto& [nid, _] : room_after) out.try_emplace(nid);
   return out;
 }
 
@@ -399,17 +411,18 @@ std::vector<UserDataStore::PushRow> UserDataStore::PushRowsIn(sql::Tx& tx, std::
   // (One branch per in_thread value, so that each is a range of the
   // summaries' key.)
   auto res = tx.Query(
-      "SELECT stream_pos, 0, sender, 1, highlight FROM event_push_summary WHERE room_nid = $1 AND "
-      "in_thread = 0 AND stream_pos > $2 AND stream_pos <= $3 "
-      "UNION ALL SELECT stream_pos, 0, sender, 1, highlight FROM event_push_summary WHERE "
+      "SELECT stream_pos, 0, sender, 1, highlight, 0 FROM event_push_summary WHERE room_nid = $1 "
+      "AND in_thread = 0 AND stream_pos > $2 AND stream_pos <= $3 "
+      "UNION ALL SELECT stream_pos, 0, sender, 1, highlight, 1 FROM event_push_summary WHERE "
       "room_nid = $1 AND in_thread = 1 AND stream_pos > $2 AND stream_pos <= $3 "
-      "UNION ALL SELECT stream_pos, 1, user_id, notify, highlight FROM event_push_actions WHERE "
-      "room_nid = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY 1, 2 LIMIT $4",
-      {room_nid, after, upto, limit});
+      "UNION ALL SELECT stream_pos, 1, user_id, notify, highlight, CASE WHEN thread_id = $5 THEN "
+      "0 ELSE 1 END FROM event_push_actions WHERE room_nid = $1 AND stream_pos > $2 AND "
+      "stream_pos <= $3 ORDER BY 1, 2 LIMIT $4",
+      {room_nid, after, upto, limit, std::string(kMainThread)});
   std::vector<PushRow> out;
   out.reserve(res.rows.size());
   for (const auto& r : res.rows) {
-    out.push_back({r.Int(0), r.Bool(1), r.Text(2), r.Bool(3), r.Bool(4)});
+    out.push_back({r.Int(0), r.Bool(1), r.Text(2), r.Bool(3), r.Bool(4), r.Bool(5)});
   }
   return out;
 }

@@ -115,6 +115,15 @@ class UserDataStore {
   // for the user in the same write.)
   static void ClearPushActions(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
                                std::int64_t upto_pos, std::string_view thread_id);
+  using Counts = std::pair<std::int64_t, std::int64_t>;  // (notifications, highlights)
+  // Unread counts by where they lie: the main timeline, and threads. (A
+  // user's own event in the main timeline clears only the first.)
+  struct UnreadParts {
+    Counts main{0, 0};
+    Counts threads{0, 0};
+    Counts Total() const { return {main.first + threads.first, main.second + threads.second}; }
+    bool operator==(const UnreadParts&) const = default;
+  };
   // (notifications, highlights) in the room after the user's unthreaded
   // m.read receipt and read marks: one query.
   static std::pair<std::int64_t, std::int64_t> UnreadCounts(sql::Tx& tx, std::int64_t room_nid,
@@ -122,13 +131,13 @@ class UserDataStore {
   // The same for many rooms (rooms with none absent), counting
   // notifications at positions up to `upto` only: on PostgreSQL one query
   // per 250 rooms, on SQLite one prepared statement per room.
-  static std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UnreadCountsIn(
+  static std::map<std::int64_t, UnreadParts> UnreadCountsIn(
       sql::Tx& tx, std::string_view user_id, const std::vector<std::int64_t>& room_nids,
       std::int64_t upto = std::numeric_limits<std::int64_t>::max());
-  // (notifications, highlights) counted at positions in (after, upto] of
-  // each (room, after) given: what was added to counts known up to
-  // `after`, queried as UnreadCountsIn does; every room is in the answer.
-  static std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UnreadAddedIn(
+  // The counts at positions in (after, upto] of each (room, after) given:
+  // what was added to counts known up to `after`, queried as
+  // UnreadCountsIn does; every room is in the answer.
+  static std::map<std::int64_t, UnreadParts> UnreadAddedIn(
       sql::Tx& tx, std::string_view user_id,
       const std::vector<std::pair<std::int64_t, std::int64_t>>& room_after, std::int64_t upto);
   // The summaries and push actions of the room at positions in (after,
@@ -141,6 +150,7 @@ class UserDataStore {
     std::string user_id;  // the action's member, or the summarised event's sender
     bool notify = true;   // (summaries always notify)
     bool highlight = false;
+    bool in_thread = false;  // the event is in a thread, not the main timeline
   };
   static std::vector<PushRow> PushRowsIn(sql::Tx& tx, std::int64_t room_nid, std::int64_t after,
                                          std::int64_t upto, std::int64_t limit);
