@@ -136,8 +136,12 @@ std::string ReferenceHash(const RoomVersion& version, const bj::object& event) {
   return crypto::Sha256(CanonicalJsonWithout(Redact(version, event), {"signatures", "unsigned"}));
 }
 
+std::string EventIdFromHash(std::string_view reference_hash) {
+  return "$" + crypto::Base64Url(reference_hash);
+}
+
 std::string ComputeEventId(const RoomVersion& version, const bj::object& event) {
-  return "$" + crypto::Base64Url(ReferenceHash(version, event));
+  return EventIdFromHash(ReferenceHash(version, event));
 }
 
 std::string RoomIdFromCreateEvent(const RoomVersion& version, const bj::object& create) {
@@ -147,19 +151,22 @@ std::string RoomIdFromCreateEvent(const RoomVersion& version, const bj::object& 
   return "!" + crypto::Base64Url(ReferenceHash(version, create));
 }
 
-void SignEvent(const RoomVersion& version, bj::object& event, std::string_view server_name,
-               const SigningKey& key) {
+std::string SignEvent(const RoomVersion& version, bj::object& event, std::string_view server_name,
+                      const SigningKey& key) {
   // As the specification's hash_and_sign_event: sign the redacted copy (which
   // keeps the existing signatures) and copy its signatures back.
   bj::object redacted = Redact(version, event);
-  SignJson(redacted, server_name, key);
+  std::string bytes = SigningBytes(redacted);
+  SignJsonBytes(redacted, server_name, key, bytes);
   event["signatures"] = std::move(redacted["signatures"]);
+  return bytes;
 }
 
-void HashAndSignEvent(const RoomVersion& version, bj::object& event, std::string_view server_name,
-                      const SigningKey& key) {
+std::string HashAndSignEvent(const RoomVersion& version, bj::object& event,
+                             std::string_view server_name, const SigningKey& key) {
   AddContentHash(event);
-  SignEvent(version, event, server_name, key);
+  // What was signed is what the reference hash covers: encoded once.
+  return crypto::Sha256(SignEvent(version, event, server_name, key));
 }
 
 bool VerifyEventSignature(const RoomVersion& version, const bj::object& event,

@@ -56,6 +56,8 @@ std::string ReferenceHash(const RoomVersion& version, const boost::json::object&
 // "$" + URL-safe unpadded base64 of the reference hash. Throws like
 // ReferenceHash.
 std::string ComputeEventId(const RoomVersion& version, const boost::json::object& event);
+// The event id of a reference hash (as ComputeEventId).
+std::string EventIdFromHash(std::string_view reference_hash);
 
 // The room id a room whose id derives from its m.room.create event
 // (version.room_id_from_create_event) has: "!" + URL-safe unpadded base64 of
@@ -65,14 +67,16 @@ std::string RoomIdFromCreateEvent(const RoomVersion& version, const boost::json:
 
 // Adds this server's signature over the redacted event to
 // `signatures[server_name][key.key_id()]`, keeping other signatures. Does not
-// touch `hashes`. Throws Error(kBadJson) on non-canonical input.
-void SignEvent(const RoomVersion& version, boost::json::object& event, std::string_view server_name,
-               const SigningKey& key);
+// touch `hashes`. Returns what was signed (SigningBytes of the redacted
+// event, which is also what ReferenceHash hashes). Throws Error(kBadJson)
+// on non-canonical input.
+std::string SignEvent(const RoomVersion& version, boost::json::object& event,
+                      std::string_view server_name, const SigningKey& key);
 
 // AddContentHash then SignEvent: what the origin server does to an outgoing
-// event.
-void HashAndSignEvent(const RoomVersion& version, boost::json::object& event,
-                      std::string_view server_name, const SigningKey& key);
+// event. Returns the signed event's ReferenceHash.
+std::string HashAndSignEvent(const RoomVersion& version, boost::json::object& event,
+                             std::string_view server_name, const SigningKey& key);
 
 // True if the redacted event is signed by `server_name` under IsSignedBy's
 // rules. Never throws.

@@ -50,7 +50,7 @@ BuiltEvent BuildEvent(const RoomVersion& version, EventDraft draft, std::string_
   pdu["origin_server_ts"] = draft.origin_server_ts;
   if (draft.redacts && !version.redacts_in_content) pdu["redacts"] = *draft.redacts;
 
-  HashAndSignEvent(version, pdu, server_name, key);
+  const std::string reference_hash = HashAndSignEvent(version, pdu, server_name, key);
   try {
     ValidateEventFormat(version, pdu);
   } catch (const Error& e) {
@@ -59,7 +59,7 @@ BuiltEvent BuildEvent(const RoomVersion& version, EventDraft draft, std::string_
   }
 
   BuiltEvent built;
-  built.event_id = ComputeEventId(version, pdu);
+  built.event_id = EventIdFromHash(reference_hash);
   built.room_id = derived_room_id ? RoomIdFromCreateEvent(version, pdu) : draft.room_id;
   built.pdu = std::move(pdu);
   return built;

@@ -128,7 +128,8 @@ TEST(SigningVectorsTest, MinimalEvent) {
         "age_ts": 1000000
     }
   })");
-  HashAndSignEvent(V10(), event, "domain", SpecKey());
+  const std::string reference_hash = HashAndSignEvent(V10(), event, "domain", SpecKey());
+  EXPECT_EQ(reference_hash, ReferenceHash(V10(), event));  // of the event as signed
   EXPECT_EQ(event, Obj(R"({
     "auth_events": [],
     "content": {},
@@ -172,7 +173,8 @@ TEST(SigningVectorsTest, RedactableEvent) {
         "age_ts": 1000000
     }
   })");
-  HashAndSignEvent(V10(), event, "domain", SpecKey());
+  const std::string reference_hash = HashAndSignEvent(V10(), event, "domain", SpecKey());
+  EXPECT_EQ(reference_hash, ReferenceHash(V10(), event));  // of the event as signed
   EXPECT_EQ(event, Obj(R"({
     "content": {
         "body": "Here is the message content"

@@ -21,11 +21,11 @@ void CheckVersion(std::string_view version) {
   if (!ok) throw InvalidParam("Signing key version must match [A-Za-z0-9_]+");
 }
 
+}  // namespace
+
 std::string SigningBytes(const bj::object& object) {
   return CanonicalJsonWithout(object, {"signatures", "unsigned"});
 }
-
-}  // namespace
 
 SigningKey SigningKey::Generate(std::string version) {
   crypto::Init();
@@ -104,7 +104,12 @@ bool VerifyEd25519(std::string_view public_key, std::string_view message,
 }
 
 void SignJson(bj::object& object, std::string_view entity, const SigningKey& key) {
-  std::string signature = crypto::Base64(key.Sign(SigningBytes(object)));
+  SignJsonBytes(object, entity, key, SigningBytes(object));
+}
+
+void SignJsonBytes(bj::object& object, std::string_view entity, const SigningKey& key,
+                   std::string_view signing_bytes) {
+  std::string signature = crypto::Base64(key.Sign(signing_bytes));
   bj::value& sigs = object["signatures"];
   if (sigs.is_null()) sigs = bj::object();
   if (!sigs.is_object()) throw BadJson("'signatures' must be an object");

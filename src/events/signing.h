@@ -62,6 +62,12 @@ bool VerifyEd25519(std::string_view public_key, std::string_view message,
 // signatures. Throws Error(kBadJson) if `object` is not canonical-JSON
 // encodable or its `signatures` member is not an object of objects.
 void SignJson(boost::json::object& object, std::string_view entity, const SigningKey& key);
+// What SignJson signs: the canonical JSON of `object` without `signatures`
+// and `unsigned`. Throws Error(kBadJson) if it is not encodable.
+std::string SigningBytes(const boost::json::object& object);
+// SignJson with SigningBytes(object) already at hand.
+void SignJsonBytes(boost::json::object& object, std::string_view entity, const SigningKey& key,
+                   std::string_view signing_bytes);
 
 // True if `object.signatures[entity][key_id]` is an unpadded base64 Ed25519
 // signature of `object` (without signatures/unsigned) by `public_key` (raw
