@@ -231,7 +231,7 @@ std::string HeadOf(const Response& res, bool keep_alive, unsigned version,
     }
     out.append("\r\n");
   };
-  out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(std::to_string(res.status));
+  out.append(version < 11 ? "HTTP/1.0 " : "HTTP/1.1 ").append(std::to_string(res.status));
   out.append(" ").append(bhttp::obsolete_reason(static_cast<bhttp::status>(res.status)));
   out.append("\r\n");
   if (length > 0 || res.stream || res.status != 204) field("Content-Type", res.content_type);
@@ -286,8 +286,8 @@ asio::awaitable<bool> Server::Impl::Send(Stream& stream, std::string_view head,
     iovec iov[2] = {{const_cast<char*>(head.data()), head.size()},
                     {const_cast<char*>(body.data()), body.size()}};
     msghdr msg{};
-    msg.msg_iov = head.empty() ? iov + 1 : iov;
-    msg.msg_iovlen = (head.empty() ? 0 : 1) + (body.empty() ? 0 : 1);
+    msg.msg_iov = iov;  // (an empty piece is allowed)
+    msg.msg_iovlen = 2;
     const ssize_t n = ::sendmsg(stream.socket().native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) co_return false;
     if (n > 0) done = static_cast<std::size_t>(n);

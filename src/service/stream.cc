@@ -189,7 +189,7 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
       // restart.
       const bool notes = std::any_of(batch.begin(), batch.end(), [](const Job* j) {
         return !j->error && (!j->effects.changed.empty() || !j->effects.events.empty() ||
-                             !j->effects.main_reads.empty() || !j->effects.wake.empty());
+                             !j->effects.wake.empty());
       });
       if (notes && next == start) ++next;
       if (next != start) storage::RoomStore::SetStreamHead(tx, next);

@@ -284,12 +284,6 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> SyncService::Unrea
       unknown.push_back(room.room_nid);
     }
   }
-  const auto add = [](UnreadParts& to, const UnreadParts& added) {
-    to.main.first += added.main.first;
-    to.main.second += added.main.second;
-    to.threads.first += added.threads.first;
-    to.threads.second += added.threads.second;
-  };
   // What was added since: from the rows a room's members share (read here
   // when there are few rooms, as for a woken sync), or counted in the
   // database (afresh after the user's own event: the database cannot
@@ -302,7 +296,7 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> SyncService::Unrea
     const std::int64_t main_after = main_read > 0 ? main_read - 1 : 0;
     if (auto added =
             recent_push_.Added(tx, nid, user_id, upto, current, read_rows, room.head, main_after)) {
-      add(out[nid], *added);
+      out[nid] += *added;
     } else if (main_read > 0) {
       out.erase(nid);
       unknown.push_back(nid);
@@ -313,7 +307,7 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> SyncService::Unrea
   if (!counted_in_db.empty()) {
     for (const auto& [nid, added] :
          UserDataStore::UnreadAddedIn(tx, user_id, counted_in_db, current)) {
-      add(out[nid], added);
+      out[nid] += added;
     }
   }
   if (!unknown.empty()) {

@@ -249,6 +249,13 @@ void UserDataStore::ClearPushActions(sql::Tx& tx, std::int64_t room_nid, std::st
 
 namespace {
 
+// 1 if the push action aliased `a` is in a thread, else 0: what a
+// summary stores as in_thread, which an action has only as its thread id.
+std::string ActionInThread(std::string_view a) {
+  return "CASE WHEN " + std::string(a) + ".thread_id = '" +
+         std::string(UserDataStore::kMainThread) + "' THEN 0 ELSE 1 END";
+}
+
 // The parts of counts of (notifications, highlights) in all, and in threads.
 UserDataStore::UnreadParts PartsOf(std::int64_t n, std::int64_t h, std::int64_t thread_n,
                                    std::int64_t thread_h) {
@@ -304,7 +311,8 @@ std::map<std::int64_t, UserDataStore::UnreadParts> CountUnreadJoined(
                  WHERE k.room_nid = s.room_nid AND k.user_id = $1
                    AND k.thread_id = s.thread_id), 0)
         UNION ALL
-        SELECT a.room_nid, a.highlight, CASE WHEN a.thread_id = $3 THEN 0 ELSE 1 END
+        SELECT a.room_nid, a.highlight, )sql" +
+           ActionInThread("a") + R"sql(
           FROM q JOIN event_push_actions a ON a.room_nid = q.room_nid AND a.user_id = $1
            AND a.stream_pos > q.pos AND a.stream_pos <= $2
          WHERE a.notify = 1 AND a.stream_pos > COALESCE((SELECT k.stream_pos FROM push_read_marks k
@@ -361,8 +369,9 @@ std::map<std::int64_t, UserDataStore::UnreadParts> CountUnread(
            summaries(0, main_bound) + " UNION ALL " + summaries(1, all_bound) +
            " AND s.stream_pos > COALESCE((SELECT k.stream_pos FROM push_read_marks k WHERE "
            "k.room_nid = s.room_nid AND k.user_id = $1 AND k.thread_id = s.thread_id), 0)"
-           " UNION ALL SELECT a.highlight, CASE WHEN a.thread_id = $3 THEN 0 ELSE 1 END FROM "
-           "event_push_actions a WHERE a.room_nid = $4 AND "
+           " UNION ALL SELECT a.highlight, " +
+           ActionInThread("a") +
+           " FROM event_push_actions a WHERE a.room_nid = $4 AND "
            "a.user_id = $1 AND a.stream_pos > " +
            all_bound +
            " AND a.stream_pos <= $2 AND a.notify = 1 AND a.stream_pos > COALESCE((SELECT "
@@ -410,15 +419,16 @@ std::vector<UserDataStore::PushRow> UserDataStore::PushRowsIn(sql::Tx& tx, std::
                                                               std::int64_t limit) {
   // (One branch per in_thread value, so that each is a range of the
   // summaries' key.)
-  auto res = tx.Query(
+  static const std::string kSql =
       "SELECT stream_pos, 0, sender, 1, highlight, 0 FROM event_push_summary WHERE room_nid = $1 "
       "AND in_thread = 0 AND stream_pos > $2 AND stream_pos <= $3 "
       "UNION ALL SELECT stream_pos, 0, sender, 1, highlight, 1 FROM event_push_summary WHERE "
       "room_nid = $1 AND in_thread = 1 AND stream_pos > $2 AND stream_pos <= $3 "
-      "UNION ALL SELECT stream_pos, 1, user_id, notify, highlight, CASE WHEN thread_id = $5 THEN "
-      "0 ELSE 1 END FROM event_push_actions WHERE room_nid = $1 AND stream_pos > $2 AND "
-      "stream_pos <= $3 ORDER BY 1, 2 LIMIT $4",
-      {room_nid, after, upto, limit, std::string(kMainThread)});
+      "UNION ALL SELECT a.stream_pos, 1, a.user_id, a.notify, a.highlight, " +
+      ActionInThread("a") +
+      " FROM event_push_actions a WHERE a.room_nid = $1 AND a.stream_pos > $2 AND "
+      "a.stream_pos <= $3 ORDER BY 1, 2 LIMIT $4";
+  auto res = tx.Query(kSql, {room_nid, after, upto, limit});
   std::vector<PushRow> out;
   out.reserve(res.rows.size());
   for (const auto& r : res.rows) {

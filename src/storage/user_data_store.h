@@ -122,6 +122,13 @@ class UserDataStore {
     Counts main{0, 0};
     Counts threads{0, 0};
     Counts Total() const { return {main.first + threads.first, main.second + threads.second}; }
+    UnreadParts& operator+=(const UnreadParts& more) {
+      main.first += more.main.first;
+      main.second += more.main.second;
+      threads.first += more.threads.first;
+      threads.second += more.threads.second;
+      return *this;
+    }
     bool operator==(const UnreadParts&) const = default;
   };
   // (notifications, highlights) in the room after the user's unthreaded
