@@ -9,6 +9,7 @@
 
 #include "common/thread_name.h"
 #include "storage/sql.h"
+#include "storage/sqlite/wal_vfs.h"
 
 namespace vigie::sql {
 namespace {
@@ -36,7 +37,7 @@ class Connection : public Tx {
     int flags = SQLITE_OPEN_NOMUTEX |
                 (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     if (path.starts_with("file:")) flags |= SQLITE_OPEN_URI;
-    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+    if (sqlite3_open_v2(path.c_str(), &db_, flags, WalCoalescingVfs()) != SQLITE_OK) {
       std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
       sqlite3_close(db_);
       db_ = nullptr;
