@@ -174,19 +174,21 @@ bool VerifyEventSignature(const RoomVersion& version, const bj::object& event,
   return IsSignedBy(Redact(version, event), server_name, keys);
 }
 
-void CheckEventSize(const bj::object& event) {
+std::string CheckEventSize(const bj::object& event) {
   for (std::string_view key : {"sender", "room_id", "state_key", "type", "event_id"}) {
     const bj::string* s = FindString(event, key);
     if (s != nullptr && s->size() > kMaxIdentifierBytes) {
       throw Error(ErrorCode::kTooLarge, "'" + std::string(key) + "' is longer than 255 bytes");
     }
   }
-  if (CanonicalJson(event).size() > kMaxPduBytes) {
+  std::string encoded = CanonicalJson(event);
+  if (encoded.size() > kMaxPduBytes) {
     throw Error(ErrorCode::kTooLarge, "Event is larger than 65536 bytes");
   }
+  return encoded;
 }
 
-void ValidateEventFormat(const RoomVersion& version, const bj::object& event) {
+std::string ValidateEventFormat(const RoomVersion& version, const bj::object& event) {
   const bj::string* type = FindString(event, "type");
   if (type == nullptr || type->empty()) Malformed("'type' must be a non-empty string");
   const bj::string* sender = FindString(event, "sender");
@@ -235,7 +237,7 @@ void ValidateEventFormat(const RoomVersion& version, const bj::object& event) {
       Malformed("m.room.redaction must name the event it redacts in 'redacts'");
     }
   }
-  CheckEventSize(event);
+  return CheckEventSize(event);
 }
 
 }  // namespace vigie::events

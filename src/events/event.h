@@ -86,8 +86,9 @@ bool VerifyEventSignature(const RoomVersion& version, const boost::json::object&
 // Size limits of the client-server API: the canonical JSON of the whole
 // event at most kMaxPduBytes; `sender`, `room_id`, `state_key`, `type` and
 // `event_id` at most 255 bytes each. Throws Error(kTooLarge), or
-// Error(kBadJson) if the event is not canonical-JSON encodable.
-void CheckEventSize(const boost::json::object& event);
+// Error(kBadJson) if the event is not canonical-JSON encodable. Returns the
+// event's canonical JSON.
+std::string CheckEventSize(const boost::json::object& event);
 
 // The event format of the room version (check 1 on receipt of a PDU), plus
 // the size limits. Requires: `type` (non-empty string), `sender` (valid user
@@ -98,7 +99,8 @@ void CheckEventSize(const boost::json::object& event);
 // present (a valid user id for m.room.member), `room_id` a "!"-prefixed
 // string - except that a v12 m.room.create must have no `room_id`, and
 // `unsigned` an object if present. Throws Error(kBadJson) naming the first
-// problem, or Error(kTooLarge).
-void ValidateEventFormat(const RoomVersion& version, const boost::json::object& event);
+// problem, or Error(kTooLarge). Returns the event's canonical JSON (which
+// the size limit is checked on).
+std::string ValidateEventFormat(const RoomVersion& version, const boost::json::object& event);
 
 }  // namespace vigie::events

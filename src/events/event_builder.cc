@@ -51,14 +51,14 @@ BuiltEvent BuildEvent(const RoomVersion& version, EventDraft draft, std::string_
   if (draft.redacts && !version.redacts_in_content) pdu["redacts"] = *draft.redacts;
 
   const std::string reference_hash = HashAndSignEvent(version, pdu, server_name, key);
+  BuiltEvent built;
   try {
-    ValidateEventFormat(version, pdu);
+    built.json = ValidateEventFormat(version, pdu);
   } catch (const Error& e) {
     if (e.code() == ErrorCode::kBadJson) throw InvalidParam(e.message());
     throw;
   }
 
-  BuiltEvent built;
   built.event_id = EventIdFromHash(reference_hash);
   built.room_id = derived_room_id ? RoomIdFromCreateEvent(version, pdu) : draft.room_id;
   built.pdu = std::move(pdu);

@@ -37,6 +37,8 @@ struct BuiltEvent {
   // The complete PDU (hashes and signature included; no event_id, which is
   // not part of the PDU in these room versions).
   boost::json::object pdu;
+  // The PDU's canonical JSON, as stored.
+  std::string json;
 };
 
 // Builds, hashes and signs the event described by `draft` as `server_name`

@@ -555,6 +555,8 @@ TEST(EventBuilderTest, BuildsSignedPdu) {
     EXPECT_EQ(pdu.at("depth"), 5);
     EXPECT_EQ(pdu.at("prev_events"), bj::array{"$prev"});
     EXPECT_EQ(pdu.at("content").at("body"), "hello");
+    // What is stored: the PDU's canonical JSON, encoded once for the size check.
+    EXPECT_EQ(built.json, CanonicalJson(pdu));
   }
 }
 

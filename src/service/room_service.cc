@@ -244,7 +244,7 @@ class RoomWriter {
       rec.device_id = txn->first;
       rec.txn_id = txn->second;
     }
-    rec.json = boost::json::serialize(built.pdu);
+    rec.json = std::move(built.json);
     rec.state_group = s_.room.state_group.value_or(0);
     if (!cache_) throw Internal("a room writer without its cache appends no event");
     rec.event_nid = cache_->NextEventNid(tx_);
