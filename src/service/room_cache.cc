@@ -1,6 +1,11 @@
 #include "service/room_cache.h"
 
+#include <sodium.h>
+
+#include <algorithm>
+#include <cstring>
 #include <set>
+#include <stdexcept>
 
 namespace vigie::service {
 
@@ -59,32 +64,57 @@ std::size_t RoomCache::Size() const {
   return rooms_.size();
 }
 
-std::string RecentTxns::Key(std::string_view user_id, std::string_view device_id,
-                            std::string_view txn_id) {
+SentTxns::SentTxns(std::size_t max_entries, std::int64_t window_ms)
+    : max_(max_entries), window_ms_(window_ms) {
+  static_assert(sizeof key_ == crypto_shorthash_KEYBYTES);
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+  crypto_shorthash_keygen(key_);
+}
+
+std::uint64_t SentTxns::Hash(std::string_view user_id, std::string_view device_id,
+                             std::string_view txn_id) const {
   // Length-prefixed: no choice of ids makes two keys alike.
   std::string key = std::to_string(user_id.size()) + ":";
   key += user_id;
   key += std::to_string(device_id.size()) + ":";
   key += device_id;
   key += txn_id;
-  return key;
+  unsigned char out[crypto_shorthash_BYTES];
+  crypto_shorthash(out, reinterpret_cast<const unsigned char*>(key.data()), key.size(), key_);
+  std::uint64_t h = 0;
+  std::memcpy(&h, out, sizeof h);
+  return h;
 }
 
-std::optional<std::string> RecentTxns::Find(const std::string& key) const {
+std::vector<std::int64_t> SentTxns::Candidates(std::uint64_t hash) const {
   std::lock_guard lock(mu_);
-  auto it = ids_.find(key);
-  if (it == ids_.end()) return std::nullopt;
-  return it->second;
+  std::vector<std::int64_t> out;
+  auto [b, e] = nids_.equal_range(hash);
+  for (auto it = b; it != e; ++it) out.push_back(it->second);
+  std::sort(out.rbegin(), out.rend());
+  return out;
 }
 
-void RecentTxns::Add(const std::string& key, const std::string& event_id) {
+void SentTxns::Add(std::uint64_t hash, std::int64_t event_nid, std::int64_t ts_ms) {
   std::lock_guard lock(mu_);
-  if (!ids_.emplace(key, event_id).second) return;
-  order_.push_back(key);
-  while (order_.size() > max_) {
-    ids_.erase(order_.front());
+  nids_.emplace(hash, event_nid);
+  order_.push_back({ts_ms, hash, event_nid});
+  while (!order_.empty() && (order_.size() > max_ || order_.front().ts_ms < ts_ms - window_ms_)) {
+    const Sent& old = order_.front();
+    auto [b, e] = nids_.equal_range(old.hash);
+    for (auto it = b; it != e; ++it) {
+      if (it->second == old.event_nid) {
+        nids_.erase(it);
+        break;
+      }
+    }
     order_.pop_front();
   }
+}
+
+std::size_t SentTxns::Size() const {
+  std::lock_guard lock(mu_);
+  return order_.size();
 }
 
 }  // namespace vigie::service

@@ -78,24 +78,44 @@ class RoomCache {
   std::int64_t last_event_nid_ = -1;                     // unknown yet; guarded by mu_
 };
 
-// Transaction ids of sends that committed recently, with the event each
-// made: a client's retry is answered without a write (which, finding the
-// id taken, would be undone, and empty the room cache with it). Bounded:
-// the oldest are forgotten, and the database still answers for them.
-class RecentTxns {
+// The transaction ids of recent sends (PUT /rooms/{roomId}/send/...): what
+// turns a client's retry (the same id from the same device) into the event
+// its first attempt made. Each send's event row keeps its sender, device
+// and transaction id; this keeps, in memory, which event each one made, for
+// `window_ms` and up to `max_entries` sends, the oldest forgotten first.
+// Start-up fills it from the events of that window, so a retry across a
+// restart is still one event; an older one makes a new event (Synapse too
+// forgets after a day). The database keeps no index of its own for them: on
+// the serial writer that index cost a randomly placed page per send.
+//
+// Keys are keyed 64-bit hashes (SipHash, a key per process), so a match is
+// only a candidate, which the caller confirms against the event row.
+// Thread-safe.
+class SentTxns {
  public:
-  explicit RecentTxns(std::size_t max_entries = 4096) : max_(max_entries) {}
-  static std::string Key(std::string_view user_id, std::string_view device_id,
-                         std::string_view txn_id);
-  std::optional<std::string> Find(const std::string& key) const;
-  // Only for sends that committed.
-  void Add(const std::string& key, const std::string& event_id);
+  SentTxns(std::size_t max_entries, std::int64_t window_ms);
+  std::uint64_t Hash(std::string_view user_id, std::string_view device_id,
+                     std::string_view txn_id) const;
+  // The events that may have been made by the send with this hash, newest
+  // first.
+  std::vector<std::int64_t> Candidates(std::uint64_t hash) const;
+  // Records that the send with this hash made event `event_nid` at `ts_ms`;
+  // in time order. The event may yet be undone: Candidates are confirmed.
+  void Add(std::uint64_t hash, std::int64_t event_nid, std::int64_t ts_ms);
+  std::size_t Size() const;
 
  private:
+  struct Sent {
+    std::int64_t ts_ms;
+    std::uint64_t hash;
+    std::int64_t event_nid;
+  };
   const std::size_t max_;
+  const std::int64_t window_ms_;
+  unsigned char key_[16];
   mutable std::mutex mu_;
-  std::unordered_map<std::string, std::string> ids_;  // guarded by mu_
-  std::deque<std::string> order_;                     // oldest first; guarded by mu_
+  std::unordered_multimap<std::uint64_t, std::int64_t> nids_;  // hash -> nid; guarded by mu_
+  std::deque<Sent> order_;                                     // oldest first; guarded by mu_
 };
 
 }  // namespace vigie::service

@@ -75,18 +75,31 @@ TEST(RoomCache, GivesASnapshotBackOnceAndForgetsWhenTold) {
 
 // Recently committed transaction ids answer retries; the oldest are
 // forgotten past the bound; keys made of different parts never meet.
-TEST(RecentTxns, RemembersTheNewestAndKeepsKeysApart) {
-  RecentTxns recent(2);
-  const auto k1 = RecentTxns::Key("@a:x", "DEV", "t1");
-  recent.Add(k1, "$1");
-  EXPECT_EQ(recent.Find(k1), "$1");
-  EXPECT_FALSE(recent.Find(RecentTxns::Key("@a:x", "DEVt", "1")));
-  EXPECT_FALSE(recent.Find(RecentTxns::Key("@a:x", "DEV", "t2")));
-  recent.Add(RecentTxns::Key("@a:x", "DEV", "t2"), "$2");
-  recent.Add(RecentTxns::Key("@b:x", "DEV", "t1"), "$3");
-  EXPECT_FALSE(recent.Find(k1));
-  EXPECT_EQ(recent.Find(RecentTxns::Key("@a:x", "DEV", "t2")), "$2");
-  EXPECT_EQ(recent.Find(RecentTxns::Key("@b:x", "DEV", "t1")), "$3");
+TEST(SentTxns, KeysStayApartAndTheOldestAreForgottenByCountAndAge) {
+  SentTxns sent(3, 1000);
+  const auto a1 = sent.Hash("@a:x", "DEV", "t1");
+  EXPECT_EQ(a1, sent.Hash("@a:x", "DEV", "t1"));
+  EXPECT_NE(a1, sent.Hash("@a:x", "DEVt", "1"));  // length-prefixed
+  EXPECT_NE(a1, sent.Hash("@a:x", "DEV", "t2"));
+  EXPECT_NE(a1, sent.Hash("@b:x", "DEV", "t1"));
+  EXPECT_NE(a1, SentTxns(3, 1000).Hash("@a:x", "DEV", "t1"));  // a key per instance
+  sent.Add(a1, 11, 100);
+  EXPECT_EQ(sent.Candidates(a1), std::vector<std::int64_t>{11});
+  EXPECT_TRUE(sent.Candidates(sent.Hash("@a:x", "DEV", "t2")).empty());
+  // An undone attempt and its retry: both are candidates, newest first.
+  sent.Add(a1, 12, 200);
+  EXPECT_EQ(sent.Candidates(a1), (std::vector<std::int64_t>{12, 11}));
+  // By count: a fourth forgets the first.
+  const auto b1 = sent.Hash("@b:x", "DEV", "t1");
+  sent.Add(b1, 13, 300);
+  sent.Add(b1, 14, 400);
+  EXPECT_EQ(sent.Candidates(a1), std::vector<std::int64_t>{12});
+  EXPECT_EQ(sent.Size(), 3u);
+  // By age: past the window, the older ones go.
+  sent.Add(sent.Hash("@c:x", "DEV", "t1"), 15, 1350);
+  EXPECT_TRUE(sent.Candidates(a1).empty());
+  EXPECT_EQ(sent.Candidates(b1), std::vector<std::int64_t>{14});
+  EXPECT_EQ(sent.Size(), 2u);
 }
 
 class RoomWriterCacheTest : public EngineHomeserverTest {
@@ -175,8 +188,10 @@ TEST_P(RoomWriterCacheTest, ConcurrentSendsToOneRoomFormOneChain) {
 }
 
 // A retried transaction id answers the first event, without a second one:
-// whether the retry comes alone or in the same batch as the first send
-// (the retry's own write is undone by the taken id, and it looks again).
+// whether the retry comes alone, in the same batch as the first send (it
+// sees the first in the batch's transaction), or after a restart (the
+// start-up reads the sends of the last day back from their event rows).
+// The same id from another device is another send.
 TEST_P(RoomWriterCacheTest, RetriedTransactionsAnswerTheFirstEventEvenWithinOneBatch) {
   auto alice = Register("alice");
   const std::string room = CreateRoom(alice);
@@ -186,9 +201,9 @@ TEST_P(RoomWriterCacheTest, RetriedTransactionsAnswerTheFirstEventEvenWithinOneB
         hs_->rooms.Send(who, in, "m.room.message", {{"msgtype", "m.text"}, {"body", body}}, txn));
   };
   const std::string first = Say(alice, room, "once", "alone");
-  const auto writes = hs_->stream.WritesCommitted();
+  const auto position = hs_->stream.Current();
   EXPECT_EQ(Say(alice, room, "twice", "alone"), first);
-  EXPECT_EQ(hs_->stream.WritesCommitted(), writes);  // answered without a write
+  EXPECT_EQ(hs_->stream.Current(), position);  // answered without writing anything
 
   std::vector<std::thread> threads;
   threads.push_back(HoldTheStreamUntilQueued(4));
@@ -209,10 +224,14 @@ TEST_P(RoomWriterCacheTest, RetriedTransactionsAnswerTheFirstEventEvenWithinOneB
     }
   }
   EXPECT_EQ(seen, (std::set<std::string>{first, ids[0], ids[3]}));
-  // After a restart the database answers (the write finds the id taken).
   RestartHomeserver();
   EXPECT_EQ(Say(alice, room, "thrice", "alone"), first);
   EXPECT_EQ(Say(alice, room, "again", "batched"), ids[0]);
+  Requester other_device = alice;
+  other_device.device_id = "OTHERDEVICE";
+  const std::string elsewhere = Say(other_device, room, "from another device", "alone");
+  EXPECT_NE(elsewhere, first);
+  EXPECT_EQ(Say(other_device, room, "retried", "alone"), elsewhere);
   // The chain goes on from the last event that committed.
   const std::string after = Say(alice, room, "after", "after");
   auto events = Events(room);

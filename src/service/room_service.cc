@@ -29,6 +29,11 @@ using storage::RoomStore;
 
 namespace {
 
+// Sends whose transaction ids are kept (see SentTxns): a day, as Synapse,
+// and at most 200,000 (about 13 MB).
+constexpr std::size_t kMaxSentTxns = 200'000;
+constexpr std::int64_t kSentTxnWindowMs = 24 * 3600 * 1000;
+
 boost::json::object ParsePdu(const std::string& text) {
   return boost::json::parse(text).as_object();
 }
@@ -455,8 +460,21 @@ std::optional<std::int64_t> VisibleUpTo(sql::Tx& tx, std::int64_t room_nid,
 
 RoomService::RoomService(ServiceContext& ctx, Stream& stream, const events::SigningKey& key,
                          PushRuleService* push, PolicyService& policy)
-    : ctx_(ctx), stream_(stream), key_(key), push_(push), policy_(policy) {
+    : ctx_(ctx),
+      stream_(stream),
+      key_(key),
+      push_(push),
+      sent_txns_(kMaxSentTxns, kSentTxnWindowMs),
+      policy_(policy) {
   stream_.OnUndo([this] { rooms_.Clear(); });
+  // The sends of the window, so that a retry across a restart is one event.
+  ctx_.db.Read([&](sql::Tx& tx) {
+    for (const auto& e :
+         RoomStore::RecentSends(tx, NowMs() - kSentTxnWindowMs, 2 * std::int64_t{kMaxSentTxns})) {
+      sent_txns_.Add(sent_txns_.Hash(e.sender, *e.device_id, *e.txn_id), e.event_nid,
+                     e.origin_server_ts);
+    }
+  });
 }
 
 boost::asio::awaitable<CreatedRoom> RoomService::CreateRoom(const Requester& who,
@@ -579,37 +597,24 @@ boost::asio::awaitable<std::string> RoomService::Send(const Requester& who,
   CheckEventType(type);
   if (txn_id.empty() || txn_id.size() > 255) throw InvalidParam("Invalid transaction id");
   if (type == "m.room.redaction") throw InvalidParam("Use the /redact endpoint to redact");
-  const std::string txn_key = "send:" + txn_id;
-  // Optimistic: the transaction id is recorded with the event, and only a
-  // retry finds it taken (a unique violation that undoes the write); then
-  // the write runs again, looking first. A new transaction thus costs no
-  // lookup, which on PostgreSQL is a round trip on the serial writer.
-  const auto send = [&](bool look_first) {
-    return stream_.Submit([&, look_first](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
-      if (look_first) {
-        if (auto prior = RoomStore::FindTxn(tx, who.user_id, who.device_id, txn_key)) {
-          return *prior;
-        }
+  const std::uint64_t txn = sent_txns_.Hash(who.user_id, who.device_id, txn_id);
+  co_return co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+    // A retry: the event its first attempt made (confirmed by the event's
+    // row, since sent_txns_ knows hashes; it may also name an undone one).
+    for (std::int64_t nid : sent_txns_.Candidates(txn)) {
+      auto prior = RoomStore::GetEventByNid(tx, nid);
+      if (prior && prior->sender == who.user_id && prior->device_id == who.device_id &&
+          prior->txn_id == txn_id && prior->type != "m.room.redaction") {
+        return prior->event_id;
       }
-      RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
-      w.Open(room_id);
-      auto rec = w.Append(who.user_id, type, std::nullopt, content, std::nullopt,
-                          std::make_pair(who.device_id, txn_id));
-      RoomStore::InsertTxn(tx, who.user_id, who.device_id, txn_key, rec.event_id, NowMs());
-      return rec.event_id;
-    });
-  };
-  const std::string recent = RecentTxns::Key(who.user_id, who.device_id, txn_key);
-  if (auto id = recent_txns_.Find(recent)) co_return *id;
-  std::optional<std::string> id;
-  try {
-    id = co_await send(false);
-  } catch (const sql::UniqueViolation&) {
-    // Taken: a retry, answered below (no co_await in a handler).
-  }
-  if (!id) id = co_await send(true);
-  recent_txns_.Add(recent, *id);
-  co_return *id;
+    }
+    RoomWriter w(tx, ctx_.config, key_, next, fx, push_, &rooms_);
+    w.Open(room_id);
+    auto rec = w.Append(who.user_id, type, std::nullopt, content, std::nullopt,
+                        std::make_pair(who.device_id, txn_id));
+    sent_txns_.Add(txn, rec.event_nid, rec.origin_server_ts);
+    return rec.event_id;
+  });
 }
 
 boost::asio::awaitable<std::string> RoomService::SetState(const Requester& who,

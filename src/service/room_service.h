@@ -148,8 +148,8 @@ class RoomService {
   Stream& stream_;
   const events::SigningKey& key_;
   PushRuleService* push_;
-  RoomCache rooms_;  // the writers' snapshots
-  RecentTxns recent_txns_;
+  RoomCache rooms_;     // the writers' snapshots
+  SentTxns sent_txns_;  // used by the stream's writer only
   PolicyService& policy_;
 };
 

@@ -173,12 +173,18 @@ class RoomStore {
                           std::string_view relates_to, std::string_view rel_type,
                           std::int64_t stream_pos);
 
-  // Transaction ids (idempotent sends). Keys are scoped by the caller
-  // per endpoint ("send:..." / "redact:...").
+  // Transaction ids of redactions (idempotent /redact), scoped by the
+  // caller ("redact:..."). Sends keep theirs in their event rows.
   static std::optional<std::string> FindTxn(sql::Tx& tx, std::string_view user_id,
                                             std::string_view device_id, std::string_view txn_id);
   static void InsertTxn(sql::Tx& tx, std::string_view user_id, std::string_view device_id,
                         std::string_view txn_id, std::string_view event_id, std::int64_t ts);
+  // The sends with a transaction id (events of any type but m.room.redaction
+  // with a device and transaction id) since `since_ms`, among the events of
+  // the last `positions` stream positions, in stream order. Only event_nid,
+  // sender, device_id, txn_id and origin_server_ts are filled.
+  static std::vector<EventRecord> RecentSends(sql::Tx& tx, std::int64_t since_ms,
+                                              std::int64_t positions);
 
   // Aliases. CreateAlias throws sql::UniqueViolation if taken.
   static void CreateAlias(sql::Tx& tx, std::string_view alias, std::int64_t room_nid,
