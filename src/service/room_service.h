@@ -149,7 +149,7 @@ class RoomService {
   const events::SigningKey& key_;
   PushRuleService* push_;
   RoomCache rooms_;     // the writers' snapshots
-  SentTxns sent_txns_;  // used by the stream's writer only
+  SentTxns sent_txns_;  // looked up and added to by the stream's writer
   PolicyService& policy_;
 };
 
