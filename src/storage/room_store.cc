@@ -427,25 +427,18 @@ void RoomStore::InsertTxn(sql::Tx& tx, std::string_view user_id, std::string_vie
       {Str(user_id), Str(device_id), Str(txn_id), Str(event_id), ts});
 }
 
-std::vector<EventRecord> RoomStore::RecentSends(sql::Tx& tx, std::int64_t since_ms,
-                                                std::int64_t positions) {
-  // A range of the stream_pos index, bounded however large the table.
+std::vector<RoomStore::SentTxn> RoomStore::SendsBetween(sql::Tx& tx, std::int64_t after,
+                                                        std::int64_t upto, std::int64_t since_ms) {
   auto rows = tx.Query(
-      "SELECT event_nid, sender, device_id, txn_id, origin_server_ts FROM events "
-      "WHERE stream_pos > (SELECT COALESCE(MAX(stream_pos), 0) FROM events) - $1 "
-      "AND txn_id IS NOT NULL AND device_id IS NOT NULL AND type <> 'm.room.redaction' "
-      "AND origin_server_ts >= $2 ORDER BY stream_pos",
-      {positions, since_ms});
-  std::vector<EventRecord> out;
+      "SELECT event_nid, origin_server_ts, sender, device_id, txn_id FROM events "
+      "WHERE stream_pos > $1 AND stream_pos <= $2 AND txn_id IS NOT NULL "
+      "AND device_id IS NOT NULL AND type <> 'm.room.redaction' AND origin_server_ts >= $3 "
+      "ORDER BY stream_pos",
+      {after, upto, since_ms});
+  std::vector<SentTxn> out;
   out.reserve(rows.rows.size());
   for (const auto& r : rows.rows) {
-    EventRecord e;
-    e.event_nid = r.Int(0);
-    e.sender = r.Text(1);
-    e.device_id = r.Text(2);
-    e.txn_id = r.Text(3);
-    e.origin_server_ts = r.Int(4);
-    out.push_back(std::move(e));
+    out.push_back({r.Int(0), r.Int(1), r.Text(2), r.Text(3), r.Text(4)});
   }
   return out;
 }

@@ -179,12 +179,17 @@ class RoomStore {
                                             std::string_view device_id, std::string_view txn_id);
   static void InsertTxn(sql::Tx& tx, std::string_view user_id, std::string_view device_id,
                         std::string_view txn_id, std::string_view event_id, std::int64_t ts);
+  // A send's transaction id, as its event row keeps it.
+  struct SentTxn {
+    std::int64_t event_nid = 0;
+    std::int64_t ts = 0;  // origin_server_ts
+    std::string sender, device_id, txn_id;
+  };
   // The sends with a transaction id (events of any type but m.room.redaction
-  // with a device and transaction id) since `since_ms`, among the events of
-  // the last `positions` stream positions, in stream order. Only event_nid,
-  // sender, device_id, txn_id and origin_server_ts are filled.
-  static std::vector<EventRecord> RecentSends(sql::Tx& tx, std::int64_t since_ms,
-                                              std::int64_t positions);
+  // with a device and transaction id) at stream positions in (after, upto]
+  // and since `since_ms`, in stream order: a range of the stream_pos index.
+  static std::vector<SentTxn> SendsBetween(sql::Tx& tx, std::int64_t after, std::int64_t upto,
+                                           std::int64_t since_ms);
 
   // Aliases. CreateAlias throws sql::UniqueViolation if taken.
   static void CreateAlias(sql::Tx& tx, std::string_view alias, std::int64_t room_nid,
