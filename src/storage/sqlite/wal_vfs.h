@@ -5,12 +5,16 @@
 // serial writer. This VFS is the default one ("unix") except that a WAL
 // file's appended bytes are kept in a buffer and written in one call when
 // they must be in the file:
-//   - before the connection publishes the commit to other connections (its
-//     wal-index header, behind xShmBarrier) and before any shared-memory lock
-//     changes, both called on the database file;
+//   - once the commit frame's page is in (the frame whose header holds the
+//     database size), inside that write, where an error still fails the
+//     commit;
 //   - before anything else touches the WAL file (a read, a write elsewhere
 //     than the end, a sync, a truncation, its size, a file control, closing);
-//   - when the buffer holds kWalBufferBytes.
+//   - when the buffer holds kWalBufferBytes;
+//   - as a backstop, before the connection publishes a commit to the others
+//     (its wal-index header, behind xShmBarrier) and before any
+//     shared-memory lock changes, both called on the database file. A
+//     failure there cannot be reported; every later use of the WAL fails.
 // A commit is therefore in the file (the OS's page cache) before SQLite
 // returns from it, exactly as with the default VFS: an acknowledged event
 // survives kill -9. Files other than WAL files are passed through.
