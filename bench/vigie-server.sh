@@ -1,8 +1,10 @@
-# Shared by bench/smoke.sh and bench/battery.sh (sourced): a throwaway vigie
+# Shared by bench/smoke.sh, battery.sh and compare.sh (sourced): a throwaway vigie
 # configured for load (open registration, cheap Argon2, no rate limits, no
-# metrics listener) on an ephemeral port.
+# metrics listener unless asked) on an ephemeral port.
 
-# bench_config DATA_DIR [SERVER_LINES] [MORE_SECTIONS]: prints the TOML.
+# bench_config DATA_DIR [SERVER_LINES] [MORE_SECTIONS] [METRICS_LISTEN]:
+# prints the TOML. METRICS_LISTEN (e.g. 127.0.0.1:0) turns the metrics
+# listener on there; the server prints where it listens.
 bench_config() {
   cat <<TOML
 [server]
@@ -21,7 +23,7 @@ per_ip = [0.0, 0.0]
 per_user = [0.0, 0.0]
 login_per_ip = [0.0, 0.0]
 [metrics]
-enabled = false
+$(if [ -n "${4:-}" ]; then printf 'enabled = true\nlisten = "%s"' "$4"; else echo 'enabled = false'; fi)
 TOML
 }
 
