@@ -11,30 +11,15 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-$ROOT/build}" && pwd)
 ENGINE=${2:-sqlite}
 WORKERS=${3:-0}
-TMP=$(mktemp -d /tmp/vigie-battery.XXXXXX)
-chmod 755 "$TMP"  # the postgres user runs the throwaway server under it
-PG_URI=
 RUNS=0
-cleanup() {
-  [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  [ -n "$PG_URI" ] && "$ROOT/scripts/pg-test-server.sh" stop "$TMP/pg" >/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
 # shellcheck source=bench/vigie-server.sh
 . "$ROOT/bench/vigie-server.sh"
-if [ "$ENGINE" = postgres ]; then
-  PG_URI=$("$ROOT/scripts/pg-test-server.sh" start "$TMP/pg" | tail -1)
-fi
+bench_scratch battery "$ENGINE"
 
 run() {
   RUNS=$((RUNS + 1))
-  local db_section=""
-  if [ -n "$PG_URI" ]; then
-    psql "$PG_URI" -qc "CREATE DATABASE bench$RUNS" >/dev/null
-    db_section=$(printf '[database]\nengine = "postgres"\npostgres_uri = "%s"\npostgres_pool = 8' \
-      "${PG_URI%/*}/bench$RUNS")
-  fi
+  local db_section
+  db_section=$(bench_database "bench$RUNS")
   rm -rf "$TMP/data"
   bench_config "$TMP/data" "worker_threads = $WORKERS" "$db_section" >"$TMP/vigie.toml"
   start_bench_server "$BUILD/vigie" "$TMP/vigie.toml" "$TMP/server.log"

@@ -27,25 +27,17 @@ B=$(realpath "$2")
 shift 2
 PAIRS=4
 ENGINE=sqlite
-if [ $# -gt 0 ] && [ "$1" != -- ]; then PAIRS=$1 && shift; fi
+if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then PAIRS=$1 && shift; fi
 if [ $# -gt 0 ] && [ "$1" != -- ]; then ENGINE=$1 && shift; fi
+case "$ENGINE" in sqlite | postgres) ;; *) echo "engine: sqlite or postgres, not '$ENGINE'" >&2 && exit 2 ;; esac
 [ $# -gt 0 ] && [ "$1" = -- ] && shift
 ARGS=("$@")
 [ ${#ARGS[@]} -gt 0 ] || ARGS=(-U 200 -R 20 -K 10 -S 200 --rate 0 --duration 6 --drain 10)
 BENCH=${BENCH:-$ROOT/build/vigie-bench}
-TMP=$(mktemp -d /tmp/vigie-compare.XXXXXX)
-chmod 755 "$TMP" # the postgres user runs the throwaway server under it
-PG_URI=
 RUNS=0
-cleanup() {
-  [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  [ -n "$PG_URI" ] && "$ROOT/scripts/pg-test-server.sh" stop "$TMP/pg" >/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
 # shellcheck source=bench/vigie-server.sh
 . "$ROOT/bench/vigie-server.sh"
-[ "$ENGINE" = postgres ] && PG_URI=$("$ROOT/scripts/pg-test-server.sh" start "$TMP/pg" | tail -1)
+bench_scratch compare "$ENGINE"
 
 # metric NAME: its value in $TMP/metrics.txt.
 metric() { awk -v n="$1" '$1 == n { print $2 }' "$TMP/metrics.txt"; }
@@ -53,12 +45,8 @@ metric() { awk -v n="$1" '$1 == n { print $2 }' "$TMP/metrics.txt"; }
 # run LABEL VIGIE: one fanout against a fresh server; appends a line to $TMP/runs.
 run() {
   RUNS=$((RUNS + 1))
-  local db_section=""
-  if [ -n "$PG_URI" ]; then
-    psql "$PG_URI" -qc "CREATE DATABASE compare$RUNS" >/dev/null
-    db_section=$(printf '[database]\nengine = "postgres"\npostgres_uri = "%s"\npostgres_pool = 8' \
-      "${PG_URI%/*}/compare$RUNS")
-  fi
+  local db_section
+  db_section=$(bench_database "compare$RUNS")
   rm -rf "$TMP/data"
   bench_config "$TMP/data" "" "$db_section" 127.0.0.1:0 >"$TMP/vigie.toml"
   start_bench_server "$2" "$TMP/vigie.toml" "$TMP/server.log"

@@ -42,3 +42,31 @@ start_bench_server() {
     sleep 0.1
   done
 }
+
+# bench_scratch NAME ENGINE: sets TMP to a fresh scratch directory and, for
+# ENGINE postgres, PG_URI to a throwaway cluster in it (else empty); both go,
+# with a server still running (SERVER_PID), when the script exits. Needs ROOT.
+bench_scratch() {
+  TMP=$(mktemp -d "/tmp/vigie-$1.XXXXXX")
+  chmod 755 "$TMP" # the postgres user runs the throwaway server under it
+  PG_URI=
+  SERVER_PID=
+  trap bench_scratch_cleanup EXIT
+  if [ "$2" = postgres ]; then
+    PG_URI=$("$ROOT/scripts/pg-test-server.sh" start "$TMP/pg" | tail -1)
+  fi
+}
+bench_scratch_cleanup() {
+  [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  [ -n "$PG_URI" ] && "$ROOT/scripts/pg-test-server.sh" stop "$TMP/pg" >/dev/null
+  rm -rf "$TMP"
+}
+
+# bench_database NAME: on PostgreSQL (PG_URI set), creates database NAME in
+# the scratch cluster and prints the [database] section that uses it; on
+# SQLite prints nothing.
+bench_database() {
+  [ -n "$PG_URI" ] || return 0
+  psql "$PG_URI" -qc "CREATE DATABASE $1" >/dev/null
+  printf '[database]\nengine = "postgres"\npostgres_uri = "%s"\npostgres_pool = 8' "${PG_URI%/*}/$1"
+}
