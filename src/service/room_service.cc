@@ -604,7 +604,9 @@ boost::asio::awaitable<std::string> RoomService::Send(const Requester& who,
   if (txn_id.empty() || txn_id.size() > 255) throw InvalidParam("Invalid transaction id");
   if (type == "m.room.redaction") throw InvalidParam("Use the /redact endpoint to redact");
   const std::uint64_t txn = sent_txns_.Hash(who.user_id, who.device_id, txn_id);
-  co_return co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
+  // Repeatable: `content` is copied, and a run again after a rollback finds
+  // its first run's sent_txns_ entry without an event row, and sends anew.
+  const auto send = [&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
     // A retry: the event its first attempt made (confirmed by the event's
     // row, since sent_txns_ knows hashes; it may also name an undone one).
     for (std::int64_t nid : sent_txns_.Candidates(txn)) {
@@ -620,7 +622,8 @@ boost::asio::awaitable<std::string> RoomService::Send(const Requester& who,
                         std::make_pair(who.device_id, txn_id));
     sent_txns_.Add(txn, rec.event_nid, rec.origin_server_ts);
     return rec.event_id;
-  });
+  };
+  co_return co_await stream_.Submit(send, Stream::Runs::kRepeatable);
 }
 
 boost::asio::awaitable<std::string> RoomService::SetState(const Requester& who,

@@ -153,14 +153,22 @@ void Stream::Finish(std::vector<Job*>& batch) {
   batch.clear();
 }
 
-void Stream::RunBatch(const std::vector<Job*>& batch) {
-  const std::int64_t start = current_.load();
-  std::int64_t next = start;
+namespace {
+
+// Thrown out of a transaction whose writes must run again.
+struct RunAgain {};
+
+}  // namespace
+
+Stream::Outcome Stream::Transact(const std::vector<Job*>& batch, bool together, std::int64_t start,
+                                 std::int64_t& next) {
+  next = start;
   NextPos alloc = [&next] { return ++next; };
   const bool alone = batch.size() == 1;
-  bool committed = true;
+  bool deferred = false;  // the writes' statements went out together
   try {
     db_.Write([&](sql::Tx& tx) {
+      deferred = together && !alone && tx.Defers();
       for (Job* j : batch) {
         if (alone) {
           (*j->fn)(tx, alloc, j->effects);  // a throw rolls the transaction back
@@ -168,19 +176,25 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
           continue;
         }
         const std::int64_t before = next;
+        const std::uint64_t failures = tx.StatementFailures();
         tx.Defer("SAVEPOINT vigie_write");
         try {
           (*j->fn)(tx, alloc, j->effects);
           j->returned = true;
           tx.Defer("RELEASE SAVEPOINT vigie_write");
-          tx.Flush();  // what the write deferred fails it, not the next one
+          if (!deferred) tx.Flush();  // what the write deferred fails it, not the next one
         } catch (...) {
+          // Sent together, a failed statement may be an earlier write's
+          // (surfacing under this one's Query): no write can tell it is
+          // its own.
+          if (deferred && tx.StatementFailures() != failures) throw RunAgain{};
           j->error = std::current_exception();
           j->effects = {};
           next = before;
           tx.Defer("ROLLBACK TO SAVEPOINT vigie_write");
           tx.Defer("RELEASE SAVEPOINT vigie_write");
         }
+        if (deferred && tx.StatementFailures() != failures) throw RunAgain{};
       }
       // What is noted must be noted above every position a reader may have
       // seen before, so a batch that notes a change without having taken a
@@ -195,12 +209,35 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
       if (next != start) storage::RoomStore::SetStreamHead(tx, next);
     });
   } catch (...) {
+    if (deferred) return Outcome::kRunAgain;
     // Nothing committed: every write fails, with its own error if it had one.
     for (Job* j : batch) {
       if (!j->error) j->error = std::current_exception();
     }
-    committed = false;
+    return Outcome::kFailed;
   }
+  return Outcome::kCommitted;
+}
+
+void Stream::RunBatch(const std::vector<Job*>& batch) {
+  const std::int64_t start = current_.load();
+  std::int64_t next = start;
+  const bool repeatable =
+      std::all_of(batch.begin(), batch.end(), [](const Job* j) { return j->repeatable; });
+  Outcome outcome = Transact(batch, repeatable, start, next);
+  if (outcome == Outcome::kRunAgain) {
+    run_again_.fetch_add(1, std::memory_order_relaxed);
+    if (std::any_of(batch.begin(), batch.end(), [](const Job* j) { return j->returned; })) {
+      Undone();
+    }
+    for (Job* j : batch) {
+      j->effects = {};
+      j->error = nullptr;
+      j->returned = false;
+    }
+    outcome = Transact(batch, false, start, next);
+  }
+  const bool committed = outcome == Outcome::kCommitted;
   // A write that failed although its function had returned was undone
   // after the fact: what it left in memory must go.
   if (std::any_of(batch.begin(), batch.end(),

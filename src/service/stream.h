@@ -195,6 +195,20 @@ class Stream {
   };
   using NextPos = std::function<std::int64_t()>;
 
+  // How often a write's function may run. kOnce: exactly once. kRepeatable:
+  // once more, from the start, after its transaction was rolled back and
+  // the undo hooks ran. Such a function consumes nothing it captured, and
+  // what it leaves in memory either goes with the undo hooks or is checked
+  // against the database before use (as a retried send's transaction id).
+  //
+  // Why: on an engine that defers statements (PostgreSQL), a batch made
+  // only of repeatable writes sends its writes' statements together with
+  // the commit, in one round trip, instead of one round trip per write to
+  // learn whether each write's statements failed. Should any statement of
+  // the batch fail, the batch is rolled back and runs again the careful
+  // way, each write's statements sent and checked before the next write.
+  enum class Runs { kOnce, kRepeatable };
+
   // Runs fn(tx, next_pos, effects) in a write transaction, without holding
   // a thread while it waits: the calling coroutine suspends until the
   // batch holding its write has committed (or the write has failed), and
@@ -210,7 +224,7 @@ class Stream {
   // transaction (and so one fsync), up to a bound. A Drain task on the
   // database pool runs each batch: every write in its own savepoint (a
   // write that throws is rolled back alone, the others go on), one commit,
-  // then publication and wake-ups. Each fn runs exactly once, on a pool
+  // then publication and wake-ups. Each fn runs once (see Runs), on a pool
   // thread; writes run in arrival order and see the writes before them.
   // Since no caller holds a thread, the batch size is bounded by the queue,
   // not by the worker count.
@@ -218,7 +232,7 @@ class Stream {
   // Never wait for a Submit on a database-pool thread (RunSync there): the
   // Drain that would run it needs one of those threads.
   template <typename F>
-  auto Submit(F fn)
+  auto Submit(F fn, Runs runs = Runs::kOnce)
       -> boost::asio::awaitable<decltype(fn(std::declval<sql::Tx&>(), std::declval<NextPos&>(),
                                             std::declval<Effects&>()))> {
     using R =
@@ -232,7 +246,7 @@ class Stream {
         out.emplace(fn(tx, alloc, fx));
       }
     };
-    Job job{&wfn};
+    Job job{&wfn, runs == Runs::kRepeatable};
     co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void()>(
         [this, &job](auto handler) {
           // Runs once the coroutine is suspended: the job may complete at once.
@@ -273,6 +287,9 @@ class Stream {
   // How many transactions the writes took, and how many writes: their ratio
   // is the group-commit batch size (metrics).
   std::uint64_t BatchesCommitted() const { return batches_.load(std::memory_order_relaxed); }
+  // Batches of repeatable writes that ran again the careful way, after a
+  // statement failed with the writes' statements sent together.
+  std::uint64_t BatchesRunAgain() const { return run_again_.load(std::memory_order_relaxed); }
   std::uint64_t WritesCommitted() const { return writes_.load(std::memory_order_relaxed); }
 
   // Writes waiting for the running batch to end.
@@ -288,6 +305,7 @@ class Stream {
   using WriteFn = std::function<void(sql::Tx&, NextPos&, Effects&)>;
   struct Job {
     const WriteFn* fn;
+    bool repeatable = false;  // Runs::kRepeatable
     Effects effects;
     std::exception_ptr error;
     bool returned = false;         // fn returned (it may still be undone)
@@ -301,6 +319,14 @@ class Stream {
   // Resumes the batch's callers (a resumed caller's job is gone).
   static void Finish(std::vector<Job*>& batch);
   void RunBatch(const std::vector<Job*>& batch);
+  // One transaction of the batch's writes. `together`: their statements
+  // go out with the commit, if the engine defers them; then any failed
+  // statement gives kRunAgain (nothing committed). Otherwise each write's
+  // statements are checked before the next write runs. Sets each write's
+  // error, and `next` past the last position taken.
+  enum class Outcome { kCommitted, kFailed, kRunAgain };
+  Outcome Transact(const std::vector<Job*>& batch, bool together, std::int64_t start,
+                   std::int64_t& next);
   void Undone();
 
   sql::Database& db_;
@@ -314,6 +340,7 @@ class Stream {
   bool draining_ = false;
   std::atomic<std::int64_t> current_{0};
   std::atomic<std::uint64_t> batches_{0};
+  std::atomic<std::uint64_t> run_again_{0};
   std::atomic<std::uint64_t> writes_{0};
   Notifier notifier_;
   ChangeLog changes_;

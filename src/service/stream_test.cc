@@ -36,6 +36,15 @@ class StreamTest : public EngineHomeserverTest {
       return pos;
     });
   }
+  // Called by a write holding its batch open: returns once `n` writes
+  // have queued up behind it (or 10 s have passed), so they run as one
+  // later batch.
+  void AwaitQueued(std::size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (hs_->stream.Queued() < n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
   std::set<std::string> Keys() {
     return hs_->db().Read([](sql::Tx& tx) {
       std::set<std::string> out;
@@ -65,11 +74,7 @@ TEST_P(StreamTest, ConcurrentWritesCommitTogetherAndFailAlone) {
   threads.emplace_back([&] {
     Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects&) {
       first_running = true;
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-      while (hs_->stream.Queued() < static_cast<std::size_t>(kThreads - 1) &&
-             std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
+      AwaitQueued(static_cast<std::size_t>(kThreads - 1));
       positions[0] = next();
       tx.Query("INSERT INTO stream_test (k, pos) VALUES ('w0', $1)", {positions[0]});
     });
@@ -152,11 +157,7 @@ TEST_P(StreamTest, SubmittedWritesWaitWithoutAThreadAndShareOneBatch) {
     Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects&) {
       holding = true;
       // Everything else queues behind this batch, which has the only worker.
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-      while (hs_->stream.Queued() < static_cast<std::size_t>(kSubmitted) &&
-             std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
+      AwaitQueued(static_cast<std::size_t>(kSubmitted));
       tx.Query("INSERT INTO stream_test (k, pos) VALUES ('holder', $1)", {next()});
     });
   });
@@ -202,6 +203,107 @@ TEST_P(StreamTest, SubmittedWritesWaitWithoutAThreadAndShareOneBatch) {
   EXPECT_EQ(hs_->stream.WritesCommitted() - writes_before,
             static_cast<std::uint64_t>(kSubmitted - 2 + 1));
   EXPECT_EQ(hs_->stream.BatchesCommitted() - batches_before, 2u);
+}
+
+// A batch made only of repeatable writes sends their statements together
+// on an engine that defers them (PostgreSQL). A write whose deferred
+// statement fails still fails alone, even when another write's Query meets
+// the failure and makes it an error of its own: the batch runs again the
+// careful way, so the writes' functions run again and the others commit
+// once. A batch
+// with one write that must run once keeps the careful way from the start.
+TEST_P(StreamTest, RepeatableWritesGoTogetherAndStillFailAlone) {
+  RestartHomeserver([](Config& c) { c.worker_threads = 1; });
+  if (HasFatalFailure()) return;
+  Insert("taken");
+  const bool defers = hs_->db().Write([](sql::Tx& tx) { return tx.Defers(); });
+  constexpr int kSubmitted = 12;
+  struct Round {
+    std::vector<int> runs = std::vector<int>(kSubmitted, 0);
+    std::vector<std::string> errors = std::vector<std::string>(kSubmitted);
+  };
+  // Queues the writes behind a holder's batch so that they run as one
+  // batch: repeatable ones writing "<prefix><i>", write 5 failing on a
+  // deferred statement and write 8 throwing; write 2 is kOnce if `mixed`.
+  auto round = [&](const std::string& prefix, bool failing, bool mixed) {
+    Round r;
+    boost::asio::io_context ioc;
+    std::atomic<bool> holding{false};
+    std::thread holder([&] {
+      Write([&](sql::Tx&, Stream::NextPos&, Stream::Effects&) {
+        holding = true;
+        AwaitQueued(static_cast<std::size_t>(kSubmitted));
+      });
+    });
+    while (!holding) std::this_thread::yield();
+    for (int i = 0; i < kSubmitted; ++i) {
+      boost::asio::co_spawn(
+          ioc,
+          [&, i]() -> boost::asio::awaitable<void> {
+            try {
+              co_await hs_->stream.Submit(
+                  [&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects&) {
+                    ++r.runs[i];
+                    const std::string k = failing && i == 5 ? "taken" : prefix + std::to_string(i);
+                    tx.Defer("INSERT INTO stream_test (k, pos) VALUES ($1, $2)", {k, next()});
+                    if (failing && i == 8) throw Forbidden("no");
+                    if (i == 6) {
+                      // Sent together, write 5's failure surfaces here,
+                      // and this write makes it an error of its own.
+                      try {
+                        tx.Query("SELECT 1");
+                      } catch (const sql::DbError&) {
+                        throw Forbidden("not mine");
+                      }
+                    }
+                  },
+                  mixed && i == 2 ? Stream::Runs::kOnce : Stream::Runs::kRepeatable);
+            } catch (const Error&) {
+              r.errors[i] = "forbidden";
+            } catch (const sql::UniqueViolation&) {
+              r.errors[i] = "unique";
+            }
+          },
+          boost::asio::detached);
+    }
+    ioc.run();
+    holder.join();
+    return r;
+  };
+  auto expect_committed_once = [&](const Round& r, const std::string& prefix, bool failing) {
+    auto keys = Keys();
+    for (int i = 0; i < kSubmitted; ++i) {
+      const bool fails = failing && (i == 5 || i == 8);
+      EXPECT_EQ(keys.count(prefix + std::to_string(i)), fails ? 0u : 1u) << prefix << i;
+      if (!fails) {
+        EXPECT_EQ(r.errors[i], "") << prefix << i;
+      }
+    }
+    if (failing) {
+      EXPECT_EQ(r.errors[5], "unique");
+      EXPECT_EQ(r.errors[8], "forbidden");
+    }
+  };
+
+  // Nothing fails: one pass.
+  auto again = hs_->stream.BatchesRunAgain();
+  Round ok = round("a", false, false);
+  expect_committed_once(ok, "a", false);
+  for (int i = 0; i < kSubmitted; ++i) EXPECT_EQ(ok.runs[i], 1) << i;
+  EXPECT_EQ(hs_->stream.BatchesRunAgain(), again);
+
+  // A deferred statement fails: sent together, the batch runs again.
+  Round failed = round("b", true, false);
+  expect_committed_once(failed, "b", true);
+  // (The first pass stopped at write 6, which met the failure.)
+  for (int i = 0; i < kSubmitted; ++i) EXPECT_EQ(failed.runs[i], defers && i <= 6 ? 2 : 1) << i;
+  EXPECT_EQ(hs_->stream.BatchesRunAgain(), again + (defers ? 1 : 0));
+
+  // One write that must run once: the careful way from the start.
+  Round mixed = round("c", true, true);
+  expect_committed_once(mixed, "c", true);
+  for (int i = 0; i < kSubmitted; ++i) EXPECT_EQ(mixed.runs[i], 1) << i;
+  EXPECT_EQ(hs_->stream.BatchesRunAgain(), again + (defers ? 1 : 0));
 }
 
 // Waiting for a write on a database-pool thread is refused: with every

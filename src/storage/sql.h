@@ -101,6 +101,14 @@ class Tx {
   }
   // Runs what was deferred now; throws its error.
   virtual void Flush() {}
+  // Whether Defer holds statements back (PostgreSQL), rather than running
+  // them at once (SQLite, where Flush has nothing to do).
+  virtual bool Defers() const { return false; }
+  // A count of the statements that failed, those whose error a caller
+  // caught included: compared before and after some work, it tells whether
+  // a statement failed during it, even one deferred earlier that failed
+  // under a later Query. Kept by the engines that defer; 0 from others.
+  virtual std::uint64_t StatementFailures() const { return 0; }
 };
 
 class Database {

@@ -219,6 +219,9 @@ class PgConnection : public Tx {
     if (!deferred_.empty()) SendDeferred();
   }
 
+  bool Defers() const override { return true; }
+  std::uint64_t StatementFailures() const override { return failures_; }
+
   // Starts a transaction: its BEGIN goes out with the first statement.
   void DeferBegin(const char* begin) {
     deferred_.clear();
@@ -539,6 +542,7 @@ class PgConnection : public Tx {
     if (state) text += std::string(" [SQLSTATE ") + state + "]";
     text += " in: " + Abbreviate(sql);
     last_error_ = text;
+    ++failures_;
     if (state && state == kUniqueViolationState) throw UniqueViolation(text);
     throw DbError(text);
   }
@@ -558,6 +562,7 @@ class PgConnection : public Tx {
   bool retried_ = false;         // a ReadLatest statement was retried (once at most)
   bool changed_schema_ = false;  // by a CREATE/ALTER/DROP run through Query
   std::string last_error_;
+  std::uint64_t failures_ = 0;  // statements that failed (never reset)
 };
 
 class PostgresDatabase : public Database {
