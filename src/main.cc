@@ -90,6 +90,9 @@ int Serve(const Config& cfg, const sigset_t& signals) {
                       [&hs] { return static_cast<double>(hs.stream.BatchesCommitted()); });
   hs.metrics.AddGauge("vigie_stream_writes", "Stream writes committed (group commit joins them).",
                       [&hs] { return static_cast<double>(hs.stream.WritesCommitted()); });
+  hs.metrics.AddGauge("vigie_stream_batches_run_again",
+                      "Batches of sends run again one write at a time after a statement failed.",
+                      [&hs] { return static_cast<double>(hs.stream.BatchesRunAgain()); });
   hs.metrics.AddGauge("vigie_sync_waiters", "/sync long-polls waiting for news.",
                       [&hs] { return static_cast<double>(hs.stream.notifier().Waiters()); });
   hs.metrics.AddGauge("vigie_sync_looks", "Times a /sync looked in the database.",
