@@ -29,6 +29,9 @@ struct Config {
   int worker_threads = 0;  // database and other blocking work; 0: one per core, at least 2
   int max_connections = 20000;
   int memory_trim_interval_s = 30;  // 0: never give freed heap back (common/heap_trimmer.h)
+  // A /sync long-poll woken while writes wait behind the batch that woke
+  // it waits this long at most for their batch, to answer both at once.
+  int sync_coalesce_ms = 20;  // 0: answer at once
   std::string data_dir = "data";
 
   // [tls]

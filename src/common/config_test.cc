@@ -54,6 +54,10 @@ TEST(Config, ValidatesValues) {
   EXPECT_THROW(ParseConfig("[server]\nworker_threads = -1\n"), std::runtime_error);
   EXPECT_EQ(ParseConfig("[server]\nworker_threads = 3\n").worker_threads, 3);
   EXPECT_EQ(ParseConfig(DefaultConfigText("example.org", "/d")).worker_threads, 0);  // per core
+  EXPECT_THROW(ParseConfig("[server]\nsync_coalesce_ms = -1\n"), std::runtime_error);
+  EXPECT_THROW(ParseConfig("[server]\nsync_coalesce_ms = 1001\n"), std::runtime_error);
+  EXPECT_EQ(ParseConfig("[server]\nsync_coalesce_ms = 0\n").sync_coalesce_ms, 0);
+  EXPECT_EQ(ParseConfig(DefaultConfigText("example.org", "/d")).sync_coalesce_ms, 20);
 }
 
 TEST(Config, ThreadCountsAreAsConfiguredOrOnePerCore) {

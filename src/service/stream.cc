@@ -277,6 +277,11 @@ void Stream::RunBatch(const std::vector<Job*>& batch) {
   for (Job* j : batch) {
     if (!j->error) writes_.fetch_add(1, std::memory_order_relaxed);
   }
+  {
+    std::lock_guard lock(queue_mu_);
+    backlogged_.store(!queue_.empty(), std::memory_order_relaxed);
+  }
+  wake.insert(Notifier::kEveryBatch);
   notifier_.Notify({wake.begin(), wake.end()});
 }
 

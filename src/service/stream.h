@@ -64,6 +64,10 @@ class Notifier {
     std::unordered_multimap<std::string, std::shared_ptr<Waiter>>::iterator it_;
   };
 
+  // Not a user id: subscribed to, a waiter wakes at the stream's next
+  // committed batch (Stream notifies it with every batch).
+  static inline const std::string kEveryBatch;
+
   void Notify(const std::vector<std::string>& user_ids);
   void NotifyAll();
   // Wakes every waiter, now and later: used at shutdown so that long-polls
@@ -291,6 +295,9 @@ class Stream {
   // statement failed with the writes' statements sent together.
   std::uint64_t BatchesRunAgain() const { return run_again_.load(std::memory_order_relaxed); }
   std::uint64_t WritesCommitted() const { return writes_.load(std::memory_order_relaxed); }
+  // True if writes were queued behind the last batch when it committed: the
+  // writer is busy, and its next batch commits within about a batch's time.
+  bool Backlogged() const { return backlogged_.load(std::memory_order_relaxed); }
 
   // Writes waiting for the running batch to end.
   std::size_t Queued() const {
@@ -342,6 +349,7 @@ class Stream {
   std::atomic<std::uint64_t> batches_{0};
   std::atomic<std::uint64_t> run_again_{0};
   std::atomic<std::uint64_t> writes_{0};
+  std::atomic<bool> backlogged_{false};
   Notifier notifier_;
   ChangeLog changes_;
 };

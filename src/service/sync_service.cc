@@ -174,12 +174,27 @@ boost::asio::awaitable<void> SyncService::Wait(SyncPoll& poll) {
 }
 
 boost::asio::awaitable<void> SyncService::Resume(SyncPoll& poll) {
-  if (std::chrono::steady_clock::now() >= poll.deadline) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= poll.deadline) {
     poll.sub.reset();
     poll.result = co_await Look(poll);
-  } else {
-    co_await Step(poll, false);
+    co_return;
   }
+  // Woken while the writer is backlogged, the poll waits for the writer's
+  // next batch (at most [server] sync_coalesce_ms) and answers both
+  // batches' news in one response: under load each member then takes
+  // fewer responses (a round trip, a look and a serialisation each), which
+  // is CPU for the writes; an idle writer is not waited for.
+  const std::chrono::milliseconds coalesce(ctx_.config.sync_coalesce_ms);
+  if (coalesce.count() > 0 && stream_.Backlogged()) {
+    const std::uint64_t batches = stream_.BatchesCommitted();
+    Notifier::Subscription next(stream_.notifier(), Notifier::kEveryBatch,
+                                co_await boost::asio::this_coro::executor);
+    if (stream_.BatchesCommitted() == batches) {
+      co_await next.Sleep(std::min(poll.deadline, now + coalesce));
+    }
+  }
+  co_await Step(poll, false);
 }
 
 boost::asio::awaitable<std::unique_ptr<SyncResult>> SyncService::Look(const SyncPoll& poll) {

@@ -5,6 +5,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <thread>
 
 #include "service/service_test_util.h"
 
@@ -19,13 +22,16 @@ class SyncFilterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     crypto::Init();
-    hs_ = std::make_unique<Homeserver>(TestConfig());
+    Config c = TestConfig();
+    Configure(c);
+    hs_ = std::make_unique<Homeserver>(c);
     alice_ = RegisterAndLogin(*hs_, "alice");
     bob_ = RegisterAndLogin(*hs_, "bob");
   }
   std::shared_ptr<const Filter> Resolve(const Requester& who, std::optional<std::string> p) {
     return hs_->RunSync(hs_->sync.ResolveFilter(who, p));
   }
+  virtual void Configure(Config&) {}
   std::string Store(const Requester& who, const bj::object& definition) {
     return hs_->RunSync(hs_->sync.CreateFilter(who, definition));
   }
@@ -182,6 +188,91 @@ TEST_F(SyncPollTest, ACancelledPollStopsWaitingAtOnce) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
   ASSERT_TRUE(poll);
   EXPECT_FALSE(poll->result);  // nobody to answer: no look
+}
+
+// Under load: a long-poll woken by a batch while more writes wait behind
+// it waits for their batch (up to [server] sync_coalesce_ms) and answers
+// both batches in one response.
+class SyncCoalesceTest : public SyncPollTest {
+ protected:
+  void Configure(Config& c) override { c.sync_coalesce_ms = 1000; }
+  // Alice sends `body` into her room (`body` is the transaction id too).
+  boost::asio::awaitable<void> Say(std::string body) {
+    bj::object content{{"body", body}};
+    co_await hs_->rooms.Send(alice_, room_, "m.room.message", content, body);
+  }
+};
+
+// Polls `done` every millisecond for up to 10 s.
+void AwaitTrue(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+TEST_F(SyncCoalesceTest, APollWokenWhileWritesQueueAnswersTheirBatchToo) {
+  Stream& stream = hs_->stream;
+  const std::size_t waiters = stream.notifier().Waiters();
+  // Writes that hold their batch open until `done`.
+  auto hold = [&](std::function<bool()> done) {
+    hs_->RunSync(
+        stream.Submit([&](sql::Tx&, Stream::NextPos&, Stream::Effects&) { AwaitTrue(done); }));
+  };
+  std::atomic<bool> first_running{false}, second_running{false};
+  // Batch 1 (held): until e1 and the second holder queue. Batch 2: e1 and
+  // the second holder, which holds it until e2 and the third holder queue
+  // (so batch 2 commits with writes waiting). Batch 3: e2 and the third
+  // holder, which holds it until the woken poll waits for the next batch
+  // (its subscription beside its own): without that wait, the poll would
+  // look before e2 and answer e1 alone.
+  std::thread first([&] {
+    hold([&] {
+      first_running = true;
+      return stream.Queued() >= 2;
+    });
+  });
+  AwaitTrue([&] { return first_running.load(); });
+  boost::asio::io_context ioc;
+  std::unique_ptr<SyncPoll> poll;
+  std::thread second, third;
+  boost::asio::co_spawn(
+      ioc,
+      [&]() -> boost::asio::awaitable<void> {
+        poll = co_await hs_->sync.Begin(alice_, LongPoll(std::chrono::seconds(20)));
+        boost::asio::co_spawn(ioc, Say("e1"), boost::asio::detached);
+        second = std::thread([&] {
+          AwaitTrue([&] { return stream.Queued() >= 1; });  // e1
+          hold([&] {
+            second_running = true;
+            return stream.Queued() >= 2;
+          });
+        });
+        boost::asio::steady_timer t(ioc);
+        while (!second_running) {
+          t.expires_after(std::chrono::milliseconds(1));
+          co_await t.async_wait(boost::asio::use_awaitable);
+        }
+        boost::asio::co_spawn(ioc, Say("e2"), boost::asio::detached);
+        third = std::thread([&] {
+          AwaitTrue([&] { return stream.Queued() >= 1; });  // e2
+          hold([&] { return stream.notifier().Waiters() >= waiters + 2; });
+        });
+        co_await SyncService::Wait(*poll);
+        co_await hs_->sync.Resume(*poll);
+      },
+      boost::asio::detached);
+  ioc.run();
+  first.join();
+  second.join();
+  third.join();
+  ASSERT_TRUE(poll && poll->result);
+  ASSERT_EQ(poll->result->join.size(), 1u);
+  std::vector<std::string> bodies;
+  for (const auto& e : poll->result->join[0].timeline) {
+    bodies.emplace_back(bj::parse(e->json).at("content").at("body").as_string());
+  }
+  EXPECT_EQ(bodies, (std::vector<std::string>{"e1", "e2"}));
 }
 
 }  // namespace
