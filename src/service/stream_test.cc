@@ -7,6 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <set>
 #include <thread>
@@ -36,14 +37,25 @@ class StreamTest : public EngineHomeserverTest {
       return pos;
     });
   }
-  // Called by a write holding its batch open: returns once `n` writes
-  // have queued up behind it (or 10 s have passed), so they run as one
-  // later batch.
-  void AwaitQueued(std::size_t n) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (hs_->stream.Queued() < n && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+  // Starts, on a thread of its own, a write that holds its batch open
+  // until `n` writes have queued up behind it (or 10 s have passed), so
+  // that they run as one later batch; it then runs `then` in its
+  // transaction. Returns once the write runs; join the thread.
+  std::thread HoldBatch(std::size_t n,
+                        std::function<void(sql::Tx&, Stream::NextPos&)> then = nullptr) {
+    auto holding = std::make_shared<std::atomic<bool>>(false);
+    std::thread holder([this, n, then = std::move(then), holding] {
+      Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects&) {
+        *holding = true;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (hs_->stream.Queued() < n && std::chrono::steady_clock::now() < deadline) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        if (then) then(tx, next);
+      });
+    });
+    while (!*holding) std::this_thread::yield();
+    return holder;
   }
   std::set<std::string> Keys() {
     return hs_->db().Read([](sql::Tx& tx) {
@@ -64,22 +76,16 @@ TEST_P(StreamTest, ConcurrentWritesCommitTogetherAndFailAlone) {
   Insert("taken");
 
   constexpr int kThreads = 12;
-  std::atomic<bool> first_running{false};
   std::vector<std::thread> threads;
   std::vector<std::int64_t> positions(kThreads, -1);
   std::vector<ErrorCode> errors(kThreads, ErrorCode::kInternal);
   std::vector<bool> failed(kThreads, false);
   // The first write holds its batch open until the others have queued up
   // behind it, so they run as one later batch.
-  threads.emplace_back([&] {
-    Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects&) {
-      first_running = true;
-      AwaitQueued(static_cast<std::size_t>(kThreads - 1));
-      positions[0] = next();
-      tx.Query("INSERT INTO stream_test (k, pos) VALUES ('w0', $1)", {positions[0]});
-    });
-  });
-  while (!first_running) std::this_thread::yield();
+  threads.push_back(HoldBatch(kThreads - 1, [&](sql::Tx& tx, Stream::NextPos& next) {
+    positions[0] = next();
+    tx.Query("INSERT INTO stream_test (k, pos) VALUES ('w0', $1)", {positions[0]});
+  }));
   for (int i = 1; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
       try {
@@ -152,16 +158,10 @@ TEST_P(StreamTest, SubmittedWritesWaitWithoutAThreadAndShareOneBatch) {
   std::vector<std::int64_t> positions(kSubmitted, -1);
   std::vector<std::string> errors(kSubmitted);
   int resumed = 0;
-  std::atomic<bool> holding{false};
-  std::thread holder([&] {
-    Write([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects&) {
-      holding = true;
-      // Everything else queues behind this batch, which has the only worker.
-      AwaitQueued(static_cast<std::size_t>(kSubmitted));
-      tx.Query("INSERT INTO stream_test (k, pos) VALUES ('holder', $1)", {next()});
-    });
+  // Everything else queues behind this batch, which has the only worker.
+  std::thread holder = HoldBatch(kSubmitted, [](sql::Tx& tx, Stream::NextPos& next) {
+    tx.Query("INSERT INTO stream_test (k, pos) VALUES ('holder', $1)", {next()});
   });
-  while (!holding) std::this_thread::yield();
   for (int i = 0; i < kSubmitted; ++i) {
     boost::asio::co_spawn(
         ioc,
@@ -228,14 +228,7 @@ TEST_P(StreamTest, RepeatableWritesGoTogetherAndStillFailAlone) {
   auto round = [&](const std::string& prefix, bool failing, bool mixed) {
     Round r;
     boost::asio::io_context ioc;
-    std::atomic<bool> holding{false};
-    std::thread holder([&] {
-      Write([&](sql::Tx&, Stream::NextPos&, Stream::Effects&) {
-        holding = true;
-        AwaitQueued(static_cast<std::size_t>(kSubmitted));
-      });
-    });
-    while (!holding) std::this_thread::yield();
+    std::thread holder = HoldBatch(kSubmitted);
     for (int i = 0; i < kSubmitted; ++i) {
       boost::asio::co_spawn(
           ioc,
