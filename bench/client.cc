@@ -179,6 +179,9 @@ asio::awaitable<std::string> Conn::Connect() {
   co_return last_error;
 }
 
+// The most a connection's read buffer keeps room for (see Exchange).
+constexpr std::size_t kMaxReadAhead = 64 * 1024;
+
 template <class Stream>
 asio::awaitable<Response> Conn::Exchange(Stream& s, std::string_view body, bool* retry) {
   Response res;
@@ -202,6 +205,15 @@ asio::awaitable<Response> Conn::Exchange(Stream& s, std::string_view body, bool*
   res.status = parser.get().result_int();
   if (!parser.keep_alive()) Close();
   res.body = std::move(parser.get().body());
+  // Beast reads what the buffer can hold, at least 512 bytes, and the body
+  // leaves the buffer as it is parsed, so a buffer sized by the headers
+  // alone takes a receive call per 512 bytes: three per /sync answer in the
+  // fanout. Once a connection's answers outgrow it, it holds twice the
+  // largest (at most 64 KiB), so an answer that size takes one.
+  const std::size_t whole = rn;  // the bytes the answer took, head and body
+  if (whole > buffer_.capacity() && buffer_.capacity() < kMaxReadAhead) {
+    buffer_.reserve(std::min(2 * whole, kMaxReadAhead));
+  }
   co_return res;
 }
 
