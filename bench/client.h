@@ -75,6 +75,8 @@ class Conn {
   void Close();
   const asio::any_io_executor& executor() const { return ex_; }
   std::uint64_t connects() const { return connects_; }
+  // Room the read buffer has for an answer (see Exchange).
+  std::size_t read_room() const { return buffer_.capacity(); }
 
  private:
   asio::awaitable<std::string> Connect();
