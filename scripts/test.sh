@@ -56,12 +56,17 @@ run_suite() {  # run_suite BUILD_DIR LABEL
   (cd "$dir" && ctest --output-on-failure -j"$JOBS" --timeout 300) 2>&1 | tee "$LOGS/ctest-$label.log" || true
   count_ctest "$LOGS/ctest-$label.log"
   stage "integration tests ($label)"
-  VIGIE_BIN="$ROOT/$dir/vigie" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration \
+  # One more pytest worker (pytest-xdist) than cores: each test module has
+  # its own server on its own port and database, and the tests spend much of
+  # their time waiting on sockets (one worker used 55% of a core).
+  VIGIE_BIN="$ROOT/$dir/vigie" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+    -n $((JOBS + 1)) tests/integration \
     2>&1 | tee "$LOGS/pytest-$label.log" || true
   count_pytest "$LOGS/pytest-$label.log"
   if [ -d tests/js ] && [ -f package-lock.json ]; then
     stage "matrix-js-sdk tests ($label)"
-    VIGIE_BIN="$ROOT/$dir/vigie" node --test tests/js/ 2>&1 | tee "$LOGS/node-$label.log" || true
+    # Each test file starts its own server: they run side by side as well.
+    VIGIE_BIN="$ROOT/$dir/vigie" node --test --test-concurrency=$((JOBS + 1)) tests/js/ 2>&1 | tee "$LOGS/node-$label.log" || true
     local np nf
     np=$(grep -E '^# pass ' "$LOGS/node-$label.log" | awk '{print $3}' | tail -1)
     nf=$(grep -E '^# fail ' "$LOGS/node-$label.log" | awk '{print $3}' | tail -1)
