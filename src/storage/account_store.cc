@@ -5,9 +5,8 @@
 namespace vigie::storage {
 namespace {
 
-sql::Value Opt(const std::optional<std::string>& v) { return v ? sql::Value(*v) : sql::kNull; }
-sql::Value Opt(const std::optional<std::int64_t>& v) { return v ? sql::Value(*v) : sql::kNull; }
-sql::Value Str(std::string_view s) { return std::string(s); }
+using sql::Opt;
+using sql::Str;
 
 constexpr const char* kUserCols =
     "user_id, tenant_id, password_hash, is_admin, deactivated, created_ts, tenant_admin, "

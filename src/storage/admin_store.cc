@@ -5,19 +5,11 @@
 namespace vigie::storage {
 namespace {
 
+using sql::LikeLiteral;
+
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-// A LIKE pattern matching `s` literally ('!' is the escape character).
-std::string LikeLiteral(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '%' || c == '_' || c == '!') out += '!';
-    out += c;
-  }
   return out;
 }
 

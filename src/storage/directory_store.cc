@@ -3,6 +3,8 @@
 namespace vigie::storage {
 namespace {
 
+using sql::LikeLiteral;
+
 constexpr std::size_t kBatch = 200;
 
 // SQL for the text at `content.<key>` of the PDU in column `col`, for
@@ -15,16 +17,6 @@ std::string ContentText(sql::Dialect d, const std::string& type_col, const std::
                             ? "json_extract(" + col + ", '$.content." + key + "')"
                             : "(" + col + "::json #>> '{content," + key + "}')";
   return "CASE WHEN " + type_col + " = '" + type + "' THEN " + extract + " END";
-}
-
-// A LIKE pattern matching `s` literally ('!' is the escape character).
-std::string LikeLiteral(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '%' || c == '_' || c == '!') out += '!';
-    out += c;
-  }
-  return out;
 }
 
 // "col IN ($n, ...)" over `values`, appended to `params`; "1 = 0" when empty.

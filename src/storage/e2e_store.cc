@@ -5,7 +5,7 @@
 namespace vigie::storage {
 namespace {
 
-sql::Value Str(std::string_view s) { return std::string(s); }
+using sql::Str;
 
 }  // namespace
 

@@ -3,7 +3,7 @@
 namespace vigie::storage {
 namespace {
 
-sql::Value Str(std::string_view s) { return std::string(s); }
+using sql::Str;
 
 constexpr const char* kVersionColumns = "version, algorithm, auth_data, etag, deleted";
 

@@ -6,9 +6,8 @@
 namespace vigie::storage {
 namespace {
 
-sql::Value Str(std::string_view s) { return std::string(s); }
-sql::Value Opt(const std::optional<std::string>& v) { return v ? sql::Value(*v) : sql::kNull; }
-sql::Value Opt(const std::optional<std::int64_t>& v) { return v ? sql::Value(*v) : sql::kNull; }
+using sql::Opt;
+using sql::Str;
 
 constexpr const char* kRoomCols =
     "room_nid, room_id, room_version, creator, tenant_id, created_ts, published, "

@@ -4,6 +4,15 @@
 
 namespace vigie::sql {
 
+std::string LikeLiteral(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '%' || c == '_' || c == '!') out += '!';
+    out += c;
+  }
+  return out;
+}
+
 std::int64_t Row::Int(std::size_t i) const {
   const Value& v = cols_.at(i);
   if (auto p = std::get_if<std::int64_t>(&v)) return *p;

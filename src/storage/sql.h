@@ -19,6 +19,15 @@ namespace vigie::sql {
 using Value = std::variant<std::monostate, std::int64_t, double, std::string>;
 inline const Value kNull{};
 
+// Parameter values: a string from a view, and an optional (NULL when empty).
+inline Value Str(std::string_view s) { return std::string(s); }
+inline Value Opt(const std::optional<std::string>& v) { return v ? Value(*v) : kNull; }
+inline Value Opt(const std::optional<std::int64_t>& v) { return v ? Value(*v) : kNull; }
+
+// A LIKE pattern that matches `s` literally: '%', '_' and '!' are escaped
+// with '!', so the statement says ESCAPE '!'.
+std::string LikeLiteral(std::string_view s);
+
 enum class Dialect { kSqlite, kPostgres };
 
 // Appends "$k, $k+1, ..." to `sql` for the values in [begin, end), and the

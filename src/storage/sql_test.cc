@@ -104,6 +104,31 @@ TEST_P(SqlTest, BooleanColumnsCompareWithIntegerParameters) {
   });
 }
 
+TEST_P(SqlTest, LikeLiteralMatchesItsTextOnlyOnBothEngines) {
+  const std::vector<std::string> texts = {"a%b", "axb", "a_b", "a!b", "a%bc"};
+  db().Write([&](Tx& tx) {
+    for (std::size_t k = 0; k < texts.size(); ++k) {
+      InsertItem(tx, static_cast<std::int64_t>(k), kNull, kNull, texts[k], kNull);
+    }
+  });
+  auto matches = [&](std::string_view text) {
+    return db().Read([&](Tx& tx) {
+      std::vector<std::string> out;
+      auto res = tx.Query("SELECT s FROM items WHERE s LIKE $1 ESCAPE '!' ORDER BY id",
+                          {sql::LikeLiteral(text)});
+      for (const auto& r : res.rows) out.push_back(r.Text(0));
+      return out;
+    });
+  };
+  EXPECT_EQ(sql::LikeLiteral("a%b_c!d"), "a!%b!_c!!d");
+  EXPECT_EQ(matches("a%b"), std::vector<std::string>{"a%b"});
+  EXPECT_EQ(matches("a_b"), std::vector<std::string>{"a_b"});
+  EXPECT_EQ(matches("a!b"), std::vector<std::string>{"a!b"});
+  db().Read([&](Tx& tx) {  // unescaped, the same pattern matches more
+    EXPECT_EQ(tx.QueryOne("SELECT COUNT(*) FROM items WHERE s LIKE 'a_b'")->Int(0), 4);
+  });
+}
+
 TEST_P(SqlTest, NullsRoundTrip) {
   db().Write([&](Tx& tx) { InsertItem(tx, 1, kNull, kNull, kNull, kNull); });
   Row row = Item(1);

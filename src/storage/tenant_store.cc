@@ -5,8 +5,8 @@
 namespace vigie::storage {
 namespace {
 
-sql::Value Str(std::string_view s) { return std::string(s); }
-sql::Value Opt(const std::optional<std::int64_t>& v) { return v ? sql::Value(*v) : sql::kNull; }
+using sql::Opt;
+using sql::Str;
 
 std::pair<std::string, std::string> Ordered(std::string_view a, std::string_view b) {
   return a < b ? std::pair{std::string(a), std::string(b)}

@@ -4,7 +4,8 @@
 
 namespace vigie::storage {
 namespace {
-sql::Value Str(std::string_view s) { return std::string(s); }
+
+using sql::Str;
 
 ReceiptRecord ReadReceipt(const sql::Row& r) {
   return {r.Text(0), r.Text(1), r.Text(2), r.Text(3), r.Int(4), r.Int(5), r.Int(6)};
