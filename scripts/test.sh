@@ -66,7 +66,8 @@ run_suite() {  # run_suite BUILD_DIR LABEL
   if [ -d tests/js ] && [ -f package-lock.json ]; then
     stage "matrix-js-sdk tests ($label)"
     # Each test file starts its own server: they run side by side as well.
-    VIGIE_BIN="$ROOT/$dir/vigie" node --test --test-concurrency=$((JOBS + 1)) tests/js/ 2>&1 | tee "$LOGS/node-$label.log" || true
+    VIGIE_BIN="$ROOT/$dir/vigie" node --test --test-concurrency=$((JOBS + 1)) tests/js/ \
+      2>&1 | tee "$LOGS/node-$label.log" || true
     local np nf
     np=$(grep -E '^# pass ' "$LOGS/node-$label.log" | awk '{print $3}' | tail -1)
     nf=$(grep -E '^# fail ' "$LOGS/node-$label.log" | awk '{print $3}' | tail -1)
