@@ -54,8 +54,6 @@ void DeactivateInTx(sql::Tx& tx, const std::string& user_id, bool erase,
 
 namespace {
 
-constexpr const char* kDefaultTenant = "default";
-
 void ValidateDeviceId(const std::optional<std::string>& d) {
   if (d && (d->empty() || d->size() > 255)) throw InvalidParam("device_id must be 1-255 bytes");
 }

@@ -56,9 +56,12 @@ struct PasswordChangeResult {
   std::optional<PasswordWarning> warning;
 };
 
+// The tenant that accounts join unless told otherwise (C4); it always exists.
+inline constexpr const char* kDefaultTenant = "default";
+
 // Where CreateUser puts the account (C4, X-IM-5).
 struct NewAccountOptions {
-  std::string tenant = "default";        // must exist
+  std::string tenant = kDefaultTenant;   // must exist
   std::optional<std::string> person_id;  // links the person's accounts across tenants
 };
 

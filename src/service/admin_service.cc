@@ -18,7 +18,6 @@ using storage::UserRecord;
 
 namespace {
 
-constexpr const char* kDefaultTenant = "default";
 constexpr std::int64_t kMaxLimit = 1000;
 
 bool InScope(const Requester& who, const UserRecord& u) {

@@ -19,7 +19,6 @@ using storage::TenantStore;
 namespace {
 
 constexpr const char* kServerScope = "*";
-constexpr const char* kDefaultTenant = "default";
 
 boost::json::array Strings(const std::vector<std::string>& v) {
   boost::json::array a;
@@ -235,7 +234,7 @@ boost::asio::awaitable<storage::TenantRecord> PolicyService::UpdateTenant(
     std::optional<bool> suspended) {
   RequireAdminOf(actor, tenant_id);
   if (suspended) RequireProviderAdmin(actor);
-  if (suspended && tenant_id == "default" && *suspended) {
+  if (suspended && tenant_id == kDefaultTenant && *suspended) {
     throw InvalidParam("The default tenant cannot be suspended");
   }
   if (name && (name->empty() || name->size() > 200))

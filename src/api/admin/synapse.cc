@@ -51,7 +51,7 @@ bj::object UserDetailsJson(const service::AdminUserView& v) {
   return o;
 }
 
-bj::object DeviceJson(const storage::DeviceRecord& d) {
+bj::object AdminDeviceJson(const storage::DeviceRecord& d) {
   return {{"device_id", d.device_id},
           {"display_name", OptJson(d.display_name)},
           {"last_seen_ip", OptJson(d.last_seen_ip)},
@@ -197,7 +197,7 @@ void AddSynapseAdminRoutes(Router& r, service::Homeserver& hs) {
         [&hs](RequestContext& c) -> boost::asio::awaitable<http::Response> {
           auto devices = co_await hs.admin.ListDevices(c.requester(), c.params[0]);
           bj::array out;
-          for (const auto& d : devices) out.emplace_back(DeviceJson(d));
+          for (const auto& d : devices) out.emplace_back(AdminDeviceJson(d));
           const auto total = static_cast<std::int64_t>(out.size());
           co_return http::Response::Json({{"devices", std::move(out)}, {"total", total}});
         });
@@ -215,7 +215,7 @@ void AddSynapseAdminRoutes(Router& r, service::Homeserver& hs) {
   r.Add("GET", "/_synapse/admin/v2/users/{userId}/devices/{deviceId}",
         [&hs](RequestContext& c) -> boost::asio::awaitable<http::Response> {
           auto d = co_await hs.admin.GetDevice(c.requester(), c.params[0], c.params[1]);
-          co_return http::Response::Json(DeviceJson(d));
+          co_return http::Response::Json(AdminDeviceJson(d));
         });
 
   // DELETE /_synapse/admin/v2/users/{userId}/devices/{deviceId}

@@ -6,7 +6,7 @@
 namespace vigie::api {
 namespace {
 
-boost::json::object DeviceJson(const storage::DeviceRecord& d) {
+boost::json::object ClientDeviceJson(const storage::DeviceRecord& d) {
   boost::json::object o{{"device_id", d.device_id}};
   o["display_name"] = d.display_name ? boost::json::value(*d.display_name) : nullptr;
   if (d.last_seen_ip) o["last_seen_ip"] = *d.last_seen_ip;
@@ -23,7 +23,7 @@ void AddDeviceRoutes(Router& r, service::Homeserver& hs) {
           boost::json::array out;
           auto devices = co_await hs.devices.List(c.requester().user_id);
           for (const auto& d : devices) {
-            out.emplace_back(DeviceJson(d));
+            out.emplace_back(ClientDeviceJson(d));
           }
           co_return http::Response::Json({{"devices", out}});
         });
@@ -32,7 +32,7 @@ void AddDeviceRoutes(Router& r, service::Homeserver& hs) {
   r.Add("GET", "/_matrix/client/v3/devices/{deviceId}",
         [&hs](RequestContext& c) -> boost::asio::awaitable<http::Response> {
           auto d = co_await hs.devices.Get(c.requester().user_id, c.params[0]);
-          co_return http::Response::Json(DeviceJson(d));
+          co_return http::Response::Json(ClientDeviceJson(d));
         });
 
   // PUT /_matrix/client/v3/devices/{deviceId}

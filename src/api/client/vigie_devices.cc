@@ -39,7 +39,7 @@ void RequireSelfIfPending(const service::Requester& who, const std::string& devi
   }
 }
 
-http::Response Empty() { return http::Response::Json(boost::json::object{}); }
+http::Response EmptyJson() { return http::Response::Json(boost::json::object{}); }
 
 }  // namespace
 
@@ -72,21 +72,21 @@ void AddVigieDeviceRoutes(Router& r, service::Homeserver& hs) {
   r.Add("POST", Path("/{deviceId}/approve"),
         [&hs](RequestContext& c) -> boost::asio::awaitable<http::Response> {
           co_await hs.devices.Approve(c.requester(), c.params[0]);
-          co_return Empty();
+          co_return EmptyJson();
         });
 
   // POST /_matrix/client/v3/io.vigie/devices/{deviceId}/deny
   r.Add("POST", Path("/{deviceId}/deny"),
         [&hs](RequestContext& c) -> boost::asio::awaitable<http::Response> {
           co_await hs.devices.Deny(c.requester(), c.params[0]);
-          co_return Empty();
+          co_return EmptyJson();
         });
 
   // PUT /_matrix/client/v3/io.vigie/devices/{deviceId}/primary
   r.Add("PUT", Path("/{deviceId}/primary"),
         [&hs](RequestContext& c) -> boost::asio::awaitable<http::Response> {
           co_await hs.devices.SetPrimary(c.requester(), c.params[0]);
-          co_return Empty();
+          co_return EmptyJson();
         });
 
   // POST /_matrix/client/v3/io.vigie/devices/{deviceId}/logout
@@ -94,21 +94,21 @@ void AddVigieDeviceRoutes(Router& r, service::Homeserver& hs) {
         [&hs](RequestContext& c) -> boost::asio::awaitable<http::Response> {
           co_await hs.devices.ForceLogout(c.requester(), c.params[0],
                                           json::GetObject(c.body, "auth"));
-          co_return Empty();
+          co_return EmptyJson();
         });
 
   // POST /_matrix/client/v3/io.vigie/devices/{deviceId}/ban
   r.Add("POST", Path("/{deviceId}/ban"),
         [&hs](RequestContext& c) -> boost::asio::awaitable<http::Response> {
           co_await hs.devices.Ban(c.requester(), c.params[0], json::GetObject(c.body, "auth"));
-          co_return Empty();
+          co_return EmptyJson();
         });
 
   // POST /_matrix/client/v3/io.vigie/devices/{deviceId}/wipe
   r.Add("POST", Path("/{deviceId}/wipe"),
         [&hs](RequestContext& c) -> boost::asio::awaitable<http::Response> {
           co_await hs.devices.Wipe(c.requester(), c.params[0], json::GetObject(c.body, "auth"));
-          co_return Empty();
+          co_return EmptyJson();
         });
 }
 
