@@ -5,10 +5,10 @@ set -euo pipefail
 
 BUILD_PKGS=(cmake g++ make pkg-config libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
             libsodium-dev libssl-dev libsqlite3-dev libpq-dev libtoml11-dev libspdlog-dev
-            libcli11-dev libvips-dev libjemalloc-dev)
+            libcli11-dev libvips-dev libjemalloc-dev libmaxminddb-dev)
 TEST_PKGS=(libgtest-dev postgresql python3 python3-pytest python3-pytest-xdist python3-matrix-nio
            python3-olm python3-aiohttp clang libclang-rt-14-dev clang-format wrk synadm
-           libmaxminddb-dev)
+           ninja-build)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-build}" = test ]; then
