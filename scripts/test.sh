@@ -95,8 +95,17 @@ fi
 
 if [ "${VIGIE_SKIP_ASAN:-0}" != 1 ]; then
   stage "build (ASan + UBSan)"
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVIGIE_SANITIZE=ON -DVIGIE_TESTS=ON \
-    -DCMAKE_CXX_FLAGS_DEBUG=-g1 >/dev/null
+  # A unity build (8 files a batch, VIGIE_UNITY) run by Ninja: at -O0 most
+  # of a file's compile is its headers, and Ninja starts a target's files
+  # before the libraries it links are done. 380 s on 2 cores, against 515 s
+  # with Make and 714 s file by file. The release build above compiles each
+  # file alone, so a file that only builds with its batch's includes fails
+  # there.
+  if [ -f build-asan/CMakeCache.txt ] && ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' build-asan/CMakeCache.txt; then
+    rm -rf build-asan  # made by an earlier script with Make
+  fi
+  cmake -G Ninja -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVIGIE_SANITIZE=ON -DVIGIE_TESTS=ON \
+    -DVIGIE_UNITY=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=8 -DCMAKE_CXX_FLAGS_DEBUG=-g1 >/dev/null
   # Only what the sanitized run executes (not the load generator).
   cmake --build build-asan -j"$JOBS" --target vigie common_tests events_tests policy_tests http_tests storage_tests \
     service_tests api_tests bench_tests
