@@ -4,6 +4,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "common/ascii.h"
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/ids.h"
@@ -175,8 +176,7 @@ boost::asio::awaitable<Session> AccountService::Register(RegisterRequest req) {
   if (mode == "disabled") throw Forbidden("Registration is disabled on this server");
   ValidateDeviceId(req.device_id);
   ValidateDisplayName(req.initial_device_display_name);
-  std::string localpart = req.username.value_or("");
-  for (auto& c : localpart) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string localpart = ascii::Lower(req.username.value_or(""));
   if (req.username) co_await CheckUsernameAvailable(localpart);
   // Password checks come before UIA so that clients learn of a weak
   // password before spending a registration token.
@@ -189,8 +189,7 @@ boost::asio::awaitable<Session> AccountService::Register(RegisterRequest req) {
                std::nullopt};
   UiaResult uia = co_await uia_.Require(spec, req.auth);
 
-  if (localpart.empty()) localpart = "u" + crypto::RandomAlnum(12);
-  for (auto& c : localpart) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (localpart.empty()) localpart = ascii::Lower("u" + crypto::RandomAlnum(12));
   const std::string user_id = ids::MakeUserId(localpart, ctx_.config.server_name);
   std::string hash =
       co_await Offload(ctx_.hash_pool, [&] { return ctx_.hasher.Hash(*req.password); });
@@ -276,9 +275,8 @@ boost::asio::awaitable<CreatedUser> AccountService::CreateUser(const std::string
 boost::asio::awaitable<Session> AccountService::Login(LoginRequest req) {
   ValidateDeviceId(req.device_id);
   ValidateDisplayName(req.initial_device_display_name);
-  std::string user_id =
-      req.user.starts_with("@") ? req.user : ids::MakeUserId(req.user, ctx_.config.server_name);
-  for (auto& c : user_id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string user_id = ascii::Lower(
+      req.user.starts_with("@") ? req.user : ids::MakeUserId(req.user, ctx_.config.server_name));
   auto user = co_await Offload(ctx_.db_pool, [&] {
     return ctx_.db.Read([&](sql::Tx& tx) { return AccountStore::GetUser(tx, user_id); });
   });

@@ -4,6 +4,7 @@
 #include <boost/json/parse.hpp>
 #include <charconv>
 
+#include "common/ascii.h"
 #include "common/error.h"
 #include "common/json.h"
 #include "common/offload.h"
@@ -72,7 +73,7 @@ PublicRoom Describe(const storage::PublishedRoom& r,
 }
 
 bool Contains(const std::optional<std::string>& haystack, const std::string& folded_needle) {
-  return haystack && FoldCase(*haystack).find(folded_needle) != std::string::npos;
+  return haystack && ascii::Lower(*haystack).find(folded_needle) != std::string::npos;
 }
 
 // The published rooms in directory order, described on demand in batches.
@@ -81,7 +82,7 @@ class Listing {
   Listing(sql::Tx& tx, std::vector<storage::PublishedRoom> rooms, const PublicRoomsQuery& q,
           std::size_t batch)
       : tx_(tx), rooms_(std::move(rooms)), described_(rooms_.size()), batch_(batch) {
-    if (q.search_term) term_ = FoldCase(*q.search_term);
+    if (q.search_term) term_ = ascii::Lower(*q.search_term);
     room_types_ = q.room_types;
   }
 
@@ -176,14 +177,6 @@ Since ParseSince(const std::optional<std::string>& s) {
 
 }  // namespace
 
-std::string FoldCase(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 boost::asio::awaitable<PublicRoomsPage> DirectoryService::PublicRooms(
     const std::optional<Requester>& who, PublicRoomsQuery q) {
   const std::int64_t limit =
@@ -273,7 +266,7 @@ boost::asio::awaitable<UserSearchPage> DirectoryService::SearchUsers(
   const std::int64_t limit =
       std::clamp<std::int64_t>(limit_param.value_or(kDefaultUsersLimit), 1, kMaxUsersLimit);
   if (term.size() > 1000) throw InvalidParam("search_term is too long");
-  const std::string folded = FoldCase(term);
+  const std::string folded = ascii::Lower(term);
   const std::vector<std::string> tenants = policy_.ContactableTenants(who.tenant_id);
   co_return co_await Offload(ctx_.db_pool, [&] {
     return ctx_.db.Read([&](sql::Tx& tx) {

@@ -94,7 +94,4 @@ class DirectoryService {
   PolicyService& policy_;
 };
 
-// ASCII lower case; other bytes unchanged.
-std::string FoldCase(std::string_view s);
-
 }  // namespace vigie::service

@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "common/ascii.h"
+
 namespace vigie::service {
 namespace {
 
@@ -32,8 +34,7 @@ std::string_view UnmapIpv4(std::string_view ip) {
   constexpr std::string_view kPrefix = "::ffff:";
   if (ip.size() <= kPrefix.size()) return ip;
   for (std::size_t i = 0; i < kPrefix.size(); ++i) {
-    char c = ip[i] >= 'A' && ip[i] <= 'Z' ? static_cast<char>(ip[i] - 'A' + 'a') : ip[i];
-    if (c != kPrefix[i]) return ip;
+    if (ascii::Lower(ip[i]) != kPrefix[i]) return ip;
   }
   std::string_view rest = ip.substr(kPrefix.size());
   return rest.find('.') != std::string_view::npos ? rest : ip;

@@ -20,6 +20,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "common/ascii.h"
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/offload.h"
@@ -81,10 +82,7 @@ std::string Essence(std::string_view content_type) {
   std::string_view t = content_type.substr(0, semi);
   while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
   while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
-  std::string out(t);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
+  return ascii::Lower(t);
 }
 
 Error CannotThumbnail(const libvips::Api& vips) {

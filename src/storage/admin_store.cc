@@ -1,17 +1,12 @@
 #include "storage/admin_store.h"
 
-#include <cctype>
+#include "common/ascii.h"
 
 namespace vigie::storage {
 namespace {
 
+using ascii::Lower;
 using sql::LikeLiteral;
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // " FROM ... WHERE ..." for `f`, appending its parameters to `params`
 // (which may hold others already).

@@ -9,11 +9,13 @@
 
 #include "api/api.h"
 #include "api/errors.h"
+#include "common/ascii.h"
 #include "common/error.h"
 
 namespace vigie::api {
 namespace {
 
+using ascii::Lower;
 using boost::asio::awaitable;
 using http::Response;
 
@@ -22,12 +24,6 @@ using http::Response;
 constexpr const char* kMediaCsp =
     "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; "
     "style-src 'unsafe-inline'; object-src 'self';";
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // The media type without parameters, lower case.
 std::string Essence(std::string_view content_type) {
