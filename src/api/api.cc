@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/errors.h"
+#include "common/ascii.h"
 #include "common/json.h"
 #include "storage/sql.h"
 
@@ -30,9 +31,7 @@ std::optional<std::string> AccessToken(const http::Request& req) {
   if (!req.authorization.empty()) {
     constexpr std::string_view kBearer = "Bearer ";
     std::string_view a = req.authorization;
-    if (a.size() > kBearer.size() &&
-        std::equal(kBearer.begin(), kBearer.end(), a.begin(),
-                   [](char x, char y) { return std::tolower(x) == std::tolower(y); })) {
+    if (a.size() > kBearer.size() && ascii::StartsWithNoCase(a, kBearer)) {
       return std::string(a.substr(kBearer.size()));
     }
     return std::string();  // present but not a bearer token: unknown token

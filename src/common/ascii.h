@@ -16,4 +16,14 @@ inline std::string Lower(std::string_view s) {
   return out;
 }
 
+// True if `s` begins with `prefix`, A-Z and a-z matching either way
+// ("Bearer ", "bytes=", "::ffff:").
+constexpr bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (Lower(s[i]) != Lower(prefix[i])) return false;
+  }
+  return true;
+}
+
 }  // namespace vigie::ascii

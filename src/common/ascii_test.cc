@@ -14,6 +14,18 @@ TEST(AsciiTest, LowersOnlyAToZ) {
   EXPECT_EQ(Lower('a'), 'a');
 }
 
+TEST(AsciiTest, StartsWithNoCaseFoldsOnlyLetters) {
+  EXPECT_TRUE(StartsWithNoCase("bearer abc", "Bearer "));
+  EXPECT_TRUE(StartsWithNoCase("BYTES=0-1", "bytes="));
+  EXPECT_TRUE(StartsWithNoCase("::FFFF:1.2.3.4", "::ffff:"));
+  EXPECT_TRUE(StartsWithNoCase("abc", ""));
+  EXPECT_FALSE(StartsWithNoCase("Bearer", "Bearer "));  // shorter than the prefix
+  EXPECT_FALSE(StartsWithNoCase("Basic abc", "Bearer "));
+  // '[' and '{' differ only in the case bit, but they are not letters.
+  EXPECT_FALSE(StartsWithNoCase("[", "{"));
+  EXPECT_FALSE(StartsWithNoCase("\xC3\x89", "\xC3\xA9"));
+}
+
 TEST(AsciiTest, LeavesUtf8BytesAlone) {
   // "ÉCOLE": the two bytes of É (0xC3 0x89) are not ASCII letters.
   const std::string e_acute = "\xC3\x89";

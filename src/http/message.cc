@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "common/ascii.h"
 #include "common/utf8.h"
 
 namespace vigie::http {
@@ -94,11 +95,8 @@ std::optional<std::uint64_t> ParseDigits(std::string_view s) {
 RangeAnswer ParseRange(std::string_view header, std::uint64_t size, ByteRange* out) {
   header = Trim(header);
   constexpr std::string_view kUnit = "bytes=";
-  if (header.size() <= kUnit.size() || size == 0) return RangeAnswer::kWhole;
-  for (std::size_t i = 0; i < kUnit.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(header[i])) != kUnit[i]) {
-      return RangeAnswer::kWhole;
-    }
+  if (header.size() <= kUnit.size() || size == 0 || !ascii::StartsWithNoCase(header, kUnit)) {
+    return RangeAnswer::kWhole;
   }
   const std::string_view spec = Trim(header.substr(kUnit.size()));
   if (spec.find(',') != std::string_view::npos) return RangeAnswer::kWhole;

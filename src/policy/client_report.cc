@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "common/ascii.h"
+
 namespace vigie::policy {
 namespace {
 
@@ -31,7 +33,7 @@ ClientReport ClientReport::Parse(std::string_view location, std::string_view net
   if (!network.empty() && network.size() <= 32) {
     std::string n;
     for (char ch : network) {
-      char l = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      const char l = ascii::Lower(ch);
       if (!std::isalnum(static_cast<unsigned char>(l)) && l != '.' && l != '_' && l != '-') {
         return c;
       }

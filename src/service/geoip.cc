@@ -32,10 +32,7 @@ bool LooksNumeric(std::string_view ip) {
 // sockets) are found in IPv4-only databases too; anything else unchanged.
 std::string_view UnmapIpv4(std::string_view ip) {
   constexpr std::string_view kPrefix = "::ffff:";
-  if (ip.size() <= kPrefix.size()) return ip;
-  for (std::size_t i = 0; i < kPrefix.size(); ++i) {
-    if (ascii::Lower(ip[i]) != kPrefix[i]) return ip;
-  }
+  if (ip.size() <= kPrefix.size() || !ascii::StartsWithNoCase(ip, kPrefix)) return ip;
   std::string_view rest = ip.substr(kPrefix.size());
   return rest.find('.') != std::string_view::npos ? rest : ip;
 }

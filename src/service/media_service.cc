@@ -76,15 +76,6 @@ std::optional<std::string> ReadFileIfExists(const std::string& path) {
   return out;
 }
 
-// The media type without parameters, in lower case.
-std::string Essence(std::string_view content_type) {
-  auto semi = content_type.find(';');
-  std::string_view t = content_type.substr(0, semi);
-  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
-  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
-  return ascii::Lower(t);
-}
-
 Error CannotThumbnail(const libvips::Api& vips) {
   vips.error_clear();
   return Error(ErrorCode::kUnknown, "Cannot generate a thumbnail of this media");
@@ -428,7 +419,7 @@ boost::asio::awaitable<MediaThumbnail> MediaService::Thumbnail(const std::option
   width = std::min(width, kMaxThumbWidth);
   height = std::min(height, kMaxThumbHeight);
   MediaRow row = co_await FindUploaded(who, server_name, media_id, timeout_ms);
-  const std::string type = Essence(row.content_type.value_or(""));
+  const std::string type = MediaTypeEssence(row.content_type.value_or(""));
   if (type != "image/jpeg" && type != "image/png" && type != "image/gif" && type != "image/webp") {
     throw Error(ErrorCode::kUnknown, "Cannot generate a thumbnail of this media type");
   }
@@ -579,6 +570,13 @@ boost::asio::awaitable<void> MediaService::SweepLoop(
       spdlog::warn("media sweep failed: {}", e.what());
     }
   }
+}
+
+std::string MediaTypeEssence(std::string_view content_type) {
+  std::string_view t = content_type.substr(0, content_type.find(';'));
+  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+  return ascii::Lower(t);
 }
 
 }  // namespace vigie::service

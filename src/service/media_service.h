@@ -208,6 +208,10 @@ class MediaService {
   std::shared_ptr<boost::asio::steady_timer> sweeper_timer_;  // guarded by sweeper_mu_
 };
 
+// The media type of a Content-Type without its parameters, in lower case
+// ("Image/PNG; q=1" -> "image/png").
+std::string MediaTypeEssence(std::string_view content_type);
+
 // Writes `bytes` to `path` durably: a temporary file in the same directory,
 // fsync, rename, fsync of the directory. Throws std::runtime_error.
 void WriteFileDurably(const std::string& path, const std::string& bytes);

@@ -3,11 +3,8 @@
 #include <algorithm>
 
 namespace vigie::storage {
-namespace {
 
 using sql::Str;
-
-}  // namespace
 
 std::optional<std::string> E2eStore::GetDeviceKeys(sql::Tx& tx, std::string_view user_id,
                                                    std::string_view device_id) {

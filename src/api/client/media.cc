@@ -9,13 +9,11 @@
 
 #include "api/api.h"
 #include "api/errors.h"
-#include "common/ascii.h"
 #include "common/error.h"
 
 namespace vigie::api {
 namespace {
 
-using ascii::Lower;
 using boost::asio::awaitable;
 using http::Response;
 
@@ -25,21 +23,13 @@ constexpr const char* kMediaCsp =
     "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; "
     "style-src 'unsafe-inline'; object-src 'self';";
 
-// The media type without parameters, lower case.
-std::string Essence(std::string_view content_type) {
-  std::string_view t = content_type.substr(0, content_type.find(';'));
-  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
-  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
-  return Lower(t);
-}
-
 // Types a browser may show inline; everything else (HTML, SVG, ...) is an
 // attachment.
 bool InlineSafe(std::string_view content_type) {
   static const std::set<std::string, std::less<>> kInline = {
       "image/jpeg", "image/png", "image/gif",  "image/webp", "image/apng",
       "image/avif", "video/mp4", "video/webm", "video/ogg",  "text/plain"};
-  const std::string e = Essence(content_type);
+  const std::string e = service::MediaTypeEssence(content_type);
   return kInline.count(e) || e.starts_with("audio/");
 }
 
