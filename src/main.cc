@@ -95,8 +95,11 @@ int Serve(const Config& cfg, const sigset_t& signals) {
                       [&hs] { return static_cast<double>(hs.stream.BatchesRunAgain()); });
   hs.metrics.AddGauge("vigie_sync_waiters", "/sync long-polls waiting for news.",
                       [&hs] { return static_cast<double>(hs.stream.notifier().Waiters()); });
-  hs.metrics.AddGauge("vigie_sync_looks", "Times a /sync looked in the database.",
+  hs.metrics.AddGauge("vigie_sync_looks", "Times a /sync looked for news.",
                       [&hs] { return static_cast<double>(hs.sync.Looks()); });
+  hs.metrics.AddGauge("vigie_sync_looks_in_memory",
+                      "Looks answered from memory alone, without the database pool.",
+                      [&hs] { return static_cast<double>(hs.sync.MemoryLooks()); });
 
   std::unique_ptr<http::Server> metrics_server;
   if (cfg.metrics_enabled) {

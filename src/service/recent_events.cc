@@ -85,7 +85,9 @@ void RecentEvents::Appended(std::int64_t after, std::int64_t upto,
 
 std::vector<SharedEventRecord> RecentEvents::Newest(sql::Tx& tx, std::int64_t room_nid,
                                                     std::int64_t after, std::int64_t upto,
-                                                    std::int64_t limit, std::int64_t head) {
+                                                    std::int64_t limit, std::int64_t head,
+                                                    bool* kept) {
+  if (kept) *kept = false;
   std::vector<SharedEventRecord> out;
   std::int64_t extend_from = -1;  // read only what is newer than what is kept
   std::int64_t kept_after = 0;
@@ -95,6 +97,7 @@ std::vector<SharedEventRecord> RecentEvents::Newest(sql::Tx& tx, std::int64_t ro
     if (it != rooms_.end()) {
       if (Serve(it->second, after, upto, limit, out)) {
         hits_.fetch_add(1, std::memory_order_relaxed);
+        if (kept) *kept = true;
         return out;
       }
       if (upto > it->second.upto) {

@@ -24,10 +24,11 @@ class RecentEvents {
   // when it extends or replaces what was.
   // `head`, a position at or above the room's newest event, saves a read
   // when nothing of the room's is newer than what is kept (the usual case
-  // when other rooms' events moved the stream on).
+  // when other rooms' events moved the stream on). `*kept`, when given, is
+  // set to whether the answer came from memory without a read.
   std::vector<storage::SharedEventRecord> Newest(
       sql::Tx& tx, std::int64_t room_nid, std::int64_t after, std::int64_t upto, std::int64_t limit,
-      std::int64_t head = std::numeric_limits<std::int64_t>::max());
+      std::int64_t head = std::numeric_limits<std::int64_t>::max(), bool* kept = nullptr);
 
   // After a write committed, before readers may see it: `events` are every
   // event at positions in (after, upto], in position order, and

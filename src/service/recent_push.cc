@@ -89,7 +89,8 @@ void RecentPush::Appended(std::int64_t after, std::int64_t upto,
 std::optional<RecentPush::Parts> RecentPush::Added(sql::Tx& tx, std::int64_t room_nid,
                                                    std::string_view user_id, std::int64_t after,
                                                    std::int64_t upto, bool read, std::int64_t head,
-                                                   std::int64_t main_after) {
+                                                   std::int64_t main_after, bool* kept) {
+  if (kept) *kept = false;
   std::int64_t extend_from = -1;  // read only what is newer than what is kept
   std::int64_t kept_after = 0;
   {
@@ -98,6 +99,7 @@ std::optional<RecentPush::Parts> RecentPush::Added(sql::Tx& tx, std::int64_t roo
     if (it != rooms_.end() && it->second.after <= after) {
       if (upto <= it->second.upto) {
         hits_.fetch_add(1, std::memory_order_relaxed);
+        if (kept) *kept = true;
         return Count(it->second, user_id, after, upto, main_after);
       }
       extend_from = it->second.upto;

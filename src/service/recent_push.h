@@ -38,11 +38,12 @@ class RecentPush {
   // (count in the database instead).
   // `head`, a position at or above the room's newest event, saves a read
   // when nothing of the room's is newer than what is kept (the usual case
-  // when other rooms' events moved the stream on).
+  // when other rooms' events moved the stream on). `*kept`, when given, is
+  // set to whether the answer came from memory without a read.
   std::optional<Parts> Added(sql::Tx& tx, std::int64_t room_nid, std::string_view user_id,
                              std::int64_t after, std::int64_t upto, bool read,
                              std::int64_t head = std::numeric_limits<std::int64_t>::max(),
-                             std::int64_t main_after = 0);
+                             std::int64_t main_after = 0, bool* kept = nullptr);
 
   // After a write committed, before readers may see it: `rows` (room, row)
   // are every push row at positions in (after, upto], in position order,

@@ -197,14 +197,37 @@ boost::asio::awaitable<void> SyncService::Resume(SyncPoll& poll) {
   co_await Step(poll, false);
 }
 
+std::unique_ptr<SyncResult> SyncService::LookInMemory(const SyncPoll& poll) {
+  std::optional<std::int64_t> delivered_upto;
+  try {
+    auto r = std::make_unique<SyncResult>(
+        Compute(poll.who, poll.req, poll.since, &delivered_upto, Source::kMemoryOnly));
+    // (Whether to-device messages remain is known from memory only when
+    // none do, so a kept answer has nothing to delete.)
+    if (delivered_upto) return nullptr;
+    return r;
+  } catch (const sql::NeedsDatabase&) {
+    return nullptr;
+  }
+}
+
 boost::asio::awaitable<std::unique_ptr<SyncResult>> SyncService::Look(const SyncPoll& poll) {
+  // An incremental sync is usually answered from what is kept in memory
+  // (the user's rooms, their newest events and push rows, the device's key
+  // counts): it is tried here, on the I/O thread, and goes to the database
+  // pool only when it needs a read. A woken long-poll then costs no hand-
+  // over to a worker and back, and does not queue behind the writer there.
+  if (poll.since && !poll.req.full_state) {
+    if (auto r = LookInMemory(poll)) co_return r;
+  }
   // The sync that returned the token delivered the to-device messages up
   // to it (Compute finds them in its own read; a write only when there are
   // some). The result comes on the heap: a SyncResult slot in a coroutine
   // frame (a local, a co_await's value) takes 300 bytes.
   co_return co_await Offload(ctx_.db_pool, [&] {
     std::optional<std::int64_t> delivered_upto;
-    auto r = std::make_unique<SyncResult>(Compute(poll.who, poll.req, poll.since, &delivered_upto));
+    auto r = std::make_unique<SyncResult>(
+        Compute(poll.who, poll.req, poll.since, &delivered_upto, Source::kDatabase));
     if (delivered_upto) {
       ctx_.db.Write([&](sql::Tx& tx) {
         storage::E2eStore::DeleteToDeviceUpTo(tx, poll.who.user_id, poll.who.device_id,
@@ -263,7 +286,7 @@ SyncService::SyncService(ServiceContext& ctx, Stream& stream, TypingService& typ
 
 std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> SyncService::UnreadCounts(
     sql::Tx& tx, const std::string& user_id, const std::vector<CountedRoom>& rooms,
-    std::int64_t current) {
+    std::int64_t current, std::uint64_t* shared_rows) {
   const ChangeLog& changes = stream_.changes();
   struct Known {
     CountedRoom room;
@@ -309,8 +332,10 @@ std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> SyncService::Unrea
     const std::int64_t nid = room.room_nid;
     // (The mark is just before the event.)
     const std::int64_t main_after = main_read > 0 ? main_read - 1 : 0;
-    if (auto added =
-            recent_push_.Added(tx, nid, user_id, upto, current, read_rows, room.head, main_after)) {
+    bool kept = false;
+    if (auto added = recent_push_.Added(tx, nid, user_id, upto, current, read_rows, room.head,
+                                        main_after, &kept)) {
+      if (kept) ++*shared_rows;
       out[nid] += *added;
     } else if (main_read > 0) {
       out.erase(nid);
@@ -427,8 +452,8 @@ storage::E2eStore::DeviceSyncState SyncService::DeviceStateOf(sql::Tx& tx, const
 
 SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
                                 const std::optional<SyncToken>& since,
-                                std::optional<std::int64_t>* delivered_to_device_upto) {
-  looks_.fetch_add(1, std::memory_order_relaxed);
+                                std::optional<std::int64_t>* delivered_to_device_upto,
+                                Source source) {
   // Everything at or below `current` has committed.
   const std::int64_t current = stream_.Current();
   const std::int64_t typing_serial = typing_.Serial();
@@ -449,7 +474,11 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
   // position `current` (or reads the latest state, which a snapshot would
   // not make older), so it reads without one: on PostgreSQL a woken sync
   // is then one round trip. An initial sync keeps its snapshot.
+  // What came from memory without a read; counted once the look is done
+  // (a look from memory that needed the database after all runs again).
+  std::uint64_t shared_timelines = 0, shared_push_rows = 0;
   const auto read = [&](sql::Tx& tx) {
+    shared_timelines = shared_push_rows = 0;
     // Receipts for all the user's rooms in one query, by room.
     std::map<std::int64_t, std::vector<storage::ReceiptRecord>> receipts_by_room;
     if (changed(Change::kReceipt)) {
@@ -508,6 +537,9 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
       const bool fresh = !since || req.full_state || (joined && membership_new);
       if (!fresh && m.head_pos <= S && !joined) continue;
 
+      if (source == Source::kMemoryOnly && out.join.size() + out.leave.size() >= kMaxMemoryRooms) {
+        throw sql::NeedsDatabase{};
+      }
       RoomSync rs;
       rs.room_id = m.room_id;
       std::vector<storage::SharedEventRecord> timeline;
@@ -518,7 +550,10 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
           timeline.push_back(std::make_shared<EventRecord>(std::move(*leave)));
         }
       } else if (fresh || m.head_pos > S) {
-        timeline = recent_.Newest(tx, m.room_nid, fresh ? 0 : S, upto, limit + 1, m.head_pos);
+        bool kept = false;
+        timeline =
+            recent_.Newest(tx, m.room_nid, fresh ? 0 : S, upto, limit + 1, m.head_pos, &kept);
+        if (kept) ++shared_timelines;
       }
       if (static_cast<std::int64_t>(timeline.size()) > limit) {
         rs.limited = true;
@@ -604,7 +639,7 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
       (joined ? out.join : out.leave).push_back(std::move(rs));
     }
     if (!counted.empty()) {
-      auto counts = UnreadCounts(tx, who.user_id, counted, current);
+      auto counts = UnreadCounts(tx, who.user_id, counted, current, &shared_push_rows);
       for (std::size_t k = 0; k < counted.size(); ++k) {
         if (auto it = counts.find(counted[k].room_nid); it != counts.end()) {
           auto& room = out.join[counted_at[k]];
@@ -709,11 +744,18 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
       for (auto& u : delta.left) out.device_lists_left.emplace_back(u);
     }
   };
-  if (since && !req.full_state) {
+  if (source == Source::kMemoryOnly) {
+    sql::MemoryOnlyTx tx(ctx_.db.dialect());
+    read(tx);
+    memory_looks_.fetch_add(1, std::memory_order_relaxed);
+  } else if (since && !req.full_state) {
     ctx_.db.ReadLatest(read);
   } else {
     ctx_.db.Read(read);
   }
+  looks_.fetch_add(1, std::memory_order_relaxed);
+  shared_timelines_.fetch_add(shared_timelines, std::memory_order_relaxed);
+  shared_push_rows_.fetch_add(shared_push_rows, std::memory_order_relaxed);
   return out;
 }
 

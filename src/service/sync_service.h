@@ -117,13 +117,22 @@ class SyncService {
   // How many times a sync has looked in the database (metrics): a woken or
   // moved-past long-poll looks, one with nothing for its user sleeps.
   std::uint64_t Looks() const { return looks_.load(std::memory_order_relaxed); }
+  // How many of those were answered from memory alone, on the I/O thread
+  // (an incremental sync whose rooms, events, push rows and key counts are
+  // all kept), without the database pool.
+  std::uint64_t MemoryLooks() const { return memory_looks_.load(std::memory_order_relaxed); }
   // How many times a sync has read a user's list of rooms from the database
   // (tests: an incremental sync uses the cached one while it holds).
   std::uint64_t RoomListReads() const { return room_list_reads_.load(std::memory_order_relaxed); }
-  // How many timelines came from the shared recent events, not a read.
-  std::uint64_t SharedTimelines() const { return recent_.Hits(); }
-  // How many unread-count additions came from shared push rows, not a read.
-  std::uint64_t SharedPushRows() const { return recent_push_.Hits(); }
+  // How many timelines of answered looks came from the shared recent
+  // events, not a read (a look from memory that needed the database after
+  // all counts once, in the look that answered).
+  std::uint64_t SharedTimelines() const {
+    return shared_timelines_.load(std::memory_order_relaxed);
+  }
+  // How many unread-count additions came from shared push rows, not a read
+  // (counted the same way).
+  std::uint64_t SharedPushRows() const { return shared_push_rows_.load(std::memory_order_relaxed); }
   // How many times a sync has read a device's key counts from the
   // database (tests: a woken sync uses the kept ones while they hold).
   std::uint64_t DeviceStateReads() const {
@@ -144,13 +153,24 @@ class SyncService {
   std::size_t SharedFilters() const;
 
  private:
+  // Where Compute reads: the database (blocks: a worker thread), or only
+  // what is kept in memory (sql::MemoryOnlyTx: throws sql::NeedsDatabase
+  // at the first statement, or past kMaxMemoryRooms rooms with news).
+  enum class Source { kDatabase, kMemoryOnly };
+  // A look from memory runs on an I/O thread: one with news in more rooms
+  // than this (a client back after a while) is work for a worker thread.
+  static constexpr std::size_t kMaxMemoryRooms = 16;
   // Also sets `delivered_to_device_upto` when to-device messages up to the
   // token remain (delivered by the sync that returned it).
   SyncResult Compute(const Requester& who, const SyncRequest& req,
                      const std::optional<SyncToken>& since,
-                     std::optional<std::int64_t>* delivered_to_device_upto);
-  // Computes the poll's answer on the database pool, and deletes the
-  // to-device messages its token acknowledged.
+                     std::optional<std::int64_t>* delivered_to_device_upto, Source source);
+  // The poll's answer from memory alone, or null when it needs the
+  // database. Does not block.
+  std::unique_ptr<SyncResult> LookInMemory(const SyncPoll& poll);
+  // Computes the poll's answer (from memory when it can, else on the
+  // database pool), and deletes the to-device messages its token
+  // acknowledged.
   boost::asio::awaitable<std::unique_ptr<SyncResult>> Look(const SyncPoll& poll);
   // Subscribes the poll, then looks (unless nothing can be new for it: only
   // on its first look), and sets its result if the look is the answer.
@@ -186,9 +206,11 @@ class SyncService {
   };
   // Unread counts of the rooms of an answer: the cached ones brought up to
   // date by counting only the push actions since, the others in full.
+  // Adds to `*shared_rows` the rooms whose additions came from shared push
+  // rows without a read.
   std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> UnreadCounts(
       sql::Tx& tx, const std::string& user_id, const std::vector<CountedRoom>& rooms,
-      std::int64_t current);
+      std::int64_t current, std::uint64_t* shared_rows);
   // The unread counts last answered per user and room, and the position they
   // were counted up to. Push actions are only ever added at new positions,
   // or cleared with a Change::kUnread noted, or by the user's own event in
@@ -249,6 +271,9 @@ class SyncService {
   std::unordered_map<std::string, DeviceState> devices_;  // "user\ndevice"; guarded
 
   std::atomic<std::uint64_t> looks_{0};               // see Looks()
+  std::atomic<std::uint64_t> memory_looks_{0};        // see MemoryLooks()
+  std::atomic<std::uint64_t> shared_timelines_{0};    // see SharedTimelines()
+  std::atomic<std::uint64_t> shared_push_rows_{0};    // see SharedPushRows()
   std::atomic<std::uint64_t> room_list_reads_{0};     // see RoomListReads()
   std::atomic<std::uint64_t> device_state_reads_{0};  // see DeviceStateReads()
   RecentEvents recent_;                               // timelines shared by syncs

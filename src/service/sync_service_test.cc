@@ -2,11 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <future>
 #include <thread>
 
 #include "service/service_test_util.h"
@@ -188,6 +190,83 @@ TEST_F(SyncPollTest, ACancelledPollStopsWaitingAtOnce) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
   ASSERT_TRUE(poll);
   EXPECT_FALSE(poll->result);  // nobody to answer: no look
+}
+
+// A woken long-poll is answered from what is kept in memory, on its own
+// thread: not one task for the database pool. Shown with every pool
+// thread held busy while it resumes; it answers anyway.
+TEST_F(SyncPollTest, AWokenPollIsAnsweredFromMemoryWithoutTheDatabasePool) {
+  // (The first incremental sync after a message reads the device's key
+  // counts and the room's push rows; from then on they are kept.)
+  hs_->RunSync(hs_->rooms.Send(alice_, room_, "m.room.message", {{"body", "first"}}, "m0"));
+  since_ = hs_->RunSync(hs_->sync.Sync(alice_, LongPoll(std::chrono::milliseconds(0)))).next_batch;
+  boost::asio::io_context ioc;
+  std::unique_ptr<SyncPoll> poll;
+  boost::asio::co_spawn(
+      ioc,
+      [&]() -> boost::asio::awaitable<void> {
+        poll = co_await hs_->sync.Begin(alice_, LongPoll(std::chrono::seconds(20)));
+        bj::object content{{"body", "kept"}};
+        co_await hs_->rooms.Send(alice_, room_, "m.room.message", content, "m1");
+        co_await SyncService::Wait(*poll);
+      },
+      boost::asio::detached);
+  ioc.run();
+  ASSERT_TRUE(poll && !poll->result);
+
+  // Every pool thread (TestConfig: 2) waits until released.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> holding{0};
+  for (int i = 0; i < 2; ++i) {
+    boost::asio::post(hs_->db_pool(), [&holding, released] {
+      ++holding;
+      released.wait();
+    });
+  }
+  while (holding.load() < 2) std::this_thread::yield();
+
+  const std::uint64_t looks = hs_->sync.Looks();
+  const std::uint64_t in_memory = hs_->sync.MemoryLooks();
+  boost::asio::co_spawn(
+      ioc, [&]() -> boost::asio::awaitable<void> { co_await hs_->sync.Resume(*poll); },
+      boost::asio::detached);
+  ioc.restart();
+  ioc.run_for(std::chrono::seconds(10));
+  const bool answered = poll->result != nullptr;
+  release.set_value();
+  ioc.run();  // (a look sent to the pool finishes now)
+  EXPECT_TRUE(answered);
+  ASSERT_TRUE(poll->result);
+  EXPECT_EQ(LastBody(*poll->result), "kept");
+  EXPECT_EQ(hs_->sync.Looks() - looks, 1u);
+  EXPECT_EQ(hs_->sync.MemoryLooks() - in_memory, 1u);
+}
+
+// What memory does not hold is read: account data set since the token
+// needs the database, so the look goes to the pool, and the answer has it.
+TEST_F(SyncPollTest, ALookThatNeedsAReadGoesToTheDatabase) {
+  boost::asio::io_context ioc;
+  std::unique_ptr<SyncPoll> poll;
+  const std::uint64_t looks = hs_->sync.Looks();
+  const std::uint64_t in_memory = hs_->sync.MemoryLooks();
+  boost::asio::co_spawn(
+      ioc,
+      [&]() -> boost::asio::awaitable<void> {
+        poll = co_await hs_->sync.Begin(alice_, LongPoll(std::chrono::seconds(20)));
+        const std::string global, type = "org.example.pref";
+        bj::object content{{"on", true}};
+        co_await hs_->account_data.Set(alice_, alice_.user_id, global, type, content);
+        co_await SyncService::Wait(*poll);
+        co_await hs_->sync.Resume(*poll);
+      },
+      boost::asio::detached);
+  ioc.run();
+  ASSERT_TRUE(poll->result);
+  ASSERT_EQ(poll->result->account_data.size(), 1u);
+  EXPECT_EQ(poll->result->account_data[0].as_object().at("type"), "org.example.pref");
+  EXPECT_EQ(hs_->sync.Looks() - looks, 1u);
+  EXPECT_EQ(hs_->sync.MemoryLooks(), in_memory);
 }
 
 // Under load: a long-poll woken by a batch while more writes wait behind

@@ -120,6 +120,29 @@ class Tx {
   virtual std::uint64_t StatementFailures() const { return 0; }
 };
 
+// Thrown by a statement run in a `MemoryOnlyTx`. Not a std::exception, so
+// that no handler of failures takes it for one.
+struct NeedsDatabase {};
+
+// A transaction with no database behind it, for work that is usually
+// answered from what the services keep in memory and is tried first where
+// nothing may block (an I/O thread): its first statement throws
+// NeedsDatabase, and the caller runs the work again in a real transaction
+// on a worker thread. So the work must change nothing shared before a
+// statement that could throw (caches filled from a read are filled after
+// it). The dialect is the database's, for work that chooses its statements
+// by it before running any.
+class MemoryOnlyTx final : public Tx {
+ public:
+  explicit MemoryOnlyTx(Dialect dialect) : dialect_(dialect) {}
+  Dialect dialect() const override { return dialect_; }
+  Result Query(std::string_view, const std::vector<Value>&) override { throw NeedsDatabase{}; }
+  void Defer(std::string_view, const std::vector<Value>&) override { throw NeedsDatabase{}; }
+
+ private:
+  Dialect dialect_;
+};
+
 class Database {
  public:
   virtual ~Database() = default;

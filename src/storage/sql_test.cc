@@ -69,6 +69,28 @@ CREATE TABLE counters (id BIGINT PRIMARY KEY, n BIGINT NOT NULL);
   }
 };
 
+// A transaction with no database: whatever statement work tries, it is
+// told it needs the database, before anything runs.
+TEST(MemoryOnlyTxTest, EveryStatementNeedsTheDatabase) {
+  MemoryOnlyTx tx(Dialect::kPostgres);
+  Tx& t = tx;
+  EXPECT_EQ(t.dialect(), Dialect::kPostgres);
+  EXPECT_THROW(t.Query("SELECT 1"), NeedsDatabase);
+  EXPECT_THROW(t.QueryOne("SELECT $1", {Value{std::int64_t{1}}}), NeedsDatabase);
+  EXPECT_THROW(t.Defer("DELETE FROM x"), NeedsDatabase);
+  EXPECT_NO_THROW(t.Flush());  // nothing was deferred
+  // Not a std::exception: a handler of failures does not take it for one.
+  bool as_failure = false;
+  try {
+    t.Query("SELECT 1");
+  } catch (const std::exception&) {
+    as_failure = true;
+  } catch (const NeedsDatabase&) {
+  }
+  EXPECT_FALSE(as_failure);
+  EXPECT_EQ(MemoryOnlyTx(Dialect::kSqlite).dialect(), Dialect::kSqlite);
+}
+
 TEST_P(SqlTest, InsertsAndReadsBackEveryType) {
   db().Write([&](Tx& tx) {
     InsertItem(tx, 1, std::int64_t{42}, 2.5, std::string("hello"), std::int64_t{1});
