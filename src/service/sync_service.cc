@@ -470,13 +470,14 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
   const ChangeLog& changes = stream_.changes();
   auto changed = [&](Change kind) { return changes.ChangedSince(kind, who.user_id, S); };
 
+  // What came from memory without a read; counted once the look is done
+  // (a look from memory that needed the database after all runs again).
+  std::uint64_t shared_timelines = 0, shared_push_rows = 0;
+
   // Every query of an incremental sync is bounded by the published
   // position `current` (or reads the latest state, which a snapshot would
   // not make older), so it reads without one: on PostgreSQL a woken sync
   // is then one round trip. An initial sync keeps its snapshot.
-  // What came from memory without a read; counted once the look is done
-  // (a look from memory that needed the database after all runs again).
-  std::uint64_t shared_timelines = 0, shared_push_rows = 0;
   const auto read = [&](sql::Tx& tx) {
     shared_timelines = shared_push_rows = 0;
     // Receipts for all the user's rooms in one query, by room.

@@ -114,8 +114,9 @@ class SyncService {
   // After Wait: sets the poll's result, or subscribes it again when what
   // woke it shows nothing for it (it then waits again).
   boost::asio::awaitable<void> Resume(SyncPoll& poll);
-  // How many times a sync has looked in the database (metrics): a woken or
-  // moved-past long-poll looks, one with nothing for its user sleeps.
+  // How many times a sync has looked for news (metrics), in memory or in
+  // the database: a woken or moved-past long-poll looks, one with nothing
+  // for its user sleeps.
   std::uint64_t Looks() const { return looks_.load(std::memory_order_relaxed); }
   // How many of those were answered from memory alone, on the I/O thread
   // (an incremental sync whose rooms, events, push rows and key counts are
