@@ -117,16 +117,23 @@ boost::json::object SharedMembers(const storage::EventRecord& e, const PduParts&
   return out;
 }
 
+std::int64_t AgeOf(const storage::EventRecord& e) {
+  return std::max<std::int64_t>(0, NowMs() - e.origin_server_ts);
+}
+
+// The transaction id goes only to the device that sent the event.
+bool ShowsTransactionId(const storage::EventRecord& e, const ClientEventOptions& opts) {
+  return opts.viewer && e.txn_id && e.device_id && e.sender == opts.viewer->user_id &&
+         *e.device_id == opts.viewer->device_id;
+}
+
 // `unsigned`: the event's age now, the viewer's own transaction id, and
 // what redacted it.
 boost::json::object UnsignedMembers(const storage::EventRecord& e, const std::string& room_id,
                                     const ClientEventOptions& opts,
                                     const boost::json::storage_ptr& sp) {
-  boost::json::object unsig({{"age", std::max<std::int64_t>(0, NowMs() - e.origin_server_ts)}}, sp);
-  if (opts.viewer && e.txn_id && e.device_id && e.sender == opts.viewer->user_id &&
-      *e.device_id == opts.viewer->device_id) {
-    unsig["transaction_id"] = *e.txn_id;
-  }
+  boost::json::object unsig({{"age", AgeOf(e)}}, sp);
+  if (ShowsTransactionId(e, opts)) unsig["transaction_id"] = *e.txn_id;
   if (e.redacted_by) {
     // The redaction event itself, in client format.
     boost::json::object because({{"type", "m.room.redaction"}, {"event_id", *e.redacted_by}}, sp);
@@ -175,7 +182,19 @@ void AppendClientEvent(std::string& out, const storage::EventRecord& e, const st
     out += boost::json::serialize(boost::json::string_view(room_id));
   }
   out += ",\"unsigned\":";
-  out += boost::json::serialize(UnsignedMembers(e, room_id, opts, {}));
+  if (e.redacted_by) {
+    out += boost::json::serialize(UnsignedMembers(e, room_id, opts, {}));
+  } else {
+    // The common case, once per event per receiver: written as text, as
+    // UnsignedMembers would serialise it, without building an object.
+    out += "{\"age\":";
+    out += std::to_string(AgeOf(e));
+    if (ShowsTransactionId(e, opts)) {
+      out += ",\"transaction_id\":";
+      out += boost::json::serialize(boost::json::string_view(*e.txn_id));
+    }
+    out += '}';
+  }
   out += '}';
 }
 
