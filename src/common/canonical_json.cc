@@ -127,6 +127,14 @@ class Encoder {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     const auto* end = p + s.size();
     while (p < end) {
+      // A run of printable ASCII other than '"' and '\\' is copied as it
+      // is, in one append: a character at a time was a call each (the
+      // string's push_back is not inlined), a tenth of building an event.
+      const auto* run = p;
+      while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') ++p;
+      if (p != run)
+        out_.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run));
+      if (p == end) break;
       unsigned char c = *p;
       if (c < 0x80) {
         switch (c) {
@@ -151,14 +159,10 @@ class Encoder {
           case '\t':
             out_ += "\\t";
             break;
-          default:
-            if (c < 0x20) {
-              out_ += "\\u00";
-              out_ += kHex[c >> 4];
-              out_ += kHex[c & 0xf];
-            } else {
-              out_ += static_cast<char>(c);
-            }
+          default:  // the other characters below U+0020
+            out_ += "\\u00";
+            out_ += kHex[c >> 4];
+            out_ += kHex[c & 0xf];
         }
         ++p;
         continue;
