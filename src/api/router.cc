@@ -16,6 +16,10 @@ std::vector<std::string_view> Split(std::string_view path) {
   return out;
 }
 
+bool IsParam(std::string_view segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
 }  // namespace
 
 void Router::Add(std::string method, std::string pattern, RouteHandler handler,
@@ -30,23 +34,28 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
   auto segs = Split(path);
   for (const auto& r : routes_) {
     if (r.segments.size() != segs.size()) continue;
-    std::vector<std::string> params;
+    // The route's shape first; its parameters are decoded (a copy and a
+    // UTF-8 check each) only once the rest matches: dozens of routes start
+    // with rooms/{roomId}, and each decoded the room id again.
     bool ok = true;
-    bool bad = false;
     for (std::size_t i = 0; i < segs.size() && ok; ++i) {
       const auto& want = r.segments[i];
-      if (want.size() > 2 && want.front() == '{' && want.back() == '}') {
+      if (IsParam(want)) {
         // "{name*}" may be empty (a state key); other parameters may not.
-        const bool may_be_empty = want[want.size() - 2] == '*';
-        std::string decoded;
-        ok = !segs[i].empty() || may_be_empty;
-        if (ok && !http::PercentDecode(segs[i], &decoded)) bad = true;
-        params.push_back(std::move(decoded));
+        ok = !segs[i].empty() || want[want.size() - 2] == '*';
       } else {
         ok = want == segs[i];
       }
     }
     if (!ok) continue;
+    std::vector<std::string> params;
+    bool bad = false;
+    for (std::size_t i = 0; i < segs.size(); ++i) {
+      if (!IsParam(r.segments[i])) continue;
+      std::string decoded;
+      if (!http::PercentDecode(segs[i], &decoded)) bad = true;
+      params.push_back(std::move(decoded));
+    }
     // HEAD is GET without the body (the server leaves it out).
     const bool method_ok = r.method == method || (method == "HEAD" && r.method == "GET");
     if (bad && method_ok) {

@@ -1,5 +1,7 @@
 #include "common/utf8.h"
 
+#include <algorithm>
+
 namespace vigie::utf8 {
 namespace {
 
@@ -44,6 +46,12 @@ bool IsValid(std::string_view s) {
 }
 
 std::string Sanitize(std::string_view s, std::size_t max_bytes) {
+  // The usual header value, short ASCII without NUL, is kept whole.
+  if (s.size() <= max_bytes && std::all_of(s.begin(), s.end(), [](char c) {
+        return c != '\0' && static_cast<unsigned char>(c) < 0x80;
+      })) {
+    return std::string(s);
+  }
   std::string out;
   out.reserve(std::min(s.size(), max_bytes));
   for (std::size_t i = 0; i < s.size();) {

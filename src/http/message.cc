@@ -29,21 +29,26 @@ int HexVal(char c) {
 bool PercentDecode(std::string_view in, std::string* out, bool plus_is_space) {
   std::string r;
   r.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '%') {
-      if (i + 2 >= in.size()) return false;
-      int hi = HexVal(in[i + 1]), lo = HexVal(in[i + 2]);
-      if (hi < 0 || lo < 0) return false;
-      char d = static_cast<char>(hi * 16 + lo);
-      if (d == '\0') return false;
-      r.push_back(d);
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      r.push_back(' ');
-    } else {
-      r.push_back(c);
+  const std::string_view special = plus_is_space ? "%+" : "%";
+  std::size_t i = 0;
+  while (i < in.size()) {
+    // What needs no decoding is copied in one piece.
+    const std::size_t stop = std::min(in.find_first_of(special, i), in.size());
+    r.append(in.substr(i, stop - i));
+    if (stop == in.size()) break;
+    i = stop;
+    if (in[i] == '+') {
+      r += ' ';
+      ++i;
+      continue;
     }
+    if (i + 2 >= in.size()) return false;
+    int hi = HexVal(in[i + 1]), lo = HexVal(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    char d = static_cast<char>(hi * 16 + lo);
+    if (d == '\0') return false;
+    r += d;
+    i += 3;
   }
   if (!utf8::IsValid(r)) return false;
   *out = std::move(r);
