@@ -203,6 +203,7 @@ class SqliteDatabase : public Database {
       stop_ = true;
     }
     checkpoint_cv_.notify_one();
+    pass_done_cv_.notify_all();
     checkpointer_.join();
   }
 
@@ -282,12 +283,21 @@ class SqliteDatabase : public Database {
   void AfterCommit(int pages) {
     if (pages < kCheckpointPages) return;
     {
-      std::lock_guard lock(checkpoint_mu_);
-      if (running_ || wanted_) return;
+      std::unique_lock lock(checkpoint_mu_);
       if (pages < 2 * kCheckpointPages) {
-        wanted_ = true;
-        checkpoint_cv_.notify_one();
+        if (!running_ && !wanted_) {
+          wanted_ = true;
+          checkpoint_cv_.notify_one();
+        }
         return;
+      }
+      if (running_ || wanted_) {
+        if (pages < 4 * kCheckpointPages) return;
+        // Four times the mark with a pass still to end: the checkpointer is
+        // slower than the writer (starved of CPU on a busy machine, where
+        // the WAL reached 28 MB). The writer waits for the pass and then
+        // copies the rest itself, so the WAL stays bounded.
+        pass_done_cv_.wait(lock, [&] { return stop_ || (!running_ && !wanted_); });
       }
     }
     // SQLite starts the WAL over only when a write begins with all of it
@@ -318,6 +328,7 @@ class SqliteDatabase : public Database {
       lock.lock();
       running_ = false;
       ++checkpoints_;
+      pass_done_cv_.notify_all();
     }
   }
 
@@ -332,10 +343,11 @@ class SqliteDatabase : public Database {
   std::unique_ptr<Connection> checkpointer_conn_;  // used by checkpointer_ only
   std::mutex checkpoint_mu_;
   std::condition_variable checkpoint_cv_;
-  bool wanted_ = false;            // guarded by checkpoint_mu_
-  bool running_ = false;           // guarded by checkpoint_mu_
-  bool stop_ = false;              // guarded by checkpoint_mu_
-  std::uint64_t checkpoints_ = 0;  // guarded by checkpoint_mu_
+  std::condition_variable pass_done_cv_;  // a checkpointer pass ended
+  bool wanted_ = false;                   // guarded by checkpoint_mu_
+  bool running_ = false;                  // guarded by checkpoint_mu_
+  bool stop_ = false;                     // guarded by checkpoint_mu_
+  std::uint64_t checkpoints_ = 0;         // guarded by checkpoint_mu_
   std::thread checkpointer_;
 };
 
