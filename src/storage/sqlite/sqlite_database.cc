@@ -31,9 +31,20 @@ std::string TranslatePlaceholders(std::string_view sql) {
   return out;
 }
 
+// SQLite keeps memory statistics under a process-wide mutex, taken on
+// every allocation (several per row the writer inserts); vigie reads none
+// of them. They can be turned off only before SQLite initialises (the
+// first open, or the WAL VFS's registration); a later call is refused,
+// harmlessly.
+void TurnOffMemoryStatistics() {
+  static std::once_flag once;
+  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
 class Connection : public Tx {
  public:
   Connection(const std::string& path, bool readonly, const std::string& synchronous) {
+    TurnOffMemoryStatistics();
     int flags = SQLITE_OPEN_NOMUTEX |
                 (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     if (path.starts_with("file:")) flags |= SQLITE_OPEN_URI;
