@@ -47,6 +47,18 @@ echo "bench smoke: vigie pid $SERVER_PID at $URL"
 passed=0
 failed=0
 skipped=0
+# verdict NAME STATUS FILE: counts NAME passed (STATUS 0) or failed, and
+# then shows FILE, what it printed.
+verdict() {
+  if [ "$2" = 0 ]; then
+    echo "PASS $1"
+    passed=$((passed + 1))
+  else
+    echo "FAIL $1 (status $2)"
+    cat "$3"
+    failed=$((failed + 1))
+  fi
+}
 # check NAME PYTHON_EXPR ARGS...: runs the scenario, then evaluates the
 # expression over its JSON result `r` (the "results" object).
 check() {
@@ -61,7 +73,8 @@ check() {
     skipped=$((skipped + 1))
     return
   fi
-  if [ "$rc" = 0 ] && python3 - "$json" "$expr" <<'PY'; then
+  if [ "$rc" = 0 ]; then
+    python3 - "$json" "$expr" <<'PY' >>"$out"
 import json, sys
 doc = json.load(open(sys.argv[1]))
 r = doc["results"]
@@ -71,13 +84,9 @@ if not ok:
     print(json.dumps(doc, indent=1))
 sys.exit(0 if ok else 1)
 PY
-    echo "PASS $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name (exit status $rc)"
-    cat "$out"
-    failed=$((failed + 1))
+    rc=$?
   fi
+  verdict "$name" "$rc" "$out"
 }
 
 check fanout \
@@ -107,23 +116,21 @@ check history \
   --scenario history -E 100 --page-size 30
 
 # vigie-micro: every case runs and reports a time (it needs no server).
-if timeout 120 "$BUILD/vigie-micro" --min-time-ms 1 --json >"$TMP/micro.json" 2>&1 &&
-  python3 - "$TMP/micro.json" <<'PY'; then
+timeout 120 "$BUILD/vigie-micro" --min-time-ms 1 --json >"$TMP/micro.json" 2>&1
+rc=$?
+if [ "$rc" = 0 ]; then
+  python3 - "$TMP/micro.json" <<'PY' >>"$TMP/micro.json"
 import json, sys
 cases = json.load(open(sys.argv[1]))
 names = {c["case"] for c in cases}
-ok = len(names) == len(cases) >= 8 and all(c["median_ns"] > 0 and c["calls_per_round"] > 0 for c in cases)
+ok = len(names) == len(cases) >= 9 and all(c["median_ns"] > 0 and c["calls_per_round"] > 0 for c in cases)
 if not ok:
-    print("check failed:", json.dumps(cases, indent=1))
+    print("check failed")
 sys.exit(0 if ok else 1)
 PY
-  echo "PASS micro"
-  passed=$((passed + 1))
-else
-  echo "FAIL micro"
-  cat "$TMP/micro.json"
-  failed=$((failed + 1))
+  rc=$?
 fi
+verdict micro "$rc" "$TMP/micro.json"
 
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then
   echo "FAIL vigie exited during the smoke run:"
