@@ -1,12 +1,14 @@
 // vigie-micro: the time of vigie's hot-path pieces, one at a time, in this
-// process (no server, no sockets, no database). It measures, never
-// asserts.
+// process (no server, no sockets; the storage cases write a scratch SQLite
+// file). It measures, never asserts.
 //
 // Why: on this shared 2-core machine the fanout rate of one build moved
 // between 4,300 and 7,900 events/s from one minute to the next, so
 // bench/compare.sh cannot see a change below about 10%, and what is left
-// to take off the hot path comes in pieces of 1-5%. A piece timed alone,
-// in rounds, with the median kept, moves by a few percent at most.
+// to take off the hot path comes in pieces of 1-5%. A piece timed alone
+// keeps its median and fastest round within about 5% in one run; the
+// machine's speed still moves between runs, so compare builds by running
+// them in turn (bench/README.md).
 //
 // Each case runs in rounds of a fixed number of calls, sized so that a
 // round takes about a fifth of --min-time-ms; the median and the fastest
