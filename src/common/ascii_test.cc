@@ -34,5 +34,19 @@ TEST(AsciiTest, LeavesUtf8BytesAlone) {
   EXPECT_EQ(Lower(""), "");
 }
 
+TEST(AsciiTest, FindAnyFindsWhatFindFirstOfFinds) {
+  const std::string_view breaks("\r\n\0", 3);
+  for (const std::string_view s :
+       {std::string_view(""), std::string_view("plain"), std::string_view("a\rb"),
+        std::string_view("ab\n"), std::string_view("\0x", 2), std::string_view("x%41+y")}) {
+    for (std::size_t from = 0; from <= s.size() + 1; ++from) {
+      EXPECT_EQ(FindAny(s, breaks, from), s.find_first_of(breaks, from)) << s << " " << from;
+      EXPECT_EQ(FindAny(s, "%+", from), s.find_first_of("%+", from)) << s << " " << from;
+    }
+  }
+  EXPECT_EQ(FindAny("abc", ""), std::string_view::npos);
+  static_assert(FindAny("a*b?", "*?") == 1);
+}
+
 }  // namespace
 }  // namespace vigie::ascii

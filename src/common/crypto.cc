@@ -6,6 +6,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "common/ascii.h"
+
 namespace vigie::crypto {
 
 void Init() {
@@ -46,7 +48,7 @@ std::string Base64Url(std::string_view bytes) {
 
 bool Base64Decode(std::string_view text, std::string* out) {
   while (!text.empty() && text.back() == '=') text.remove_suffix(1);
-  bool url = text.find_first_of("-_") != std::string_view::npos;
+  bool url = ascii::FindAny(text, "-_") != std::string_view::npos;
   int variant =
       url ? sodium_base64_VARIANT_URLSAFE_NO_PADDING : sodium_base64_VARIANT_ORIGINAL_NO_PADDING;
   std::string buf(text.size() * 3 / 4 + 3, '\0');

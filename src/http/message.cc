@@ -33,7 +33,7 @@ bool PercentDecode(std::string_view in, std::string* out, bool plus_is_space) {
   std::size_t i = 0;
   while (i < in.size()) {
     // What needs no decoding is copied in one piece.
-    const std::size_t stop = std::min(in.find_first_of(special, i), in.size());
+    const std::size_t stop = std::min(ascii::FindAny(in, special, i), in.size());
     r.append(in.substr(i, stop - i));
     if (stop == in.size()) break;
     i = stop;

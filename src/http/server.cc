@@ -20,6 +20,7 @@
 #include <optional>
 #include <thread>
 
+#include "common/ascii.h"
 #include "common/crypto.h"
 #include "common/thread_name.h"
 #include "common/utf8.h"
@@ -224,7 +225,7 @@ std::string HeadOf(const Response& res, bool keep_alive, unsigned version,
   const auto field = [&out](std::string_view name, std::string_view value) {
     static constexpr std::string_view kBreaks("\r\n\0", 3);
     out.append(name).append(": ");
-    if (value.find_first_of(kBreaks) == std::string_view::npos) {
+    if (ascii::FindAny(value, kBreaks) == std::string_view::npos) {
       out.append(value);
     } else {
       for (char c : value) {

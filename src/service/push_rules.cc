@@ -4,6 +4,7 @@
 #include <array>
 #include <boost/json/parse.hpp>
 
+#include "common/ascii.h"
 #include "common/error.h"
 
 namespace vigie::service::push {
@@ -350,7 +351,7 @@ bool ConditionHolds(const Condition& c, const EventContext& ev, std::string_view
       auto name = ev.display_name(user_id);
       if (!name || name->empty()) return false;
       std::string_view b = body->get_string();
-      if (name->find_first_of("*?") == std::string::npos) return Glob(*name).MatchesWords(b);
+      if (ascii::FindAny(*name, "*?") == std::string::npos) return Glob(*name).MatchesWords(b);
       // The name is matched literally, wildcards included.
       for (std::size_t i = 0; i + name->size() <= b.size(); ++i) {
         if ((i == 0 || !IsWordByte(b[i - 1])) &&
