@@ -215,6 +215,23 @@ std::vector<Case> Cases() {
          api::AppendClientEvent(out, record, room_id, {&receiver, false});
          g_sink += out.size();
        }},
+      {"sync.client_event_recent",
+       "the same, for one of the newest 4,096 events in turn (as receivers ask for them)",
+       [room_id](std::size_t n) {
+         static const std::vector<storage::EventRecord> recent = [] {
+           std::vector<storage::EventRecord> all(4096, record);
+           for (std::size_t i = 0; i < all.size(); ++i) {
+             all[i].event_nid = all[i].stream_pos = static_cast<std::int64_t>(i) + 1;
+             all[i].event_id = "$recent" + std::to_string(i);
+           }
+           return all;
+         }();
+         std::string out;
+         // A stride prime to 4,096: every event in turn, never its neighbour.
+         api::AppendClientEvent(out, recent[(n * 2053) % recent.size()], room_id,
+                                {&receiver, false});
+         g_sink += out.size();
+       }},
       {"sync.client_event_object", "ClientEvent built as an object and serialised",
        [room_id](std::size_t) {
          g_sink += bj::serialize(api::ClientEvent(record, room_id, {&receiver, false})).size();

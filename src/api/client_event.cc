@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <map>
+#include <vector>
 
 #include "common/time.h"
 
@@ -40,13 +41,26 @@ struct PduParts {
 // MarkRedacted). So an entry serves the record of the same event (event id,
 // which also tells apart two databases' events of one number) in the same
 // redaction state, and a redacted event is parsed again, never served stale.
+//
+// An event is looked up once per receiver, so a hit goes through a
+// direct-mapped index by event number (one memory read) before the ordered
+// map, whose walk through 4,096 scattered nodes was most of a hit's cost.
 class PartsCache {
  public:
   PduParts& Of(const storage::EventRecord& e) {
     const bool redacted = e.redacted_by.has_value();
+    if (index_.empty()) index_.resize(kIndexSlots);
+    Slot& slot = index_[SlotOf(e.event_nid)];
+    if (slot.nid == e.event_nid && slot.parts->redacted == redacted &&
+        slot.parts->event_id == e.event_id) {
+      return *slot.parts;
+    }
     auto it = entries_.find(e.event_nid);
     if (it != entries_.end()) {
-      if (it->second.redacted == redacted && it->second.event_id == e.event_id) return it->second;
+      if (it->second.redacted == redacted && it->second.event_id == e.event_id) {
+        slot = {e.event_nid, &it->second};
+        return it->second;
+      }
       Drop(it);
     }
     const std::size_t cost = Cost(e);
@@ -57,15 +71,27 @@ class PartsCache {
     scratch_ = Parse(e);
     if (entries_.size() >= kMaxEntries || bytes_ + cost > kMaxBytes) return scratch_;
     bytes_ += cost;
-    return entries_.emplace(e.event_nid, std::move(scratch_)).first->second;
+    PduParts& kept = entries_.emplace(e.event_nid, std::move(scratch_)).first->second;
+    index_[SlotOf(e.event_nid)] = {e.event_nid, &kept};
+    return kept;
   }
 
  private:
+  // An entry of the index: the map's entry for event `nid`, or nid -1.
+  struct Slot {
+    std::int64_t nid = -1;
+    PduParts* parts = nullptr;
+  };
   static constexpr std::size_t kMaxEntries = 4096;
+  static constexpr std::size_t kIndexSlots = 4096;  // a power of two
+  static std::size_t SlotOf(std::int64_t nid) {
+    return static_cast<std::size_t>(nid) & (kIndexSlots - 1);
+  }
   static constexpr std::size_t kMaxBytes = 8 << 20;
   // The parsed content and the shared text are each about the PDU's size.
   static std::size_t Cost(const storage::EventRecord& e) { return 2 * e.json.size() + 256; }
   void Drop(std::map<std::int64_t, PduParts>::iterator it) {
+    if (Slot& slot = index_[SlotOf(it->first)]; slot.nid == it->first) slot = {};
     bytes_ -= it->second.cost;
     entries_.erase(it);
   }
@@ -85,6 +111,7 @@ class PartsCache {
     return parts;
   }
   std::map<std::int64_t, PduParts> entries_;  // by event_nid
+  std::vector<Slot> index_;                   // made on first use
   std::size_t bytes_ = 0;
   PduParts scratch_;  // an event not kept, until the next call
 };
