@@ -17,7 +17,11 @@ using http::Response;
 // The /sync response is written as text: a room's events go to each of
 // its members' syncs, and their shared part is serialised once per event
 // (AppendClientEvent), not built and serialised again for every member.
-void AppendJson(std::string& out, const boost::json::value& v) { out += boost::json::serialize(v); }
+// A value, array or object as it is (a value parameter would copy an array).
+template <typename Json>
+void AppendJson(std::string& out, const Json& v) {
+  out += boost::json::serialize(v);
+}
 
 void AppendString(std::string& out, std::string_view s) {
   out += boost::json::serialize(boost::json::string_view(s.data(), s.size()));
@@ -63,16 +67,19 @@ void AppendRoom(std::string& out, const service::RoomSync& r, const service::Req
     out += std::to_string(r.notification_count);
     out += R"(,"highlight_count":)";
     out += std::to_string(r.highlight_count);
-    out += R"(},"summary":)";
-    boost::json::object summary;
+    out += R"(},"summary":{)";
     if (r.summary) {
-      boost::json::array heroes;
-      for (const auto& h : r.summary->heroes) heroes.emplace_back(h);
-      summary["m.heroes"] = std::move(heroes);
-      summary["m.joined_member_count"] = r.summary->joined;
-      summary["m.invited_member_count"] = r.summary->invited;
+      out += R"("m.heroes":[)";
+      for (std::size_t i = 0; i < r.summary->heroes.size(); ++i) {
+        if (i > 0) out += ',';
+        AppendString(out, r.summary->heroes[i]);
+      }
+      out += R"(],"m.joined_member_count":)";
+      out += std::to_string(r.summary->joined);
+      out += R"(,"m.invited_member_count":)";
+      out += std::to_string(r.summary->invited);
     }
-    AppendJson(out, summary);
+    out += '}';
   }
   out += '}';
 }
@@ -118,18 +125,23 @@ Response SyncResponse(const service::SyncResult& res, const service::Requester& 
   out += R"(,"knock":)";
   AppendRooms(out, res.knock,
               [&](const service::RoomSync& r) { AppendStripped(out, "knock_state", r); });
+  // The rest is small (empty, mostly), written from its parts as they
+  // are: building one object of them copied each.
+  out += R"(},"presence":)";
+  AppendEventList(out, res.presence);
+  out += R"(,"account_data":)";
+  AppendEventList(out, res.account_data);
+  out += R"(,"to_device":)";
+  AppendEventList(out, res.to_device);
+  out += R"(,"device_lists":{"changed":)";
+  AppendJson(out, res.device_lists_changed);
+  out += R"(,"left":)";
+  AppendJson(out, res.device_lists_left);
+  out += R"(},"device_one_time_keys_count":)";
+  AppendJson(out, res.one_time_keys_count);
+  out += R"(,"device_unused_fallback_key_types":)";
+  AppendJson(out, res.unused_fallback_key_types);
   out += '}';
-  // The rest is small (empty, mostly): built as an object and spliced in.
-  const std::string rest = boost::json::serialize(boost::json::object{
-      {"presence", {{"events", res.presence}}},
-      {"account_data", {{"events", res.account_data}}},
-      {"to_device", {{"events", res.to_device}}},
-      {"device_lists", {{"changed", res.device_lists_changed}, {"left", res.device_lists_left}}},
-      {"device_one_time_keys_count", res.one_time_keys_count},
-      {"device_unused_fallback_key_types", res.unused_fallback_key_types},
-  });
-  out += ',';
-  out.append(rest, 1);  // after its '{', through its '}'
   Response r;
   r.body = std::move(out);
   return r;
