@@ -36,9 +36,11 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
     if (r.segments.size() != segs.size()) continue;
     // The route's shape first; its parameters are decoded (a copy and a
     // UTF-8 check each) only once the rest matches: dozens of routes start
-    // with rooms/{roomId}, and each decoded the room id again.
+    // with rooms/{roomId}, and each decoded the room id again. From the
+    // last segment back: every route begins _matrix/client/v3, and most
+    // differ in their last ones.
     bool ok = true;
-    for (std::size_t i = 0; i < segs.size() && ok; ++i) {
+    for (std::size_t i = segs.size(); i-- > 0 && ok;) {
       const auto& want = r.segments[i];
       if (IsParam(want)) {
         // "{name*}" may be empty (a state key); other parameters may not.
