@@ -10,14 +10,20 @@
 namespace vigie::api {
 namespace {
 
-void AddCommonHeaders(http::Response& res, const Config& cfg) {
-  res.headers.emplace_back("Access-Control-Allow-Origin", cfg.cors_allow_origin);
-  res.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS");
-  res.headers.emplace_back(
-      "Access-Control-Allow-Headers",
-      "X-Requested-With, Content-Type, Authorization, X-Vigie-Location, X-Vigie-Network");
-  res.headers.emplace_back("X-Content-Type-Options", "nosniff");
-  res.headers.emplace_back("Cache-Control", "no-store");
+// The headers of every answer, as header lines (http::Response::
+// header_lines): made once and shared, where ten strings a response were
+// built, copied and scanned for line breaks.
+std::shared_ptr<const std::string> CommonHeaderLines(const Config& cfg) {
+  std::string origin = cfg.cors_allow_origin;
+  std::erase_if(origin, [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+  return std::make_shared<const std::string>(
+      "Access-Control-Allow-Origin: " + origin +
+      "\r\n"
+      "Access-Control-Allow-Methods: GET, POST, PUT, DELETE, OPTIONS\r\n"
+      "Access-Control-Allow-Headers: X-Requested-With, Content-Type, Authorization, "
+      "X-Vigie-Location, X-Vigie-Network\r\n"
+      "X-Content-Type-Options: nosniff\r\n"
+      "Cache-Control: no-store\r\n");
 }
 
 // Legacy r0 (and v1 for endpoints that moved) paths are served as v3.
@@ -42,7 +48,7 @@ std::optional<std::string> AccessToken(const http::Request& req) {
 
 }  // namespace
 
-Api::Api(service::Homeserver& hs) : hs_(hs) {
+Api::Api(service::Homeserver& hs) : hs_(hs), common_headers_(CommonHeaderLines(hs.config())) {
   AddVersionRoutes(router_, hs);
   AddLoginRoutes(router_, hs);
   AddRegisterRoutes(router_, hs);
@@ -90,7 +96,7 @@ http::Response Api::ProtocolErrorResponse(http::ProtocolError e) const {
       r = ErrorResponse(Error(ErrorCode::kInternal, "Internal server error"));
       break;
   }
-  AddCommonHeaders(r, hs_.config());
+  r.header_lines = common_headers_;
   return r;
 }
 
@@ -151,7 +157,7 @@ http::Response Api::Complete(http::Response res, const http::Request& req, Excha
     res.pending = std::make_shared<Parked>(*this, std::move(res.pending), req, std::move(ex));
     return res;
   }
-  AddCommonHeaders(res, hs_.config());
+  res.header_lines = common_headers_;
   const auto elapsed = std::chrono::steady_clock::now() - ex.start;
   hs_.metrics.ObserveRequest(ex.route_name, res.status, elapsed);
   spdlog::info("request_id={} ip={} method={} route={} status={} ms={:.2f}", req.request_id,

@@ -42,6 +42,7 @@ class Api {
   http::Response Complete(http::Response res, const http::Request& req, Exchange ex);
   service::Homeserver& hs_;
   Router router_;
+  std::shared_ptr<const std::string> common_headers_;  // Response::header_lines
 };
 
 // Endpoint groups, one file each under api/client/.

@@ -40,9 +40,20 @@ class ApiTest : public ::testing::Test {
     req.authorization = "Bearer " + token_;
     return req;
   }
+  // From the handler's headers, or else the shared header lines.
   static std::string Header(const http::Response& r, std::string_view name) {
     for (const auto& [k, v] : r.headers) {
       if (k == name) return v;
+    }
+    if (r.header_lines) {
+      const std::string prefix = std::string(name) + ": ";
+      std::string_view lines = *r.header_lines;
+      while (!lines.empty()) {
+        const std::size_t end = lines.find("\r\n");
+        const std::string_view line = lines.substr(0, end);
+        if (line.starts_with(prefix)) return std::string(line.substr(prefix.size()));
+        lines.remove_prefix(end == std::string_view::npos ? lines.size() : end + 2);
+      }
     }
     return "";
   }
@@ -95,6 +106,7 @@ TEST_F(ApiTest, ALongPollWaitsWithItsHandlerReturnedAndIsAnsweredInFull) {
   ASSERT_TRUE(parked.pending);
   EXPECT_TRUE(parked.body.empty());
   EXPECT_TRUE(parked.headers.empty());  // headers come with the answer
+  EXPECT_FALSE(parked.header_lines);
 
   ASSERT_FALSE(answer.pending);
   EXPECT_EQ(answer.status, 200);
@@ -126,6 +138,25 @@ TEST_F(ApiTest, ALongPollThatCannotStartIsAnErrorAtOnce) {
   const http::Response u = hs_->RunSync(api_->Handle(unknown));
   EXPECT_FALSE(u.pending);
   EXPECT_EQ(u.status, 401);
+}
+
+// Every answer, errors and protocol errors included, carries the common
+// headers; a line break in the configured origin cannot start a header.
+TEST_F(ApiTest, EveryAnswerHasTheCommonHeadersAndTheOriginCannotSplitThem) {
+  Config cfg = service::TestConfig();
+  cfg.cors_allow_origin = "https://a.example\r\nX-Injected: 1";
+  service::Homeserver hs(cfg);
+  Api api(hs);
+  http::Request get_versions = Get("/_matrix/client/versions", {});
+  const http::Response versions = hs.RunSync(api.Handle(get_versions));
+  EXPECT_EQ(versions.status, 200);
+  EXPECT_EQ(Header(versions, "Access-Control-Allow-Origin"), "https://a.exampleX-Injected: 1");
+  EXPECT_EQ(Header(versions, "X-Injected"), "");
+  EXPECT_EQ(Header(versions, "X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(Header(versions, "Cache-Control"), "no-store");
+  const http::Response too_large = api.ProtocolErrorResponse(http::ProtocolError::kBodyTooLarge);
+  EXPECT_EQ(Header(too_large, "Access-Control-Allow-Methods"), "GET, POST, PUT, DELETE, OPTIONS");
+  EXPECT_EQ(Header(too_large, "Cache-Control"), "no-store");
 }
 
 }  // namespace

@@ -61,6 +61,10 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Header lines written as they are after `headers`, each "Name: value"
+  // and CRLF: the ones many answers share, made once by their owner, which
+  // keeps line breaks out of the values (HeadOf does it for `headers`).
+  std::shared_ptr<const std::string> header_lines;
   // When set, the body comes from here and `body` is ignored.
   std::shared_ptr<const BodyStream> stream;
   // When set, there is no answer yet, and the rest is ignored (see Pending).

@@ -219,7 +219,8 @@ constexpr std::size_t kStreamChunk = 256 * 1024;
 std::string HeadOf(const Response& res, bool keep_alive, unsigned version,
                    std::string_view request_id, std::uint64_t length) {
   std::string out;
-  out.reserve(128 + res.content_type.size() + request_id.size());
+  out.reserve(128 + res.content_type.size() + request_id.size() +
+              (res.header_lines ? res.header_lines->size() : 0));
   // A line break or NUL in a value would end the header early (response
   // splitting): it is dropped.
   const auto field = [&out](std::string_view name, std::string_view value) {
@@ -239,6 +240,7 @@ std::string HeadOf(const Response& res, bool keep_alive, unsigned version,
   out.append("\r\n");
   if (length > 0 || res.stream || res.status != 204) field("Content-Type", res.content_type);
   for (const auto& [name, value] : res.headers) field(name, value);
+  if (res.header_lines) out.append(*res.header_lines);
   if (!request_id.empty()) field("X-Request-Id", request_id);
   if (version < 11 && keep_alive) field("Connection", "keep-alive");
   if (version >= 11 && !keep_alive) field("Connection", "close");

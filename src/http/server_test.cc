@@ -66,6 +66,7 @@ TEST_F(ServerTest, TheHeaderIsWrittenAsBeastWroteItAndCannotBeSplit) {
     r.body = "{}";
     r.headers.emplace_back("X-Plain", "value");
     r.headers.emplace_back("X-Evil", "a\r\nX-Injected: 1\r\n\r\nbody");
+    r.header_lines = std::make_shared<const std::string>("X-Shared: one\r\nX-Also: two\r\n");
     co_return r;
   });
   const std::string got =
@@ -79,6 +80,10 @@ TEST_F(ServerTest, TheHeaderIsWrittenAsBeastWroteItAndCannotBeSplit) {
   // The line breaks are dropped: one header line, no header of its own.
   EXPECT_NE(head.find("\r\nX-Evil: aX-Injected: 1body\r\n"), std::string::npos) << head;
   EXPECT_EQ(head.find("\r\nX-Injected:"), std::string::npos) << head;
+  // The shared lines as they are, after the handler's own.
+  EXPECT_NE(head.find("\r\nX-Evil: aX-Injected: 1body\r\nX-Shared: one\r\nX-Also: two\r\n"),
+            std::string::npos)
+      << head;
   EXPECT_NE(head.find("\r\nX-Request-Id: "), std::string::npos) << head;
   EXPECT_NE(head.find("\r\nConnection: close\r\n"), std::string::npos) << head;
   EXPECT_NE(head.find("\r\nContent-Length: 2\r\n"), std::string::npos) << head;
