@@ -32,6 +32,7 @@
 #include "events/event.h"
 #include "events/event_builder.h"
 #include "events/signing.h"
+#include "http/message.h"
 #include "service/auth_service.h"
 #include "storage/migrations.h"
 #include "storage/room_store.h"
@@ -243,6 +244,13 @@ std::vector<Case> Cases() {
                  "the same, each row in its own savepoint as the group commit runs writes (per "
                  "batch)",
                  record, true),
+      {"http.parse_query", "a fanout member's /sync query string split and percent-decoded",
+       [](std::size_t) {
+         static const std::string query =
+             "timeout=30000&filter=%7B%22room%22%3A%7B%22timeline%22%3A%7B%22limit%22%3A100%7D%7D%"
+             "7D&since=s1234567_0";
+         g_sink += http::ParseQuery(query).size();
+       }},
       {"auth.hash_token", "the SHA-256 hex of an access token, once per request",
        [](std::size_t) { g_sink += service::AuthService::HashToken(token).size(); }},
   };

@@ -85,5 +85,22 @@ TEST(Query, ParsesAndDecodes) {
   EXPECT_EQ(q[4].second, "%zz");
 }
 
+TEST(Query, PercentDecodeChecksEscapesNulAndUtf8) {
+  std::string out = "unchanged";
+  EXPECT_TRUE(http::PercentDecode("%7B%22a%22%3A1%7D", &out));
+  EXPECT_EQ(out, R"({"a":1})");
+  EXPECT_TRUE(http::PercentDecode("caf%C3%A9+x", &out));
+  EXPECT_EQ(out, "caf\xC3\xA9+x");  // '+' is a space only in a query
+  EXPECT_TRUE(http::PercentDecode("caf%C3%A9+x", &out, true));
+  EXPECT_EQ(out, "caf\xC3\xA9 x");
+  EXPECT_TRUE(http::PercentDecode("", &out));
+  EXPECT_EQ(out, "");
+  out = "unchanged";
+  for (const char* bad : {"%", "a%4", "%4g", "%00", "%C3", "%FF", "\xC3", "%ED%A0%80"}) {
+    EXPECT_FALSE(http::PercentDecode(bad, &out)) << bad;
+    EXPECT_EQ(out, "unchanged") << bad;
+  }
+}
+
 }  // namespace
 }  // namespace vigie::api

@@ -27,30 +27,28 @@ int HexVal(char c) {
 }  // namespace
 
 bool PercentDecode(std::string_view in, std::string* out, bool plus_is_space) {
-  std::string r;
-  r.reserve(in.size());
-  const std::string_view special = plus_is_space ? "%+" : "%";
-  std::size_t i = 0;
-  while (i < in.size()) {
-    // What needs no decoding is copied in one piece.
-    const std::size_t stop = std::min(ascii::FindAny(in, special, i), in.size());
-    r.append(in.substr(i, stop - i));
-    if (stop == in.size()) break;
-    i = stop;
-    if (in[i] == '+') {
-      r += ' ';
+  // One pass, written in place: never longer than what came in.
+  std::string r(in.size(), '\0');
+  char* w = r.data();
+  unsigned char seen = 0;  // the bytes' bits, or'ed: ASCII only needs no UTF-8 check
+  for (std::size_t i = 0; i < in.size();) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      const int hi = HexVal(in[i + 1]), lo = HexVal(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      c = static_cast<char>(hi * 16 + lo);
+      if (c == '\0') return false;
+      i += 3;
+    } else {
+      if (c == '+' && plus_is_space) c = ' ';
       ++i;
-      continue;
     }
-    if (i + 2 >= in.size()) return false;
-    int hi = HexVal(in[i + 1]), lo = HexVal(in[i + 2]);
-    if (hi < 0 || lo < 0) return false;
-    char d = static_cast<char>(hi * 16 + lo);
-    if (d == '\0') return false;
-    r += d;
-    i += 3;
+    seen |= static_cast<unsigned char>(c);
+    *w++ = c;
   }
-  if (!utf8::IsValid(r)) return false;
+  r.resize(static_cast<std::size_t>(w - r.data()));
+  if ((seen & 0x80) != 0 && !utf8::IsValid(r)) return false;
   *out = std::move(r);
   return true;
 }
