@@ -21,9 +21,10 @@ using tcp = asio::ip::tcp;
 
 class ServerTest : public ::testing::Test {
  protected:
-  void Start(Handler handler) {
+  void Start(Handler handler, bool trust_x_forwarded_for = false) {
     ServerOptions opts;
     opts.listen = {{"127.0.0.1", 0}};
+    opts.trust_x_forwarded_for = trust_x_forwarded_for;
     server_ = std::make_unique<Server>(
         opts, std::move(handler), [](std::string_view, std::string_view) { return 1024; },
         [](ProtocolError) {
@@ -88,6 +89,43 @@ TEST_F(ServerTest, TheHeaderIsWrittenAsBeastWroteItAndCannotBeSplit) {
   EXPECT_NE(head.find("\r\nConnection: close\r\n"), std::string::npos) << head;
   EXPECT_NE(head.find("\r\nContent-Length: 2\r\n"), std::string::npos) << head;
   EXPECT_EQ(got.substr(end + 4), "{}");
+}
+
+// What a request's header gives the handler: the first of each name, any
+// case; the client's address from X-Forwarded-For only when trusted.
+TEST_F(ServerTest, TheRequestCarriesTheFirstOfEachHeaderAndAForwardedAddressOnlyWhenTrusted) {
+  for (const bool trusted : {false, true}) {
+    Request seen;
+    Start(
+        [&seen](Request& req) -> asio::awaitable<Response> {
+          seen = req;
+          co_return Response{};
+        },
+        trusted);
+    const std::string got = Exchange(
+        "GET /x?a=%41 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+        "authorization: Bearer one\r\nAuthorization: Bearer two\r\n"
+        "User-Agent: agent\r\nContent-Type: text/plain\r\nOrigin: https://o.example\r\n"
+        "Range: bytes=0-1\r\nIf-Range: \"etag\"\r\nx-vigie-location: KE\r\n"
+        "X-Vigie-Network: mobile\r\nX-Vigie-Network: wifi\r\n"
+        "X-Forwarded-For: 10.0.0.1, 203.0.113.7\r\n\r\n");
+    ASSERT_TRUE(got.starts_with("HTTP/1.1 200")) << got;
+    EXPECT_EQ(seen.path, "/x");
+    ASSERT_EQ(seen.query.size(), 1u);
+    EXPECT_EQ(seen.query[0].second, "A");
+    EXPECT_EQ(seen.authorization, "Bearer one");
+    EXPECT_EQ(seen.user_agent, "agent");
+    EXPECT_EQ(seen.content_type, "text/plain");
+    EXPECT_EQ(seen.origin, "https://o.example");
+    EXPECT_EQ(seen.range, "bytes=0-1");
+    EXPECT_EQ(seen.if_range, "\"etag\"");
+    EXPECT_EQ(seen.client_location, "KE");
+    EXPECT_EQ(seen.network_type, "mobile");
+    EXPECT_EQ(seen.remote_ip, trusted ? "203.0.113.7" : "127.0.0.1");
+    server_->Stop(std::chrono::milliseconds(100));
+    server_->Join();
+    server_.reset();
+  }
 }
 
 TEST_F(ServerTest, KeepAliveIsSpelledOutOnlyWhereTheVersionDoesNotImplyIt) {
