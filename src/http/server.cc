@@ -42,13 +42,74 @@ struct ConnState {
   bool busy = false;             // a request is being handled
 };
 
-// Member order matters: `conns` outlives `ioc`, whose destruction destroys
-// suspended sessions that unregister themselves from `conns`.
+// A parked answer's close watch (CloseWatch), armed late: Worker::ArmLater.
+class Armable {
+ public:
+  virtual ~Armable() = default;
+  virtual void Arm() = 0;
+
+ private:
+  friend struct Worker;
+  std::uint64_t tick_ = 0;  // the worker's arming tick when queued
+  bool queued_ = false;
+  std::list<std::shared_ptr<Armable>>::iterator where_;
+};
+
+// Member order matters: `conns` and `unarmed` outlive `ioc`, whose
+// destruction destroys suspended sessions that unregister themselves from
+// them; `arm_timer` goes before `ioc`.
 struct Worker {
-  std::list<ConnState> conns;  // touched only on this worker's thread
+  std::list<ConnState> conns;                   // touched only on this worker's thread
+  std::list<std::shared_ptr<Armable>> unarmed;  // oldest first
   asio::io_context ioc{1};
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  asio::steady_timer arm_timer{ioc};
+  std::uint64_t arm_tick = 0;
+  bool arm_ticking = false;
   std::thread thread;
+
+  // A close watch is armed once its answer has waited past two ticks of a
+  // quarter second (so a client that hangs up is noticed within half a
+  // second), not at once: arming one is a system call (epoll_ctl), and most
+  // long-polls of a busy server are answered within milliseconds.
+  static constexpr std::chrono::milliseconds kArmTick{250};
+  void ArmLater(const std::shared_ptr<Armable>& a) {
+    a->tick_ = arm_tick;
+    a->queued_ = true;
+    a->where_ = unarmed.insert(unarmed.end(), a);
+    if (!arm_ticking) ScheduleArmTick();
+  }
+  // Takes `a` off the queue if it is still there (its wait ended first).
+  void Unqueue(Armable& a) {
+    if (!a.queued_) return;
+    a.queued_ = false;
+    unarmed.erase(a.where_);
+  }
+
+ private:
+  void ScheduleArmTick() {
+    arm_ticking = true;
+    arm_timer.expires_after(kArmTick);
+    arm_timer.async_wait([this](boost::system::error_code ec) {
+      if (ec) {  // the worker is going
+        arm_ticking = false;
+        return;
+      }
+      ++arm_tick;
+      // What was queued before the previous tick has waited a tick at least.
+      while (!unarmed.empty() && unarmed.front()->tick_ + 1 < arm_tick) {
+        std::shared_ptr<Armable> a = std::move(unarmed.front());
+        unarmed.pop_front();
+        a->queued_ = false;
+        a->Arm();
+      }
+      if (unarmed.empty()) {
+        arm_ticking = false;
+      } else {
+        ScheduleArmTick();
+      }
+    });
+  }
 };
 
 // Watches the socket of a connection whose answer is pending (a parked
@@ -60,15 +121,19 @@ struct Worker {
 // peek cannot tell), so the watch reads them through the TLS stream: an
 // end of stream or an error is a client gone; data (a pipelined request)
 // goes to the connection's read buffer for its next request. Idle polls
-// pay for none of this: the read starts only once bytes arrived.
+// pay for none of this: the read starts only once bytes arrived. The
+// watch starts only once the answer has waited a quarter to half a second
+// (Worker::ArmLater).
 template <typename Stream>
-class CloseWatch : public std::enable_shared_from_this<CloseWatch<Stream>> {
+class CloseWatch : public Armable, public std::enable_shared_from_this<CloseWatch<Stream>> {
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
  public:
   CloseWatch(Stream& stream, beast::flat_buffer& buffer, std::shared_ptr<Pending> pending)
       : stream_(stream), buffer_(buffer), pending_(std::move(pending)) {}
-  void Arm() {
+  void Arm() override {
+    if (!active_) return;
+    armed_ = true;
     socket().async_wait(
         tcp::socket::wait_read,
         [self = this->shared_from_this()](boost::system::error_code ec) { self->Ready(ec); });
@@ -77,6 +142,7 @@ class CloseWatch : public std::enable_shared_from_this<CloseWatch<Stream>> {
   void Stop() {
     if (!active_) return;
     active_ = false;
+    if (!armed_) return;  // nothing to cancel
     boost::system::error_code ignored;
     socket().cancel(ignored);
   }
@@ -157,6 +223,7 @@ class CloseWatch : public std::enable_shared_from_this<CloseWatch<Stream>> {
   std::unique_ptr<char[]> in_;                // TLS only, once bytes arrived
   std::optional<asio::steady_timer> settle_;  // while Settled waits
   bool active_ = true;
+  bool armed_ = false;    // a wait was started
   bool reading_ = false;  // a TLS read is outstanding
   bool gone_ = false;
 };
@@ -550,7 +617,14 @@ asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::strin
       res = co_await handler(req);
       while (res.pending) {
         auto watch = std::make_shared<CloseWatch<Stream>>(stream, buffer, std::move(res.pending));
-        watch->Arm();
+        // Armed by the worker if the wait lasts; off its queue when the
+        // wait ends, or the frame goes with the worker.
+        struct Queued {
+          Worker& w;
+          Armable& a;
+          ~Queued() { w.Unqueue(a); }
+        } queued{w, *watch};
+        w.ArmLater(watch);
         // The watch ends, and any read it started settles, before anything
         // else happens on the connection, even if the wait throws.
         std::exception_ptr failed;
@@ -559,6 +633,7 @@ asio::awaitable<void> Server::Impl::Session(Worker& w, Stream stream, std::strin
         } catch (...) {
           failed = std::current_exception();
         }
+        w.Unqueue(*watch);
         watch->Stop();
         co_await watch->Settled();
         if (failed) std::rethrow_exception(failed);
