@@ -57,7 +57,7 @@ class Armable {
 
 // Member order matters: `conns` and `unarmed` outlive `ioc`, whose
 // destruction destroys suspended sessions that unregister themselves from
-// them; `arm_timer` goes before `ioc`.
+// them; `arm_timer`, declared after `ioc`, is destroyed before it.
 struct Worker {
   std::list<ConnState> conns;                   // touched only on this worker's thread
   std::list<std::shared_ptr<Armable>> unarmed;  // oldest first
