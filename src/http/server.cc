@@ -477,40 +477,30 @@ asio::awaitable<Server::Impl::Incoming> Server::Impl::ReadRequest(Stream& stream
   // parsing Beast left to do.
   std::optional<std::string_view> xff, authorization, user_agent, content_type, origin, range,
       if_range, location, network;
-  const auto keep_first = [](std::optional<std::string_view>& slot, std::string_view value) {
-    if (!slot) slot = value;
+  struct Wanted {
+    bhttp::field field;
+    std::string_view name;  // for a field Beast does not know
+    std::optional<std::string_view>* value;
+  };
+  const Wanted wanted[] = {
+      {bhttp::field::authorization, {}, &authorization},
+      {bhttp::field::user_agent, {}, &user_agent},
+      {bhttp::field::content_type, {}, &content_type},
+      {bhttp::field::origin, {}, &origin},
+      {bhttp::field::range, {}, &range},
+      {bhttp::field::if_range, {}, &if_range},
+      {bhttp::field::unknown, "X-Forwarded-For", &xff},
+      {bhttp::field::unknown, "X-Vigie-Location", &location},
+      {bhttp::field::unknown, "X-Vigie-Network", &network},
   };
   for (const auto& f : hdr) {
-    switch (f.name()) {
-      case bhttp::field::authorization:
-        keep_first(authorization, f.value());
-        break;
-      case bhttp::field::user_agent:
-        keep_first(user_agent, f.value());
-        break;
-      case bhttp::field::content_type:
-        keep_first(content_type, f.value());
-        break;
-      case bhttp::field::origin:
-        keep_first(origin, f.value());
-        break;
-      case bhttp::field::range:
-        keep_first(range, f.value());
-        break;
-      case bhttp::field::if_range:
-        keep_first(if_range, f.value());
-        break;
-      case bhttp::field::unknown:
-        if (beast::iequals(f.name_string(), "X-Forwarded-For")) {
-          keep_first(xff, f.value());
-        } else if (beast::iequals(f.name_string(), "X-Vigie-Location")) {
-          keep_first(location, f.value());
-        } else if (beast::iequals(f.name_string(), "X-Vigie-Network")) {
-          keep_first(network, f.value());
-        }
-        break;
-      default:
-        break;
+    for (const Wanted& w : wanted) {
+      if (f.name() != w.field ||
+          (w.field == bhttp::field::unknown && !beast::iequals(f.name_string(), w.name))) {
+        continue;
+      }
+      if (!*w.value) *w.value = f.value();
+      break;
     }
   }
   if (opts.trust_x_forwarded_for && xff && !xff->empty()) {
