@@ -14,16 +14,15 @@ namespace {
 // header_lines): made once and shared, where ten strings a response were
 // built, copied and scanned for line breaks.
 std::shared_ptr<const std::string> CommonHeaderLines(const Config& cfg) {
-  std::string origin = cfg.cors_allow_origin;
-  std::erase_if(origin, [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
-  return std::make_shared<const std::string>(
-      "Access-Control-Allow-Origin: " + origin +
-      "\r\n"
-      "Access-Control-Allow-Methods: GET, POST, PUT, DELETE, OPTIONS\r\n"
-      "Access-Control-Allow-Headers: X-Requested-With, Content-Type, Authorization, "
-      "X-Vigie-Location, X-Vigie-Network\r\n"
-      "X-Content-Type-Options: nosniff\r\n"
-      "Cache-Control: no-store\r\n");
+  std::string lines;
+  http::AppendHeaderLine(lines, "Access-Control-Allow-Origin", cfg.cors_allow_origin);
+  http::AppendHeaderLine(lines, "Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS");
+  http::AppendHeaderLine(
+      lines, "Access-Control-Allow-Headers",
+      "X-Requested-With, Content-Type, Authorization, X-Vigie-Location, X-Vigie-Network");
+  http::AppendHeaderLine(lines, "X-Content-Type-Options", "nosniff");
+  http::AppendHeaderLine(lines, "Cache-Control", "no-store");
+  return std::make_shared<const std::string>(std::move(lines));
 }
 
 // Legacy r0 (and v1 for endpoints that moved) paths are served as v3.

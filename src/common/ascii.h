@@ -28,9 +28,8 @@ constexpr bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
 
 // The first position at or after `from` of a byte of `set` in `s`, or npos:
 // string_view::find_first_of for a handful of bytes, as one plain loop.
-// libstdc++'s calls memchr on `set` once per byte of `s`, which made it
-// the largest cost of decoding a query string and of writing a response's
-// header lines.
+// libstdc++'s calls memchr on `set` once per byte of `s`: it was most of
+// the cost of writing a response's header lines.
 constexpr std::size_t FindAny(std::string_view s, std::string_view set, std::size_t from = 0) {
   for (std::size_t i = from; i < s.size(); ++i) {
     for (const char c : set) {

@@ -26,6 +26,19 @@ int HexVal(char c) {
 }
 }  // namespace
 
+void AppendHeaderLine(std::string& out, std::string_view name, std::string_view value) {
+  static constexpr std::string_view kBreaks("\r\n\0", 3);
+  out.append(name).append(": ");
+  if (ascii::FindAny(value, kBreaks) == std::string_view::npos) {
+    out.append(value);
+  } else {
+    for (char c : value) {
+      if (kBreaks.find(c) == std::string_view::npos) out.push_back(c);
+    }
+  }
+  out.append("\r\n");
+}
+
 bool PercentDecode(std::string_view in, std::string* out, bool plus_is_space) {
   // One pass, written in place: never longer than what came in.
   std::string r(in.size(), '\0');

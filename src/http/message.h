@@ -61,9 +61,8 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
-  // Header lines written as they are after `headers`, each "Name: value"
-  // and CRLF: the ones many answers share, made once by their owner, which
-  // keeps line breaks out of the values (HeadOf does it for `headers`).
+  // Header lines written as they are after `headers`: the ones many
+  // answers share, made once by their owner with AppendHeaderLine.
   std::shared_ptr<const std::string> header_lines;
   // When set, the body comes from here and `body` is ignored.
   std::shared_ptr<const BodyStream> stream;
@@ -118,6 +117,11 @@ RangeAnswer ParseRange(std::string_view header, std::uint64_t size, ByteRange* o
 // A component that does not decode to valid UTF-8 is kept as sent, with
 // invalid bytes replaced: every result is valid UTF-8 without NUL.
 std::vector<std::pair<std::string, std::string>> ParseQuery(std::string_view qs);
+
+// Appends "name: value" and CRLF to `out`, without the value's CR, LF and
+// NUL bytes: one would end the header early (response splitting). Every
+// header line of an answer is written by it.
+void AppendHeaderLine(std::string& out, std::string_view name, std::string_view value);
 
 // Percent-decodes one path segment or query component. Returns false on a
 // malformed escape, an encoded NUL, or a result that is not valid UTF-8.

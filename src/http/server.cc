@@ -20,7 +20,6 @@
 #include <optional>
 #include <thread>
 
-#include "common/ascii.h"
 #include "common/crypto.h"
 #include "common/thread_name.h"
 #include "common/utf8.h"
@@ -281,37 +280,26 @@ constexpr std::size_t kStreamChunk = 256 * 1024;
 
 // The status line and header of an answer to `res` with a body of `length`
 // bytes, as Beast's serializer would write it: the content type (not on an
-// empty 204), the handler's headers, the request id, the connection's fate
-// where the version's default is not it, and the length.
+// empty 204), the handler's headers, the shared header lines, the request
+// id, the connection's fate where the version's default is not it, and the
+// length; every line through AppendHeaderLine.
 std::string HeadOf(const Response& res, bool keep_alive, unsigned version,
                    std::string_view request_id, std::uint64_t length) {
   std::string out;
   out.reserve(128 + res.content_type.size() + request_id.size() +
               (res.header_lines ? res.header_lines->size() : 0));
-  // A line break or NUL in a value would end the header early (response
-  // splitting): it is dropped.
-  const auto field = [&out](std::string_view name, std::string_view value) {
-    static constexpr std::string_view kBreaks("\r\n\0", 3);
-    out.append(name).append(": ");
-    if (ascii::FindAny(value, kBreaks) == std::string_view::npos) {
-      out.append(value);
-    } else {
-      for (char c : value) {
-        if (kBreaks.find(c) == std::string_view::npos) out.push_back(c);
-      }
-    }
-    out.append("\r\n");
-  };
   out.append(version < 11 ? "HTTP/1.0 " : "HTTP/1.1 ").append(std::to_string(res.status));
   out.append(" ").append(bhttp::obsolete_reason(static_cast<bhttp::status>(res.status)));
   out.append("\r\n");
-  if (length > 0 || res.stream || res.status != 204) field("Content-Type", res.content_type);
-  for (const auto& [name, value] : res.headers) field(name, value);
+  if (length > 0 || res.stream || res.status != 204) {
+    AppendHeaderLine(out, "Content-Type", res.content_type);
+  }
+  for (const auto& [name, value] : res.headers) AppendHeaderLine(out, name, value);
   if (res.header_lines) out.append(*res.header_lines);
-  if (!request_id.empty()) field("X-Request-Id", request_id);
-  if (version < 11 && keep_alive) field("Connection", "keep-alive");
-  if (version >= 11 && !keep_alive) field("Connection", "close");
-  field("Content-Length", std::to_string(length));
+  if (!request_id.empty()) AppendHeaderLine(out, "X-Request-Id", request_id);
+  if (version < 11 && keep_alive) AppendHeaderLine(out, "Connection", "keep-alive");
+  if (version >= 11 && !keep_alive) AppendHeaderLine(out, "Connection", "close");
+  AppendHeaderLine(out, "Content-Length", std::to_string(length));
   out.append("\r\n");
   return out;
 }
