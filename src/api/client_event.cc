@@ -5,6 +5,7 @@
 #include <map>
 #include <vector>
 
+#include "common/json.h"
 #include "common/time.h"
 
 namespace vigie::api {
@@ -13,15 +14,34 @@ namespace {
 // What a client event takes from its PDU: content, and a redaction's
 // top-level `redacts`; and, once a sync has asked, the text of the members
 // every viewer sees alike.
+//
+// They are kept as the PDU's own text of them, found by a scan
+// (json::ScanMembers), and content is parsed only for a caller that wants
+// it as an object: a sync writes text, and parsing the whole PDU (hashes,
+// signatures, auth and prev events) once per I/O thread per event was
+// most of what a sync answer spent on an event.
 struct PduParts {
   std::string event_id;
-  bool redacted = false;  // parsed from the redacted PDU
-  std::size_t cost = 0;   // counted against the cache's bound
-  boost::json::value content;
-  boost::json::value redacts;  // null when absent
+  bool redacted = false;     // parsed from the redacted PDU
+  std::size_t cost = 0;      // counted against the cache's bound
+  std::string content_text;  // "{}" when the PDU has no object there
+  std::string redacts_text;  // "" when absent
   // The shared members' JSON text without its closing brace ("" until
   // first asked for).
   std::string shared_text;
+
+  // Content as an object, parsed on first use.
+  const boost::json::value& content() {
+    if (content_.is_null()) content_ = json::ParseStored(content_text);
+    return content_;
+  }
+  // The top-level `redacts`, or null.
+  boost::json::value redacts() const {
+    return redacts_text.empty() ? boost::json::value() : json::ParseStored(redacts_text);
+  }
+
+ private:
+  boost::json::value content_;  // null until content()
 };
 
 // The parts of recently sent events, per thread (no lock). An event of a
@@ -100,14 +120,21 @@ class PartsCache {
     parts.event_id = e.event_id;
     parts.redacted = e.redacted_by.has_value();
     parts.cost = Cost(e);
-    boost::json::value parsed = boost::json::parse(e.json);
-    boost::json::object& pdu = parsed.as_object();
-    if (auto* c = pdu.if_contains("content"); c && c->is_object()) {
-      parts.content = std::move(*c);
+    static constexpr std::string_view kKeys[] = {"content", "redacts"};
+    std::string_view found[2];
+    if (!json::ScanMembers(e.json, kKeys, found)) {
+      // Not what this server writes: its members as a parse finds them.
+      boost::json::value parsed = json::ParseStored(e.json);
+      const boost::json::object& pdu = parsed.as_object();
+      const auto* c = pdu.if_contains("content");
+      const auto* r = pdu.if_contains("redacts");
+      parts.content_text = c ? boost::json::serialize(*c) : "";
+      parts.redacts_text = r ? boost::json::serialize(*r) : "";
     } else {
-      parts.content = boost::json::object();
+      parts.content_text = found[0];
+      parts.redacts_text = found[1];
     }
-    if (auto* r = pdu.if_contains("redacts")) parts.redacts = std::move(*r);
+    if (!parts.content_text.starts_with('{')) parts.content_text = "{}";
     return parts;
   }
   std::map<std::int64_t, PduParts> entries_;  // by event_nid
@@ -123,7 +150,7 @@ PduParts& PartsOf(const storage::EventRecord& e) {
 }
 
 // The members that do not depend on who asks, nor when.
-boost::json::object SharedMembers(const storage::EventRecord& e, const PduParts& parts,
+boost::json::object SharedMembers(const storage::EventRecord& e, PduParts& parts,
                                   const boost::json::storage_ptr& sp) {
   boost::json::object out(sp);
   out.reserve(9);
@@ -132,15 +159,47 @@ boost::json::object SharedMembers(const storage::EventRecord& e, const PduParts&
   out["event_id"] = e.event_id;
   out["origin_server_ts"] = e.origin_server_ts;
   if (e.state_key) out["state_key"] = *e.state_key;
-  out["content"] = boost::json::value(parts.content, sp);
+  out["content"] = boost::json::value(parts.content(), sp);
   if (e.type == "m.room.redaction") {
     // Clients read `redacts` at the top level in every room version.
-    if (!parts.redacts.is_null()) {
-      out["redacts"] = boost::json::value(parts.redacts, sp);
+    if (!parts.redacts_text.empty()) {
+      out["redacts"] = boost::json::value(parts.redacts(), sp);
     } else if (auto* rc = out["content"].as_object().if_contains("redacts")) {
       out["redacts"] = *rc;
     }
   }
+  return out;
+}
+
+void AppendString(std::string& out, std::string_view s) {
+  out += boost::json::serialize(boost::json::string_view(s.data(), s.size()));
+}
+
+// SharedMembers' JSON text without its closing brace, written from the
+// PDU's text of content (a redaction, rare, goes through SharedMembers).
+std::string SharedText(const storage::EventRecord& e, PduParts& parts) {
+  std::string out;
+  if (e.type == "m.room.redaction") {
+    out = boost::json::serialize(SharedMembers(e, parts, {}));
+    out.pop_back();
+    return out;
+  }
+  out.reserve(parts.content_text.size() + e.type.size() + e.sender.size() + e.event_id.size() +
+              (e.state_key ? e.state_key->size() : 0) + 96);
+  out += "{\"type\":";
+  AppendString(out, e.type);
+  out += ",\"sender\":";
+  AppendString(out, e.sender);
+  out += ",\"event_id\":";
+  AppendString(out, e.event_id);
+  out += ",\"origin_server_ts\":";
+  out += std::to_string(e.origin_server_ts);
+  if (e.state_key) {
+    out += ",\"state_key\":";
+    AppendString(out, *e.state_key);
+  }
+  out += ",\"content\":";
+  out += parts.content_text;
   return out;
 }
 
@@ -165,7 +224,7 @@ boost::json::object UnsignedMembers(const storage::EventRecord& e, const std::st
     // The redaction event itself, in client format.
     boost::json::object because({{"type", "m.room.redaction"}, {"event_id", *e.redacted_by}}, sp);
     if (e.redacted_because) {
-      auto r = boost::json::parse(*e.redacted_because, sp);
+      auto r = json::ParseStored(*e.redacted_because, sp);
       if (r.is_object()) {
         const auto& rp = r.as_object();
         for (const char* k : {"sender", "origin_server_ts", "content", "redacts"}) {
@@ -198,15 +257,11 @@ boost::json::object ClientEvent(const storage::EventRecord& e, const std::string
 void AppendClientEvent(std::string& out, const storage::EventRecord& e, const std::string& room_id,
                        const ClientEventOptions& opts) {
   PduParts& parts = PartsOf(e);
-  if (parts.shared_text.empty()) {
-    // Never empty ("type" is always there), so it ends in a value.
-    parts.shared_text = boost::json::serialize(SharedMembers(e, parts, {}));
-    parts.shared_text.pop_back();
-  }
+  if (parts.shared_text.empty()) parts.shared_text = SharedText(e, parts);
   out += parts.shared_text;
   if (opts.include_room_id) {
     out += ",\"room_id\":";
-    out += boost::json::serialize(boost::json::string_view(room_id));
+    AppendString(out, room_id);
   }
   out += ",\"unsigned\":";
   if (e.redacted_by) {

@@ -1,5 +1,7 @@
 #include "common/json.h"
 
+#include <cstdint>
+
 #include "common/error.h"
 
 namespace vigie::json {
@@ -108,5 +110,167 @@ const bj::object& RequireObject(const bj::object& o, std::string_view key) {
 }
 
 std::string Serialize(const bj::value& v) { return bj::serialize(v); }
+
+namespace {
+
+bj::parse_options StoredOptions() {
+  bj::parse_options opt;
+  opt.max_depth = kMaxStoredDepth;
+  return opt;
+}
+
+}  // namespace
+
+bj::value ParseStored(std::string_view text, bj::storage_ptr sp) {
+  return bj::parse(text, std::move(sp), StoredOptions());
+}
+
+bj::value ParseStored(std::string_view text, boost::system::error_code& ec) {
+  return bj::parse(text, ec, {}, StoredOptions());
+}
+
+namespace {
+
+// A forward reader over the text of one JSON value at a time, for
+// ScanMembers. Every step returns false on text it cannot take.
+class Scanner {
+ public:
+  explicit Scanner(std::string_view text) : p_(text.data()), end_(p_ + text.size()) {}
+
+  bool AtEnd() {
+    SkipSpace();
+    return p_ == end_;
+  }
+
+  // Consumes `c` after any white space.
+  bool Take(char c) {
+    SkipSpace();
+    if (p_ == end_ || *p_ != c) return false;
+    ++p_;
+    return true;
+  }
+
+  // A member's key after any white space.
+  bool Key(std::string_view& text, bool& escaped) {
+    SkipSpace();
+    return String(text, escaped);
+  }
+
+  // A string, at its opening quote: its text between the quotes, and
+  // whether it holds an escape.
+  bool String(std::string_view& text, bool& escaped) {
+    if (p_ == end_ || *p_ != '"') return false;
+    const char* start = ++p_;
+    escaped = false;
+    while (p_ != end_) {
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        text = std::string_view(start, static_cast<std::size_t>(p_ - start));
+        ++p_;
+        return true;
+      }
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        escaped = true;
+        if (++p_ == end_) return false;
+      }
+      ++p_;
+    }
+    return false;
+  }
+
+  // One value after any white space, skipped; its text in `text`.
+  bool Value(std::string_view& text) {
+    SkipSpace();
+    const char* start = p_;
+    if (p_ == end_) return false;
+    std::string_view ignored;
+    bool escaped = false;
+    if (*p_ == '"') {
+      if (!String(ignored, escaped)) return false;
+    } else if (*p_ == '{' || *p_ == '[') {
+      if (!Nested()) return false;
+    } else {
+      // A number or a literal: up to the next delimiter.
+      while (p_ != end_ && IsScalarChar(*p_)) ++p_;
+      if (p_ == start) return false;
+    }
+    text = std::string_view(start, static_cast<std::size_t>(p_ - start));
+    return true;
+  }
+
+ private:
+  static bool IsScalarChar(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-' || c == '+' || c == '.' ||
+           c == 'E';
+  }
+
+  void SkipSpace() {
+    while (p_ != end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
+  }
+
+  // An object or array at its opening bracket, to its matching close. The
+  // open brackets are kept as bits (1 for an object), kMaxDepth at most.
+  bool Nested() {
+    static_assert(kMaxDepth <= 64);
+    std::uint64_t objects = 0;
+    std::size_t depth = 0;
+    std::string_view ignored;
+    bool escaped = false;
+    while (p_ != end_) {
+      const char c = *p_;
+      if (c == '"') {
+        if (!String(ignored, escaped)) return false;
+        continue;
+      }
+      if (c == '{' || c == '[') {
+        if (depth == kMaxDepth) return false;
+        objects = (objects << 1) | (c == '{' ? 1 : 0);
+        ++depth;
+      } else if (c == '}' || c == ']') {
+        if ((objects & 1) != (c == '}' ? 1U : 0U)) return false;
+        objects >>= 1;
+        if (--depth == 0) {
+          ++p_;
+          return true;
+        }
+      } else if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+        return false;
+      }
+      ++p_;
+    }
+    return false;
+  }
+
+  const char* p_;
+  const char* end_;
+};
+
+}  // namespace
+
+bool ScanMembers(std::string_view text, std::span<const std::string_view> keys,
+                 std::span<std::string_view> found) {
+  if (found.size() < keys.size()) return false;
+  for (auto& f : found) f = {};  // a value's text is never empty
+  Scanner s(text);
+  if (!s.Take('{')) return false;
+  if (!s.Take('}')) {
+    do {
+      std::string_view key, value;
+      bool escaped = false;
+      if (!s.Key(key, escaped) || !s.Take(':') || !s.Value(value)) return false;
+      // A key written with escapes may spell a wanted one.
+      if (escaped) return false;
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (key != keys[i]) continue;
+        // Twice: which value counts is a parser's to say.
+        if (!found[i].empty()) return false;
+        found[i] = value;
+      }
+    } while (s.Take(','));
+    if (!s.Take('}')) return false;
+  }
+  return s.AtEnd();
+}
 
 }  // namespace vigie::json

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,5 +41,29 @@ std::string RequireString(const bj::object& o, std::string_view key);
 const bj::object& RequireObject(const bj::object& o, std::string_view key);
 
 std::string Serialize(const bj::value& v);
+
+// Parses JSON this server stored: events, account data, to-device
+// messages, filters, key backups. What a client sent may nest kMaxDepth
+// levels and the server wraps more around it, so the bound is twice that;
+// Boost.JSON's own default (32) made reading such a value fail, and with
+// it every sync that had to serve it. Stored text is the server's own: a
+// parse error throws (bj::system_error), or sets `ec`.
+inline constexpr std::size_t kMaxStoredDepth = 2 * kMaxDepth;
+bj::value ParseStored(std::string_view text, bj::storage_ptr sp = {});
+bj::value ParseStored(std::string_view text, boost::system::error_code& ec);
+
+// The text of some top-level members' values of the JSON object `text`, as
+// written there, without parsing it: `found[i]` is the value of `keys[i]`
+// (empty when absent). For reading a member or two of stored JSON that this
+// server wrote (a PDU's content): a parse builds every member.
+//
+// The scan checks the object's structure (strings closed, brackets matched,
+// no control character in a string), not its numbers, literals or UTF-8:
+// a value it returns is JSON if `text` is. It returns false, and the caller
+// parses instead, when `text` is not an object it can read that way: broken
+// structure, nesting deeper than kMaxDepth, a top-level key written with
+// escapes, a wanted key present twice. `keys` are plain (no escapes).
+bool ScanMembers(std::string_view text, std::span<const std::string_view> keys,
+                 std::span<std::string_view> found);
 
 }  // namespace vigie::json

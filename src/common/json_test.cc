@@ -60,5 +60,75 @@ TEST(Json, TypedAccessors) {
   EXPECT_EQ(CodeOf([&] { RequireString(o, "missing"); }), ErrorCode::kMissingParam);
 }
 
+// What ScanMembers gives for "content" and "redacts", as {found, content,
+// redacts}.
+struct Scanned {
+  bool ok = false;
+  std::string content, redacts;
+};
+
+Scanned ScanContentAndRedacts(std::string_view text) {
+  static constexpr std::string_view kKeys[] = {"content", "redacts"};
+  std::string_view found[2];
+  Scanned out;
+  out.ok = ScanMembers(text, kKeys, found);
+  out.content = found[0];
+  out.redacts = found[1];
+  return out;
+}
+
+TEST(Json, ScanMembersGivesTheValuesAsWritten) {
+  const std::string pdu =
+      R"({"auth_events":["$a"],"content":{"body":"} ] \" {[","n":[1,{"x":null}],"u":"\u0000"},)"
+      R"("depth":12,"hashes":{"sha256":"x"},"sender":"@a:b","type":"m.room.message"})";
+  Scanned s = ScanContentAndRedacts(pdu);
+  ASSERT_TRUE(s.ok);
+  EXPECT_EQ(s.content, R"({"body":"} ] \" {[","n":[1,{"x":null}],"u":"\u0000"})");
+  EXPECT_EQ(s.redacts, "");  // absent
+
+  s = ScanContentAndRedacts(" {\n \"redacts\" : \"$e\" ,\t\"content\":[ ],\"depth\":-1.5e3 }\r\n");
+  ASSERT_TRUE(s.ok);
+  EXPECT_EQ(s.content, "[ ]");
+  EXPECT_EQ(s.redacts, "\"$e\"");
+  EXPECT_TRUE(ScanContentAndRedacts("{}").ok);
+  EXPECT_TRUE(ScanContentAndRedacts(R"({"content":true,"redacts":null})").ok);
+
+  // A value found parses to what a parse of the whole finds there.
+  for (const char* text : {R"({"content":{"a":[{"b":"]}"}]},"x":7})",
+                           R"({"x":{"content":1},"content":"\"}"})", R"({"content":-0})"}) {
+    SCOPED_TRACE(text);
+    s = ScanContentAndRedacts(text);
+    ASSERT_TRUE(s.ok);
+    EXPECT_EQ(Parse(s.content), Parse(text).as_object().at("content"));
+  }
+}
+
+TEST(Json, ScanMembersRefusesWhatItCannotReadSafely) {
+  for (const char* text : {
+           "", "[]", "\"content\"",
+           R"({"content":{}} x)",             // more after the object
+           R"({"content":{})",                // unclosed
+           R"({"content":{]})",               // mismatched brackets
+           R"({"content":[}]})",              // mismatched brackets
+           R"({"content":"abc})",             // unclosed string
+           "{\"content\":\"a\nb\"}",          // a control character in a string
+           R"({"content" {}})",               // no colon
+           R"({"content":})",                 // no value
+           R"({"content":{},})",              // a trailing comma
+           R"({"content":1 "redacts":2})",    // no comma
+           R"({"c\u006fntent":{}})",          // an escaped key
+           R"({"content":{},"content":{}})",  // a wanted key twice
+           R"({"content":@})",                // not a value
+       }) {
+    SCOPED_TRACE(text);
+    EXPECT_FALSE(ScanContentAndRedacts(text).ok);
+  }
+  // Nesting: kMaxDepth levels within a value, no more.
+  std::string deep = std::string(kMaxDepth, '[') + std::string(kMaxDepth, ']');
+  EXPECT_TRUE(ScanContentAndRedacts(R"({"content":)" + deep + "}").ok);
+  deep = "[" + deep + "]";
+  EXPECT_FALSE(ScanContentAndRedacts(R"({"content":)" + deep + "}").ok);
+}
+
 }  // namespace
 }  // namespace vigie::json

@@ -6,6 +6,7 @@
 #include "common/canonical_json.h"
 #include "common/crypto.h"
 #include "common/error.h"
+#include "common/json.h"
 #include "events/fields.h"
 #include "events/identifiers.h"
 
@@ -112,7 +113,7 @@ bool HasValidContentHash(const bj::object& event) {
 
 bj::object ContentOf(std::string_view pdu_json) {
   boost::system::error_code ec;
-  bj::value v = bj::parse(pdu_json, ec);
+  bj::value v = json::ParseStored(pdu_json, ec);
   const bj::value* c = !ec && v.is_object() ? v.as_object().if_contains("content") : nullptr;
   return c && c->is_object() ? std::move(c->get_object()) : bj::object();
 }

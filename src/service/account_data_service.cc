@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "common/offload.h"
 #include "storage/user_data_store.h"
 
@@ -50,7 +51,7 @@ boost::asio::awaitable<boost::json::object> AccountDataService::Get(const Reques
   });
   if (!row)
     throw NotFound(room_id.empty() ? "Account data not found" : "Room account data not found");
-  auto v = boost::json::parse(row->content);
+  auto v = json::ParseStored(row->content);
   co_return v.is_object() ? v.get_object() : boost::json::object{};
 }
 
@@ -84,7 +85,7 @@ boost::asio::awaitable<boost::json::object> AccountDataService::Tags(const Reque
         [&](sql::Tx& tx) { return UserDataStore::GetAccountData(tx, user_id, room_id, "m.tag"); });
   });
   if (row) {
-    auto v = boost::json::parse(row->content);
+    auto v = json::ParseStored(row->content);
     const auto* tags = v.is_object() ? v.get_object().if_contains("tags") : nullptr;
     if (tags && tags->is_object()) co_return tags->get_object();
   }
@@ -127,7 +128,7 @@ boost::asio::awaitable<void> AccountDataService::UpdateTags(
   co_await stream_.Submit([&](sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx) {
     boost::json::object tags;
     if (auto row = UserDataStore::GetAccountData(tx, who.user_id, room_id, "m.tag")) {
-      auto v = boost::json::parse(row->content);
+      auto v = json::ParseStored(row->content);
       const auto* t = v.is_object() ? v.get_object().if_contains("tags") : nullptr;
       if (t && t->is_object()) tags = t->get_object();
     }

@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "common/offload.h"
 #include "common/time.h"
 #include "service/account_service.h"
@@ -283,7 +284,7 @@ boost::asio::awaitable<void> DeviceService::Ban(const Requester& who, const std:
         boost::json::array banned;
         if (auto json = E2eStore::GetDeviceKeys(tx, who.user_id, device_id)) {
           boost::system::error_code ec;
-          auto v = boost::json::parse(*json, ec);
+          auto v = json::ParseStored(*json, ec);
           const auto* keys = !ec && v.is_object() ? v.as_object().if_contains("keys") : nullptr;
           if (keys && keys->is_object()) {
             for (const auto& [key_id, key] : keys->as_object()) {

@@ -38,7 +38,7 @@ const std::vector<std::string>& DirectoryStateTypes() {
 // content[key] of the PDU `pdu` if it is a string.
 std::optional<std::string> ContentString(const std::string* pdu, std::string_view key) {
   if (!pdu) return std::nullopt;
-  auto v = boost::json::parse(*pdu);
+  auto v = json::ParseStored(*pdu);
   const auto* c = v.as_object().if_contains("content");
   if (!c || !c->is_object()) return std::nullopt;
   const auto* s = c->as_object().if_contains(key);
@@ -243,11 +243,11 @@ boost::asio::awaitable<void> DirectoryService::SetRoomVisibility(const Requester
         auto pl_nid = RoomStore::CurrentStateEvent(tx, room->room_nid, "m.room.power_levels", "");
         auto create = create_nid ? RoomStore::GetEventByNid(tx, *create_nid) : std::nullopt;
         if (!create) throw Internal("room " + room_id + " has no create event");
-        auto create_pdu = boost::json::parse(create->json).as_object();
+        auto create_pdu = json::ParseStored(create->json).as_object();
         std::optional<boost::json::object> pl_pdu;
         if (pl_nid) {
           if (auto pl = RoomStore::GetEventByNid(tx, *pl_nid)) {
-            pl_pdu = boost::json::parse(pl->json).as_object();
+            pl_pdu = json::ParseStored(pl->json).as_object();
           }
         }
         const auto& version = events::RoomVersionOrThrow(room->room_version);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "common/offload.h"
 #include "common/time.h"
 #include "storage/key_backup_store.h"
@@ -120,7 +121,7 @@ bj::object KeyJson(const BackupKey& k) {
   return bj::object{{"first_message_index", k.first_message_index},
                     {"forwarded_count", k.forwarded_count},
                     {"is_verified", k.is_verified},
-                    {"session_data", bj::parse(k.session_data)}};
+                    {"session_data", json::ParseStored(k.session_data)}};
 }
 
 }  // namespace
@@ -151,7 +152,7 @@ boost::asio::awaitable<bj::object> KeyBackupService::GetVersion(
       }
       auto out = Summary(tx, who.user_id, *v);
       out["algorithm"] = v->algorithm;
-      out["auth_data"] = bj::parse(v->auth_data);
+      out["auth_data"] = json::ParseStored(v->auth_data);
       out["version"] = std::to_string(v->version);
       return out;
     });

@@ -8,6 +8,7 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/ids.h"
+#include "common/json.h"
 #include "common/offload.h"
 #include "common/time.h"
 #include "events/signing.h"
@@ -264,7 +265,7 @@ boost::asio::awaitable<bj::object> KeysService::Query(const Requester& who,
           if (!ids.empty() && !ids.count(device_id)) continue;
           auto name = names.find(device_id);
           if (name == names.end()) continue;  // the device is gone
-          auto o = bj::parse(json).as_object();
+          auto o = json::ParseStored(json).as_object();
           MergeSignatures(o, sigs, device_id, who.user_id);
           bj::object uns;
           if (name->second) uns["device_display_name"] = *name->second;
@@ -281,7 +282,7 @@ boost::asio::awaitable<bj::object> KeysService::Query(const Requester& who,
           if (k.out == &user_signing && user != who.user_id) continue;
           auto key = E2eStore::GetCrossSigningKey(tx, user, k.type);
           if (!key) continue;
-          auto o = bj::parse(key->json).as_object();
+          auto o = json::ParseStored(key->json).as_object();
           MergeSignatures(o, sigs, key->public_key, who.user_id);
           (*k.out)[user] = std::move(o);
         }
@@ -321,7 +322,7 @@ boost::asio::awaitable<bj::object> KeysService::Claim(const Requester& who,
       fx.Changed(Change::kKeys, w.user);
       auto& by_user = out[w.user];
       if (!by_user.is_object()) by_user = bj::object{};
-      by_user.as_object()[w.device] = bj::object{{key->key_id, bj::parse(key->json)}};
+      by_user.as_object()[w.device] = bj::object{{key->key_id, json::ParseStored(key->json)}};
     }
     return bj::object{{"one_time_keys", std::move(out)}, {"failures", bj::object{}}};
   });
@@ -371,7 +372,7 @@ boost::asio::awaitable<void> KeysService::UploadDeviceSigning(const Requester& w
     const auto& old = std::string_view(k.type) == "master"         ? existing.master
                       : std::string_view(k.type) == "self_signing" ? existing.self_signing
                                                                    : existing.user_signing;
-    all_same &= old && SameSignedContent(bj::parse(old->json).as_object(), *k.object);
+    all_same &= old && SameSignedContent(json::ParseStored(old->json).as_object(), *k.object);
   }
   if (existing.master && !all_same) {
     UiaSpec spec{"POST /keys/device_signing/upload", {{kStagePassword}}, who.user_id};
@@ -453,7 +454,7 @@ boost::asio::awaitable<bj::object> KeysService::UploadSignatures(const Requester
             if (user == who.user_id && master && key_id == master->public_key) {
               stored = master->json;
               for (const auto& [dev, json] : E2eStore::DeviceKeysOfUser(tx, who.user_id)) {
-                if (auto pub = Ed25519Key(bj::parse(json).as_object(), dev)) {
+                if (auto pub = Ed25519Key(json::ParseStored(json).as_object(), dev)) {
                   signers.emplace_back("ed25519:" + dev, *pub);
                 }
               }
@@ -472,7 +473,7 @@ boost::asio::awaitable<bj::object> KeysService::UploadSignatures(const Requester
               fail(user, key_id, "Unknown key");
               continue;
             }
-            if (!SameSignedContent(bj::parse(*stored).as_object(), o)) {
+            if (!SameSignedContent(json::ParseStored(*stored).as_object(), o)) {
               fail(user, key_id, "The signed object differs from the stored key");
               continue;
             }

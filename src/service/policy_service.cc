@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "common/offload.h"
 #include "common/time.h"
 #include "service/account_service.h"
@@ -28,7 +29,7 @@ boost::json::array Strings(const std::vector<std::string>& v) {
 
 std::vector<std::string> StringsOf(const std::string& json_array) {
   std::vector<std::string> out;
-  const boost::json::value parsed = boost::json::parse(json_array);
+  const boost::json::value parsed = json::ParseStored(json_array);
   for (const auto& v : parsed.as_array()) {
     out.emplace_back(v.as_string());
   }
@@ -48,7 +49,7 @@ std::vector<std::string> TenantsOf(const PolicyChangeRecord& c) {
   std::vector<std::string> out;
   if (c.scope != kServerScope) out.push_back(c.scope);
   if (c.kind != "policy") {
-    out.emplace_back(boost::json::parse(c.payload).as_object().at("other_tenant").as_string());
+    out.emplace_back(json::ParseStored(c.payload).as_object().at("other_tenant").as_string());
   }
   return out;
 }
@@ -116,7 +117,7 @@ void PolicyService::Load() {
     policy::PolicyDocument server_doc;
     std::map<std::string, policy::PolicyDocument> docs;
     for (auto& p : TenantStore::CurrentPolicies(tx)) {
-      auto doc = policy::PolicyDocument::FromJson(boost::json::parse(p.document).as_object());
+      auto doc = policy::PolicyDocument::FromJson(json::ParseStored(p.document).as_object());
       if (p.scope == kServerScope) {
         server_doc = std::move(doc);
       } else {
@@ -356,9 +357,9 @@ boost::asio::awaitable<ChangeOutcome> PolicyService::Submit(const Requester& act
       boost::json::object details{{"requirement", "X-OR-1"},
                                   {"kind", c.kind},
                                   {"assessment", c.assessment},
-                                  {"reasons", boost::json::parse(c.reasons)},
-                                  {"payload", boost::json::parse(c.payload)},
-                                  {"required", boost::json::parse(c.required)}};
+                                  {"reasons", json::ParseStored(c.reasons)},
+                                  {"payload", json::ParseStored(c.payload)},
+                                  {"required", json::ParseStored(c.required)}};
       Audit(tx, actor.user_id, c.scope == kServerScope ? std::nullopt : std::optional(c.scope),
             "policy.change.proposed", std::to_string(c.change_id), details);
       if (complete) o.policy_version = Apply(tx, c, actor.user_id);
@@ -382,7 +383,7 @@ std::optional<std::int64_t> PolicyService::Apply(sql::Tx& tx, const PolicyChange
     version = TenantStore::AppendPolicy(tx, {c.scope, 0, c.payload, actor, c.change_id, now});
   } else {
     auto other =
-        std::string(boost::json::parse(c.payload).as_object().at("other_tenant").as_string());
+        std::string(json::ParseStored(c.payload).as_object().at("other_tenant").as_string());
     if (c.kind == "link") {
       TenantStore::AddLink(tx, c.scope, other, c.change_id, now);
     } else {
@@ -408,7 +409,7 @@ boost::asio::awaitable<ChangeOutcome> PolicyService::Approve(const Requester& ac
       if (!c || !MayView(actor, *c)) throw NotFound("Unknown change");
       if (c->state != "pending") throw Error(ErrorCode::kBadState, "The change is " + c->state);
       auto required = StringsOf(c->required);
-      auto approvals = boost::json::parse(c->approvals).as_array();
+      auto approvals = json::ParseStored(c->approvals).as_array();
       std::vector<std::string> filled;
       for (const auto& a : approvals) {
         if (a.at("user_id").as_string() == actor.user_id) {
@@ -533,7 +534,7 @@ boost::asio::awaitable<void> PolicyService::Announce(const PolicyChangeRecord& c
                                                      const std::string& what) {
   constexpr std::int64_t kPage = 500;
   const auto tenants = TenantsOf(c);
-  auto reasons = boost::json::parse(c.reasons).as_object();
+  auto reasons = json::ParseStored(c.reasons).as_object();
   std::string weakens;
   for (const auto& w : reasons["weakens"].as_array()) {
     weakens += (weakens.empty() ? "" : ", ") + std::string(w.as_string());

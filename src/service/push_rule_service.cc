@@ -7,6 +7,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "common/offload.h"
 #include "events/power_levels.h"
 #include "storage/user_data_store.h"
@@ -33,7 +34,7 @@ Error RuleNotFound() { return NotFound("The push rule was not found."); }
 
 std::shared_ptr<const Ruleset> ParseStored(const std::string& content) {
   try {
-    auto v = boost::json::parse(content);
+    auto v = json::ParseStored(content);
     if (v.is_object()) return std::make_shared<const Ruleset>(push::LoadRuleset(v.get_object()));
   } catch (const std::exception&) {
     // Unreadable: fall back to the defaults.
@@ -205,7 +206,7 @@ std::string PushRuleService::ThreadOf(sql::Tx& tx, const boost::json::object& pd
     if (hop == kMaxThreadHops) break;
     auto rec = storage::RoomStore::GetEvent(tx, target_id);
     if (!rec) break;
-    auto v = boost::json::parse(rec->json);
+    auto v = json::ParseStored(rec->json);
     if (!v.is_object()) break;
     parent = std::move(v.get_object());
     ev = &parent;

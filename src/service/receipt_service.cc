@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "common/time.h"
 #include "service/push_rule_service.h"
 #include "storage/room_store.h"
@@ -35,7 +36,7 @@ void Apply(sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx, const std::s
 
     if (mk.type == "m.fully_read") {
       if (auto prior = UserDataStore::GetAccountData(tx, user_id, room_id, "m.fully_read")) {
-        auto content = boost::json::parse(prior->content);
+        auto content = json::ParseStored(prior->content);
         const auto* id =
             content.is_object() ? content.get_object().if_contains("event_id") : nullptr;
         if (id && id->is_string()) {
@@ -53,7 +54,7 @@ void Apply(sql::Tx& tx, Stream::NextPos& next, Stream::Effects& fx, const std::s
 
     if (!mk.thread_id.empty()) {
       const std::string thread =
-          PushRuleService::ThreadOf(tx, boost::json::parse(ev->json).as_object());
+          PushRuleService::ThreadOf(tx, json::ParseStored(ev->json).as_object());
       const bool in_thread =
           thread == mk.thread_id ||
           (mk.thread_id != UserDataStore::kMainThread && mk.event_id == mk.thread_id);

@@ -35,7 +35,7 @@ constexpr std::size_t kMaxSentTxns = 200'000;
 constexpr std::int64_t kSentTxnWindowMs = 24 * 3600 * 1000;
 
 boost::json::object ParsePdu(const std::string& text) {
-  return boost::json::parse(text).as_object();
+  return json::ParseStored(text).as_object();
 }
 
 // (relates_to event id, rel_type) of an event's content.m.relates_to.

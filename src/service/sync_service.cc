@@ -104,7 +104,7 @@ boost::asio::awaitable<std::string> SyncService::StoredFilter(const Requester& w
 
 boost::asio::awaitable<boost::json::object> SyncService::GetFilter(const Requester& who,
                                                                    const std::string& filter_id) {
-  co_return boost::json::parse(co_await StoredFilter(who, filter_id)).as_object();
+  co_return json::ParseStored(co_await StoredFilter(who, filter_id)).as_object();
 }
 
 std::shared_ptr<const Filter> SyncService::SharedFilter(std::string_view definition) {
@@ -660,7 +660,7 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
       account_data = UserDataStore::AccountDataSince(tx, who.user_id, S, current);
     }
     for (const auto& ad : account_data) {
-      boost::json::object ev{{"type", ad.type}, {"content", boost::json::parse(ad.content)}};
+      boost::json::object ev{{"type", ad.type}, {"content", json::ParseStored(ad.content)}};
       if (ad.room_id.empty()) {
         if (f.account_data.Matches(ad.type, who.user_id)) out.account_data.push_back(std::move(ev));
         continue;
@@ -728,7 +728,7 @@ SyncResult SyncService::Compute(const Requester& who, const SyncRequest& req,
         for (const auto& m :
              storage::E2eStore::ToDeviceFor(tx, who.user_id, who.device_id, S, current)) {
           out.to_device.push_back(
-              {{"sender", m.sender}, {"type", m.type}, {"content", boost::json::parse(m.content)}});
+              {{"sender", m.sender}, {"type", m.type}, {"content", json::ParseStored(m.content)}});
         }
       }
       out.one_time_keys_count = {{"signed_curve25519", 0}};

@@ -149,6 +149,57 @@ def test_event_just_under_the_limit_is_accepted(room):
     assert bob.event(room_id, r.json["event_id"])["content"]["body"] == body
 
 
+def test_deeply_nested_content_is_served_to_every_member(room):
+    """Content as deep as a request may nest (64 levels in all) is stored and
+    comes back whole through every way of reading it: a parse of the stored
+    event with a shallower bound would fail every member's sync of the room."""
+    room_id, alice, bob = room
+    flt = q(json.dumps({"room": {"timeline": {"limit": 5}}}))
+    r = bob.req("GET", f"{V3}/sync?timeout=0&filter={flt}")
+    assert r.status == 200, r
+    since = r.json["next_batch"]
+    deep: Any = "bottom"
+    for _ in range(60):
+        deep = [deep]
+    r = alice.send(room_id, {"msgtype": "m.text", "body": "deep", "d": deep}, "deep1")
+    assert r.status == 200, r
+    event_id = r.json["event_id"]
+    r = bob.req("GET", f"{V3}/sync?timeout=5000&filter={flt}&since={q(since)}")
+    assert r.status == 200, r
+    timeline = r.json["rooms"]["join"][room_id]["timeline"]["events"]
+    assert [e["content"]["d"] for e in timeline if e["event_id"] == event_id] == [deep]
+    r = bob.req("GET", f"{V3}/sync?timeout=0&filter={flt}")  # an initial sync
+    assert r.status == 200, r
+    assert bob.event(room_id, event_id)["content"]["d"] == deep
+    assert [e["content"]["d"] for e in bob.messages(room_id) if e["event_id"] == event_id] == [deep]
+
+
+def test_deeply_nested_to_device_and_account_data_do_not_break_sync(users):
+    """What one user stores nested deep (a to-device message for another,
+    their own account data) is served back whole by /sync, not a 500 that
+    every later sync of its receiver repeats."""
+    alice, bob = users("alice", "bob")
+    deep: Any = {"leaf": 1}
+    for _ in range(55):
+        deep = [deep]
+    r = bob.req("GET", f"{V3}/sync?timeout=0")
+    assert r.status == 200, r
+    since = r.json["next_batch"]
+    body = {"messages": {bob.user_id: {"*": {"d": deep}}}}
+    r = alice.req("PUT", f"{V3}/sendToDevice/m.test.deep/t1", body)
+    assert r.status == 200, r
+    r = bob.req("PUT", f"{V3}/user/{q(bob.user_id)}/account_data/m.test.deep", {"d": deep})
+    assert r.status == 200, r
+    r = bob.req("GET", f"{V3}/sync?timeout=0&since={q(since)}")
+    assert r.status == 200, r
+    to_device = [e for e in r.json["to_device"]["events"] if e["type"] == "m.test.deep"]
+    assert [e["content"]["d"] for e in to_device] == [deep]
+    account = [e for e in r.json["account_data"]["events"] if e["type"] == "m.test.deep"]
+    assert [e["content"]["d"] for e in account] == [deep]
+    r = bob.req("GET", f"{V3}/user/{q(bob.user_id)}/account_data/m.test.deep")
+    assert r.status == 200 and r.json["d"] == deep, r
+
+
 def test_oversized_events_with_a_large_body_limit(server_factory, unique):
     """With max_body_bytes raised, the 64 KiB PDU limit still holds, for
     messages and state events alike."""

@@ -27,11 +27,11 @@ boost::json::object ChangeJson(const storage::PolicyChangeRecord& c) {
   boost::json::object o{{"change_id", c.change_id},
                         {"scope", c.scope},
                         {"kind", c.kind},
-                        {"payload", boost::json::parse(c.payload)},
+                        {"payload", json::ParseStored(c.payload)},
                         {"assessment", c.assessment},
-                        {"reasons", boost::json::parse(c.reasons)},
-                        {"required_approvals", boost::json::parse(c.required)},
-                        {"approvals", boost::json::parse(c.approvals)},
+                        {"reasons", json::ParseStored(c.reasons)},
+                        {"required_approvals", json::ParseStored(c.required)},
+                        {"approvals", json::ParseStored(c.approvals)},
                         {"state", c.state},
                         {"proposer", c.proposer},
                         {"created_ts", c.created_ts}};
@@ -60,7 +60,7 @@ http::Response PolicyResponse(const std::string& scope,
   boost::json::object o{{"scope", scope}, {"effective", v.effective.ToJson()}};
   if (v.current) {
     o["version"] = v.current->version;
-    o["document"] = boost::json::parse(v.current->document);
+    o["document"] = json::ParseStored(v.current->document);
     o["updated_by"] = v.current->actor;
     o["updated_ts"] = v.current->created_ts;
   } else {
@@ -74,7 +74,7 @@ boost::json::array HistoryJson(const std::vector<storage::PolicyRecord>& h) {
   boost::json::array a;
   for (const auto& p : h) {
     boost::json::object o{{"version", p.version},
-                          {"document", boost::json::parse(p.document)},
+                          {"document", json::ParseStored(p.document)},
                           {"actor", p.actor},
                           {"created_ts", p.created_ts}};
     if (p.change_id) o["change_id"] = *p.change_id;
@@ -237,7 +237,7 @@ void AddVigieAdminRoutes(Router& r, service::Homeserver& hs) {
                             {"ts", e.ts},
                             {"actor", e.actor},
                             {"action", e.action},
-                            {"details", boost::json::parse(e.details)},
+                            {"details", json::ParseStored(e.details)},
                             {"prev_hash", e.prev_hash},
                             {"entry_hash", e.entry_hash}};
       o["tenant_id"] = e.tenant_id ? boost::json::value(*e.tenant_id) : nullptr;
