@@ -7,6 +7,8 @@
 #include <thread>
 #include <toml.hpp>
 
+#include "common/json.h"
+
 namespace vigie {
 namespace {
 
@@ -209,6 +211,9 @@ Config ParseConfig(const std::string& text, const std::string& origin) {
   if (c.tls_enabled && (c.tls_cert.empty() || c.tls_key.empty())) {
     Fail(origin, "[tls] enabled needs certificate and private_key");
   }
+  // Stored JSON is read back with json::kMaxStoredDepth, which must leave
+  // room for what the server wraps around the deepest request.
+  static_assert(512 + 8 <= json::kMaxStoredDepth);
   if (c.max_json_depth < 2 || c.max_json_depth > 512) {
     Fail(origin, "[limits] max_json_depth must be between 2 and 512");
   }

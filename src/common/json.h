@@ -43,12 +43,13 @@ const bj::object& RequireObject(const bj::object& o, std::string_view key);
 std::string Serialize(const bj::value& v);
 
 // Parses JSON this server stored: events, account data, to-device
-// messages, filters, key backups. What a client sent may nest kMaxDepth
-// levels and the server wraps more around it, so the bound is twice that;
-// Boost.JSON's own default (32) made reading such a value fail, and with
-// it every sync that had to serve it. Stored text is the server's own: a
-// parse error throws (bj::system_error), or sets `ec`.
-inline constexpr std::size_t kMaxStoredDepth = 2 * kMaxDepth;
+// messages, filters, key backups. A request may nest as deep as
+// `[limits] max_json_depth` (512 at most) and the server wraps more around
+// it, so the bound is well above that: Boost.JSON's own default (32) made
+// reading such a value fail, and with it every sync that had to serve it.
+// Stored text is the server's own: a parse error throws
+// (boost::system::system_error), or sets `ec`.
+inline constexpr std::size_t kMaxStoredDepth = 1024;
 bj::value ParseStored(std::string_view text, bj::storage_ptr sp = {});
 bj::value ParseStored(std::string_view text, boost::system::error_code& ec);
 
