@@ -1,6 +1,7 @@
 #include "common/json.h"
 
 #include <cstdint>
+#include <cstring>
 
 #include "common/error.h"
 
@@ -157,26 +158,25 @@ class Scanner {
   }
 
   // A string, at its opening quote: its text between the quotes, and
-  // whether it holds an escape.
+  // whether it holds an escape. Its closing quote is the first one not
+  // escaped (after an even run of backslashes), found by memchr: a PDU is
+  // mostly strings (ids, hashes, signatures).
   bool String(std::string_view& text, bool& escaped) {
     if (p_ == end_ || *p_ != '"') return false;
     const char* start = ++p_;
-    escaped = false;
-    while (p_ != end_) {
-      const auto c = static_cast<unsigned char>(*p_);
-      if (c == '"') {
-        text = std::string_view(start, static_cast<std::size_t>(p_ - start));
-        ++p_;
+    for (;;) {
+      const auto* quote =
+          static_cast<const char*>(std::memchr(p_, '"', static_cast<std::size_t>(end_ - p_)));
+      if (quote == nullptr) return false;
+      const char* run = quote;
+      while (run != p_ && run[-1] == '\\') --run;
+      p_ = quote + 1;
+      if ((quote - run) % 2 == 0) {
+        text = std::string_view(start, static_cast<std::size_t>(quote - start));
+        escaped = std::memchr(start, '\\', text.size()) != nullptr;
         return true;
       }
-      if (c < 0x20) return false;
-      if (c == '\\') {
-        escaped = true;
-        if (++p_ == end_) return false;
-      }
-      ++p_;
     }
-    return false;
   }
 
   // One value after any white space, skipped; its text in `text`.
@@ -234,8 +234,6 @@ class Scanner {
           ++p_;
           return true;
         }
-      } else if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-        return false;
       }
       ++p_;
     }

@@ -58,8 +58,8 @@ bj::value ParseStored(std::string_view text, boost::system::error_code& ec);
 // (empty when absent). For reading a member or two of stored JSON that this
 // server wrote (a PDU's content): a parse builds every member.
 //
-// The scan checks the object's structure (strings closed, brackets matched,
-// no control character in a string), not its numbers, literals or UTF-8:
+// The scan checks the object's structure (strings closed, brackets
+// matched), not its numbers, literals, string characters or UTF-8:
 // a value it returns is JSON if `text` is. It returns false, and the caller
 // parses instead, when `text` is not an object it can read that way: broken
 // structure, nesting deeper than kMaxDepth, a top-level key written with
