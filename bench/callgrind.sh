@@ -15,11 +15,13 @@
 #
 # Usage: bench/callgrind.sh VIGIE OUT_FILE [FUNCTION_REGEX...]
 #   vigie-bench is $BENCH, default build/vigie-bench. OUT_FILE keeps
-#   callgrind's data (callgrind_annotate reads it).
+#   callgrind's data (callgrind_annotate reads it). $FANOUT replaces the
+#   fanout's arguments (e.g. "-U 200 -R 20 -K 10 -S 200 --rate 0
+#   --duration 10": as many senders as the peak, batches as full).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 if [ $# -lt 2 ]; then
-  sed -n '16,18p' "$0" >&2
+  sed -n '16,20p' "$0" >&2
   exit 2
 fi
 VIGIE=$(realpath "$1")
@@ -36,7 +38,8 @@ under_callgrind() {
 }
 start_bench_server under_callgrind "$TMP/vigie.toml" "$TMP/server.log"
 [ -n "$URL" ] || { echo "the server did not start:" >&2 && cat "$TMP/server.log" >&2 && exit 1; }
-"$BENCH" --base-url "$URL" --scenario fanout -U 40 -R 4 -K 10 -S 40 --rate 100 --duration 10 \
+# shellcheck disable=SC2086 # $FANOUT is a list of arguments
+"$BENCH" --base-url "$URL" --scenario fanout ${FANOUT:--U 40 -R 4 -K 10 -S 40 --rate 100 --duration 10} \
   --drain 10 >"$TMP/bench.txt" 2>&1 &
 BENCH_PID=$!
 for _ in $(seq 600); do
