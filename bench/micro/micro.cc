@@ -233,6 +233,17 @@ std::vector<Case> Cases() {
                                 {&receiver, false});
          g_sink += out.size();
        }},
+      {"sync.client_event_new",
+       "the same, for an event this thread has not served yet (its content found in the PDU, "
+       "its shared members written; a copy of the record included)",
+       [room_id](std::size_t) {
+         static std::int64_t next = std::int64_t{1} << 40;
+         storage::EventRecord e = record;
+         e.event_nid = e.stream_pos = ++next;
+         std::string out;
+         api::AppendClientEvent(out, e, room_id, {&receiver, false});
+         g_sink += out.size();
+       }},
       {"sync.client_event_object", "ClientEvent built as an object and serialised",
        [room_id](std::size_t) {
          g_sink += bj::serialize(api::ClientEvent(record, room_id, {&receiver, false})).size();
