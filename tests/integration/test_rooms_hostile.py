@@ -172,6 +172,17 @@ def test_deeply_nested_content_is_served_to_every_member(room):
     assert r.status == 200, r
     assert bob.event(room_id, event_id)["content"]["d"] == deep
     assert [e["content"]["d"] for e in bob.messages(room_id) if e["event_id"] == event_id] == [deep]
+    # State too: it is read back to authorise every later event of the room.
+    r = alice.put_state(room_id, "m.room.topic", "", {"topic": "deep", "d": deep})
+    assert r.status == 200, r
+    assert alice.send(room_id, {"msgtype": "m.text", "body": "after"}, "deep2").status == 200
+    assert bob.get_state(room_id, "m.room.topic").json["d"] == deep
+    r = bob.req("GET", f"{V3}/sync?timeout=0")
+    assert r.status == 200, r
+    joined = r.json["rooms"]["join"][room_id]
+    topics = [e for e in joined["state"]["events"] + joined["timeline"]["events"]
+              if e["type"] == "m.room.topic"]
+    assert topics and topics[-1]["content"]["d"] == deep
 
 
 def test_deeply_nested_to_device_and_account_data_do_not_break_sync(users):
