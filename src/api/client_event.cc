@@ -171,10 +171,6 @@ boost::json::object SharedMembers(const storage::EventRecord& e, PduParts& parts
   return out;
 }
 
-void AppendString(std::string& out, std::string_view s) {
-  out += boost::json::serialize(boost::json::string_view(s.data(), s.size()));
-}
-
 // SharedMembers' JSON text without its closing brace, written from the
 // PDU's text of content (a redaction, rare, goes through SharedMembers).
 std::string SharedText(const storage::EventRecord& e, PduParts& parts) {
@@ -187,16 +183,16 @@ std::string SharedText(const storage::EventRecord& e, PduParts& parts) {
   out.reserve(parts.content_text.size() + e.type.size() + e.sender.size() + e.event_id.size() +
               (e.state_key ? e.state_key->size() : 0) + 96);
   out += "{\"type\":";
-  AppendString(out, e.type);
+  json::AppendString(out, e.type);
   out += ",\"sender\":";
-  AppendString(out, e.sender);
+  json::AppendString(out, e.sender);
   out += ",\"event_id\":";
-  AppendString(out, e.event_id);
+  json::AppendString(out, e.event_id);
   out += ",\"origin_server_ts\":";
   out += std::to_string(e.origin_server_ts);
   if (e.state_key) {
     out += ",\"state_key\":";
-    AppendString(out, *e.state_key);
+    json::AppendString(out, *e.state_key);
   }
   out += ",\"content\":";
   out += parts.content_text;
@@ -261,7 +257,7 @@ void AppendClientEvent(std::string& out, const storage::EventRecord& e, const st
   out += parts.shared_text;
   if (opts.include_room_id) {
     out += ",\"room_id\":";
-    AppendString(out, room_id);
+    json::AppendString(out, room_id);
   }
   out += ",\"unsigned\":";
   if (e.redacted_by) {

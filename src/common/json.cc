@@ -112,6 +112,10 @@ const bj::object& RequireObject(const bj::object& o, std::string_view key) {
 
 std::string Serialize(const bj::value& v) { return bj::serialize(v); }
 
+void AppendString(std::string& out, std::string_view s) {
+  out += bj::serialize(bj::string_view(s.data(), s.size()));
+}
+
 namespace {
 
 bj::parse_options StoredOptions() {

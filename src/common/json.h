@@ -42,6 +42,10 @@ const bj::object& RequireObject(const bj::object& o, std::string_view key);
 
 std::string Serialize(const bj::value& v);
 
+// Appends `s` as a JSON string (quoted, escaped as Boost.JSON escapes), for
+// responses written as text.
+void AppendString(std::string& out, std::string_view s);
+
 // Parses JSON this server stored: events, account data, to-device
 // messages, filters, key backups. A request may nest as deep as
 // `[limits] max_json_depth` (512 at most) and the server wraps more around

@@ -23,10 +23,6 @@ void AppendJson(std::string& out, const Json& v) {
   out += boost::json::serialize(v);
 }
 
-void AppendString(std::string& out, std::string_view s) {
-  out += boost::json::serialize(boost::json::string_view(s.data(), s.size()));
-}
-
 const storage::EventRecord& Record(const storage::EventRecord& e) { return e; }
 const storage::EventRecord& Record(const storage::SharedEventRecord& e) { return *e; }
 
@@ -55,7 +51,7 @@ void AppendRoom(std::string& out, const service::RoomSync& r, const service::Req
   out += R"({"timeline":{"events":)";
   AppendEvents(out, r.timeline, r.room_id, opts);
   out += r.limited ? R"(,"limited":true,"prev_batch":)" : R"(,"limited":false,"prev_batch":)";
-  AppendString(out, r.prev_batch);
+  json::AppendString(out, r.prev_batch);
   out += R"(},"state":{"events":)";
   AppendEvents(out, r.state, r.room_id, opts);
   out += R"(},"account_data":)";
@@ -72,7 +68,7 @@ void AppendRoom(std::string& out, const service::RoomSync& r, const service::Req
       out += R"("m.heroes":[)";
       for (std::size_t i = 0; i < r.summary->heroes.size(); ++i) {
         if (i > 0) out += ',';
-        AppendString(out, r.summary->heroes[i]);
+        json::AppendString(out, r.summary->heroes[i]);
       }
       out += R"(],"m.joined_member_count":)";
       out += std::to_string(r.summary->joined);
@@ -87,7 +83,7 @@ void AppendRoom(std::string& out, const service::RoomSync& r, const service::Req
 // An invited or knocked room's section: `{"<key>":{"events":[...]}}`.
 void AppendStripped(std::string& out, std::string_view key, const service::RoomSync& r) {
   out += '{';
-  AppendString(out, key);
+  json::AppendString(out, key);
   out += ':';
   AppendEventList(out, r.stripped_state);
   out += '}';
@@ -101,7 +97,7 @@ void AppendRooms(std::string& out, const std::vector<service::RoomSync>& rooms, 
   out += '{';
   for (std::size_t i = 0; i < rooms.size(); ++i) {
     if (i > 0) out += ',';
-    AppendString(out, rooms[i].room_id);
+    json::AppendString(out, rooms[i].room_id);
     out += ':';
     section(rooms[i]);
   }
@@ -114,7 +110,7 @@ Response SyncResponse(const service::SyncResult& res, const service::Requester& 
   std::string out;
   out.reserve(4096);
   out += R"({"next_batch":)";
-  AppendString(out, res.next_batch);
+  json::AppendString(out, res.next_batch);
   out += R"(,"rooms":{"join":)";
   AppendRooms(out, res.join, [&](const service::RoomSync& r) { AppendRoom(out, r, who, true); });
   out += R"(,"invite":)";
