@@ -113,6 +113,15 @@ bool HasValidContentHash(const bj::object& event) {
 
 bj::object ContentOf(std::string_view pdu_json) {
   boost::system::error_code ec;
+  // Only the content is parsed, found in the text (hashes, signatures, auth
+  // and prev events are most of a PDU).
+  static constexpr std::string_view kKeys[] = {"content"};
+  std::string_view found[1];
+  if (json::ScanMembers(pdu_json, kKeys, found)) {
+    if (!found[0].starts_with('{')) return {};
+    bj::value c = json::ParseStored(found[0], ec);
+    return !ec && c.is_object() ? std::move(c.get_object()) : bj::object();
+  }
   bj::value v = json::ParseStored(pdu_json, ec);
   const bj::value* c = !ec && v.is_object() ? v.as_object().if_contains("content") : nullptr;
   return c && c->is_object() ? std::move(c->get_object()) : bj::object();

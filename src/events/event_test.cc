@@ -59,6 +59,21 @@ SigningKey SpecKey() {
                               "1");
 }
 
+TEST(ContentOfTest, GivesTheContentObjectOrNothing) {
+  EXPECT_EQ(ContentOf(R"({"auth_events":["$a"],"content":{"body":"x\"}"},"type":"t"})"),
+            bj::parse(R"({"body":"x\"}"})"));
+  // Read by a parse: a key written with escapes.
+  EXPECT_EQ(ContentOf(R"({"c\u006fntent":{"a":1}})"), bj::parse(R"({"a":1})"));
+  EXPECT_TRUE(ContentOf(R"({"content":[1]})").empty());
+  EXPECT_TRUE(ContentOf(R"({"type":"t"})").empty());
+  EXPECT_TRUE(ContentOf(R"({"content":{"a":1)").empty());
+  EXPECT_TRUE(ContentOf(R"({"content":{"a":1x}})").empty());  // found, but not JSON
+  EXPECT_TRUE(ContentOf("not json").empty());
+  // Deeper than Boost.JSON parses by default.
+  const std::string deep = std::string(50, '[') + std::string(50, ']');
+  EXPECT_EQ(ContentOf(R"({"content":{"d":)" + deep + "}}").at("d").as_array().size(), 1U);
+}
+
 TEST(SigningVectorsTest, SeedHasNonCanonicalTrailingBits) {
   std::string strict;
   EXPECT_FALSE(crypto::Base64Decode("YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1", &strict));
