@@ -213,9 +213,10 @@ Config ParseConfig(const std::string& text, const std::string& origin) {
   }
   // Stored JSON is read back with json::kMaxStoredDepth, which must leave
   // room for what the server wraps around the deepest request.
-  static_assert(512 + 8 <= json::kMaxStoredDepth);
-  if (c.max_json_depth < 2 || c.max_json_depth > 512) {
-    Fail(origin, "[limits] max_json_depth must be between 2 and 512");
+  constexpr std::size_t kDeepestJson = 512;
+  static_assert(kDeepestJson + 8 <= json::kMaxStoredDepth);
+  if (c.max_json_depth < 2 || c.max_json_depth > kDeepestJson) {
+    Fail(origin, "[limits] max_json_depth must be between 2 and " + std::to_string(kDeepestJson));
   }
   if (c.max_body_bytes < 1024) Fail(origin, "[limits] max_body_bytes must be at least 1024");
   if (c.media_sweep_interval_s < 0) Fail(origin, "[media] sweep_interval_s must be >= 0");

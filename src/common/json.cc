@@ -155,17 +155,19 @@ class Scanner {
     return true;
   }
 
-  // A member's key after any white space.
+  // A member's key after any white space, and whether it holds an escape.
   bool Key(std::string_view& text, bool& escaped) {
     SkipSpace();
-    return String(text, escaped);
+    if (!String(text)) return false;
+    escaped = text.find('\\') != std::string_view::npos;
+    return true;
   }
 
-  // A string, at its opening quote: its text between the quotes, and
-  // whether it holds an escape. Its closing quote is the first one not
-  // escaped (after an even run of backslashes), found by memchr: a PDU is
-  // mostly strings (ids, hashes, signatures).
-  bool String(std::string_view& text, bool& escaped) {
+  // A string, at its opening quote: its text between the quotes. Its
+  // closing quote is the first one not escaped (after an even run of
+  // backslashes), found by memchr: a PDU is mostly strings (ids, hashes,
+  // signatures).
+  bool String(std::string_view& text) {
     if (p_ == end_ || *p_ != '"') return false;
     const char* start = ++p_;
     for (;;) {
@@ -177,7 +179,6 @@ class Scanner {
       p_ = quote + 1;
       if ((quote - run) % 2 == 0) {
         text = std::string_view(start, static_cast<std::size_t>(quote - start));
-        escaped = std::memchr(start, '\\', text.size()) != nullptr;
         return true;
       }
     }
@@ -189,9 +190,8 @@ class Scanner {
     const char* start = p_;
     if (p_ == end_) return false;
     std::string_view ignored;
-    bool escaped = false;
     if (*p_ == '"') {
-      if (!String(ignored, escaped)) return false;
+      if (!String(ignored)) return false;
     } else if (*p_ == '{' || *p_ == '[') {
       if (!Nested()) return false;
     } else {
@@ -220,11 +220,10 @@ class Scanner {
     std::uint64_t objects = 0;
     std::size_t depth = 0;
     std::string_view ignored;
-    bool escaped = false;
     while (p_ != end_) {
       const char c = *p_;
       if (c == '"') {
-        if (!String(ignored, escaped)) return false;
+        if (!String(ignored)) return false;
         continue;
       }
       if (c == '{' || c == '[') {

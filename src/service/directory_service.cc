@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/json.h"
 #include "common/offload.h"
+#include "events/event.h"
 #include "events/power_levels.h"
 #include "events/room_version.h"
 #include "storage/directory_store.h"
@@ -38,10 +39,8 @@ const std::vector<std::string>& DirectoryStateTypes() {
 // content[key] of the PDU `pdu` if it is a string.
 std::optional<std::string> ContentString(const std::string* pdu, std::string_view key) {
   if (!pdu) return std::nullopt;
-  auto v = json::ParseStored(*pdu);
-  const auto* c = v.as_object().if_contains("content");
-  if (!c || !c->is_object()) return std::nullopt;
-  const auto* s = c->as_object().if_contains(key);
+  const boost::json::object content = events::ContentOf(*pdu);
+  const auto* s = content.if_contains(key);
   if (!s || !s->is_string()) return std::nullopt;
   return std::string(s->as_string());
 }
